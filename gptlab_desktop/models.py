@@ -1,0 +1,360 @@
+"""The domain: plain typed values for users, assistants, their versions, sessions and messages.
+
+GPT Lab's numeric codes (session type, status, rating) are the values of the enums here, so
+data stays compatible with its Firestore layout (see DESIGN.md and GPTLAB.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+
+SESSION_SCHEMA_VERSION = 1
+
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_id() -> str:
+    """A 20-character random id in Firestore's auto-ID style, generated on the client."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (every stored date is)."""
+    return datetime.now(UTC)
+
+
+class SessionType(IntEnum):
+    """How a session manages its context (GPT Lab's codes)."""
+
+    BRAINSTORMING = 2
+    COACHING = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+
+class SessionStatus(IntEnum):
+    """Where a session stands (GPT Lab's codes)."""
+
+    STARTED = 0
+    COMPLETED = 1
+    ABANDONED_BY_USER = 2
+    ABANDONED_STORAGE_ERROR = 3
+    ABANDONED_LLM_ERROR = 4
+
+    @property
+    def is_open(self) -> bool:
+        return self is SessionStatus.STARTED
+
+
+class UserLiked(IntEnum):
+    """The rating a user gives when concluding a session."""
+
+    DISLIKED = 0
+    LIKED = 1
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class PromptType(StrEnum):
+    """The two kinds of prompt an assistant keeps versions of (GPT Lab's message_type)."""
+
+    INITIAL = "initial"
+    SUMMARY = "summary"
+
+
+class MessageState(StrEnum):
+    """Whether a stored message is whole: a reply cut short stays stored, marked interrupted."""
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    INTERRUPTED = "interrupted"
+
+
+class ValidationError(ValueError):
+    """User-facing problems with a value; ``problems`` maps a field name to a sentence."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+# Limits from GPT Lab's lab (GPTLAB.md); the initial prompt is also bounded in tokens elsewhere.
+NAME_MAX = 30
+TAG_LINE_MAX = 25
+DESCRIPTION_MAX = 250
+SUMMARY_PROMPT_MAX = 500
+INITIAL_PROMPT_MAX = 2000
+DEFAULT_MAX_TOKENS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """The model and its sampling parameters, as sent with every request."""
+
+    model: str
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = 0.7
+    top_p: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+
+    def problems(self, max_output_tokens: int | None = None) -> dict[str, str]:
+        """Every invalid parameter with a sentence a user understands; empty when valid.
+
+        ``max_output_tokens`` is the model's own response limit, where known.
+        """
+        found: dict[str, str] = {}
+        if not self.model.strip():
+            found["model"] = "Choose a model."
+        if not 0.0 <= self.temperature <= 2.0:
+            found["temperature"] = (
+                f"Temperature must be between 0 and 2 (it is {self.temperature:g}); "
+                "lower is more focused, higher more varied."
+            )
+        if not 0.0 <= self.top_p <= 1.0:
+            found["top_p"] = f"Top P must be between 0 and 1 (it is {self.top_p:g})."
+        if not -2.0 <= self.frequency_penalty <= 2.0:
+            found["frequency_penalty"] = (
+                f"Frequency penalty must be between -2 and 2 (it is {self.frequency_penalty:g})."
+            )
+        if not -2.0 <= self.presence_penalty <= 2.0:
+            found["presence_penalty"] = (
+                f"Presence penalty must be between -2 and 2 (it is {self.presence_penalty:g})."
+            )
+        if self.max_tokens < 1:
+            found["max_tokens"] = "The response token limit must be at least 1."
+        elif max_output_tokens is not None and self.max_tokens > max_output_tokens:
+            found["max_tokens"] = (
+                f"{self.model} answers with at most {max_output_tokens:,} tokens; "
+                f"the response token limit is {self.max_tokens:,}."
+            )
+        return found
+
+    def validated(self, max_output_tokens: int | None = None) -> ModelConfig:
+        """This config, or ``ValidationError`` naming every invalid parameter."""
+        found = self.problems(max_output_tokens)
+        if found:
+            raise ValidationError(found)
+        return self
+
+    def to_dict(self) -> dict[str, str | int | float]:
+        """The config as GPT Lab stored it (``bots/{id}/model_configs/{id}.config``)."""
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "frequency_penalty": self.frequency_penalty,
+            "presence_penalty": self.presence_penalty,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ModelConfig:
+        """Read a stored config; missing parameters take their defaults."""
+        return cls(
+            model=str(data["model"]),
+            max_tokens=int(data.get("max_tokens", DEFAULT_MAX_TOKENS)),  # type: ignore[arg-type]
+            temperature=float(data.get("temperature", 0.7)),  # type: ignore[arg-type]
+            top_p=float(data.get("top_p", 1.0)),  # type: ignore[arg-type]
+            frequency_penalty=float(data.get("frequency_penalty", 0.0)),  # type: ignore[arg-type]
+            presence_penalty=float(data.get("presence_penalty", 0.0)),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone known by the salted one-way hash of their API key."""
+
+    id: str
+    user_hash: str
+    created_date: datetime
+    last_modified_date: datetime
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    bots_created: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantDraft:
+    """What a user writes to make or change an assistant (no ids, no counters)."""
+
+    name: str
+    tag_line: str
+    description: str
+    initial_prompt: str
+    summary_prompt: str
+    model_config: ModelConfig
+    session_type: SessionType = SessionType.BRAINSTORMING
+    guards_prompt_leak: bool = False
+
+    def problems(self, max_output_tokens: int | None = None) -> dict[str, str]:
+        """Every invalid field with a sentence a user understands; empty when valid."""
+        found: dict[str, str] = {}
+        for field_name, label, value, limit in (
+            ("name", "Name", self.name, NAME_MAX),
+            ("tag_line", "Tag line", self.tag_line, TAG_LINE_MAX),
+            ("description", "Description", self.description, DESCRIPTION_MAX),
+            ("initial_prompt", "Initial prompt", self.initial_prompt, INITIAL_PROMPT_MAX),
+            ("summary_prompt", "Summary prompt", self.summary_prompt, SUMMARY_PROMPT_MAX),
+        ):
+            if len(value) > limit:
+                found[field_name] = f"{label} is {len(value):,} characters; the limit is {limit:,}."
+        if not self.name.strip():
+            found["name"] = "Give the assistant a name."
+        if not self.initial_prompt.strip():
+            found["initial_prompt"] = "Write the initial prompt: it tells the assistant who it is."
+        found.update(self.model_config.problems(max_output_tokens))
+        return found
+
+    def validated(self, max_output_tokens: int | None = None) -> AssistantDraft:
+        """This draft, or ``ValidationError`` naming every invalid field."""
+        found = self.problems(max_output_tokens)
+        if found:
+            raise ValidationError(found)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Assistant:
+    """A bot: its identity, pointers to its active versions, and its counters."""
+
+    id: str
+    name: str
+    tag_line: str
+    description: str
+    session_type: SessionType
+    creator_user_id: str | None
+    created_date: datetime
+    last_modified_date: datetime
+    active_initial_prompt_id: str
+    active_model_config_id: str
+    active_summary_prompt_id: str
+    showcased: bool = False
+    is_active: bool = True
+    guards_prompt_leak: bool = False
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    # The stable key of a showcased assistant in resources/, so upgrades update it in place.
+    showcase_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One version of an assistant's initial or summary prompt, with its own statistics."""
+
+    id: str
+    bot_id: str
+    message_type: PromptType
+    message: str
+    created_date: datetime
+    is_active: bool = True
+    sessions_started: int = 0
+    sessions_ended: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfigVersion:
+    """One version of an assistant's model config."""
+
+    id: str
+    bot_id: str
+    config: ModelConfig
+    created_date: datetime
+    is_active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantDetails:
+    """An assistant with its active prompts and model config resolved."""
+
+    assistant: Assistant
+    initial_prompt: Prompt
+    summary_prompt: Prompt
+    model_config: ModelConfigVersion
+
+    def to_draft(self) -> AssistantDraft:
+        """The editable form of this assistant."""
+        return AssistantDraft(
+            name=self.assistant.name,
+            tag_line=self.assistant.tag_line,
+            description=self.assistant.description,
+            initial_prompt=self.initial_prompt.message,
+            summary_prompt=self.summary_prompt.message,
+            model_config=self.model_config.config,
+            session_type=self.assistant.session_type,
+            guards_prompt_leak=self.assistant.guards_prompt_leak,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextMessage:
+    """One entry of the context the model sees next (GPT Lab's ``messages_str`` items)."""
+
+    role: Role
+    message: str
+    created_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A conversation with a snapshot of the assistant version it started with."""
+
+    id: str
+    user_id: str
+    bot_id: str | None
+    bot_initial_prompt_msg: str
+    bot_model_config: ModelConfig
+    bot_session_type: SessionType
+    bot_summary_prompt_msg: str
+    created_date: datetime
+    last_modified_date: datetime
+    # The prompt versions the session started with, so their statistics can be kept.
+    bot_initial_prompt_id: str | None = None
+    bot_summary_prompt_id: str | None = None
+    title: str = ""
+    status: SessionStatus = SessionStatus.STARTED
+    message_count: int = 0
+    context: tuple[ContextMessage, ...] = ()
+    user_liked: UserLiked | None = None
+    recap: str = ""
+    session_schema_version: int = SESSION_SCHEMA_VERSION
+
+    def with_changes(self, **changes: object) -> Session:
+        """A copy with the given fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a session's transcript."""
+
+    id: str
+    session_id: str
+    role: Role
+    message: str
+    created_date: datetime
+    state: MessageState = MessageState.COMPLETE
+    # Free-form details kept with a message: model, finish reason, token usage, error text.
+    meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A message that matched a full-text search, with a highlighted snippet."""
+
+    session_id: str
+    message_id: str
+    session_title: str
+    snippet: str
+    created_date: datetime

@@ -1,0 +1,186 @@
+"""The one async repository interface every storage backend implements.
+
+Each method is one operation and, where it touches several rows or documents, one transaction:
+creating an assistant writes the bot, its prompts, its model config and the creator's counter
+together or not at all. Ids are generated on the client (``models.new_id``) so a replayed write
+is idempotent.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gptlab_desktop.models import (
+    Assistant,
+    AssistantDetails,
+    AssistantDraft,
+    ContextMessage,
+    Message,
+    MessageState,
+    ModelConfigVersion,
+    Prompt,
+    PromptType,
+    SearchHit,
+    Session,
+    SessionStatus,
+    User,
+    UserLiked,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """How the store opened: ``problem`` is a user-facing sentence when it could not."""
+
+    is_usable: bool
+    problem: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowcaseEntry:
+    """A showcased assistant as shipped in resources/, keyed so upgrades update it in place."""
+
+    key: str
+    draft: AssistantDraft
+
+
+class Store(ABC):
+    """Async repository of users, assistants (with versions), sessions and messages."""
+
+    # -- life -------------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> StoreHealth:
+        """Open (creating or migrating as needed); never raises for a bad file, reports it."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and release the backend."""
+
+    # -- users ------------------------------------------------------------------------------
+    @abstractmethod
+    async def get_or_create_user(self, user_hash: str) -> User:
+        """The user known by ``user_hash``, created (with its ``user_hash`` record) if new."""
+
+    @abstractmethod
+    async def get_user(self, user_id: str) -> User | None:
+        """The user with this id, if any."""
+
+    # -- assistants -------------------------------------------------------------------------
+    @abstractmethod
+    async def create_assistant(self, draft: AssistantDraft, creator_user_id: str) -> Assistant:
+        """Create an assistant with its first prompt and config versions; counts bots_created."""
+
+    @abstractmethod
+    async def update_assistant(self, assistant_id: str, draft: AssistantDraft) -> Assistant:
+        """Apply a draft: a changed prompt or model config becomes a new active version."""
+
+    @abstractmethod
+    async def get_assistant(self, assistant_id: str) -> Assistant | None:
+        """The assistant with this id, archived or not."""
+
+    @abstractmethod
+    async def get_assistant_details(self, assistant_id: str) -> AssistantDetails | None:
+        """The assistant with its active prompts and model config."""
+
+    @abstractmethod
+    async def list_assistants(self, *, include_archived: bool = False) -> list[Assistant]:
+        """Showcased first, then own assistants, each group by name (a stable order)."""
+
+    @abstractmethod
+    async def set_assistant_active(self, assistant_id: str, is_active: bool) -> Assistant:
+        """Archive (``False``) or restore (``True``) an own assistant."""
+
+    @abstractmethod
+    async def delete_assistant(self, assistant_id: str) -> None:
+        """Delete an own assistant and its versions; its sessions keep their snapshots."""
+
+    @abstractmethod
+    async def list_prompts(self, assistant_id: str, message_type: PromptType) -> list[Prompt]:
+        """Every version of one kind of prompt, newest first."""
+
+    @abstractmethod
+    async def list_model_configs(self, assistant_id: str) -> list[ModelConfigVersion]:
+        """Every model config version, newest first."""
+
+    @abstractmethod
+    async def activate_prompt(self, assistant_id: str, prompt_id: str) -> Assistant:
+        """Make an existing prompt version the active one of its kind."""
+
+    @abstractmethod
+    async def activate_model_config(self, assistant_id: str, config_id: str) -> Assistant:
+        """Make an existing model config version the active one."""
+
+    @abstractmethod
+    async def sync_showcase(self, entries: Sequence[ShowcaseEntry]) -> int:
+        """Insert or update showcased assistants by key (never duplicating); returns changes."""
+
+    # -- sessions ---------------------------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, session: Session) -> Session:
+        """Store a new session; counts sessions_started on the user, bot and prompt."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session with this id, if any."""
+
+    @abstractmethod
+    async def list_sessions(
+        self, *, bot_id: str | None = None, limit: int | None = None
+    ) -> list[Session]:
+        """Sessions newest-modified first, of one assistant or of all."""
+
+    @abstractmethod
+    async def update_session_context(
+        self, session_id: str, context: Sequence[ContextMessage]
+    ) -> None:
+        """Replace the context the model sees next (``messages_str``)."""
+
+    @abstractmethod
+    async def rename_session(self, session_id: str, title: str) -> None:
+        """Give a session a title."""
+
+    @abstractmethod
+    async def end_session(
+        self,
+        session_id: str,
+        status: SessionStatus,
+        *,
+        user_liked: UserLiked | None = None,
+        recap: str = "",
+    ) -> Session:
+        """Close a session with a final status; counts sessions_ended once."""
+
+    @abstractmethod
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session and its messages."""
+
+    # -- messages ---------------------------------------------------------------------------
+    @abstractmethod
+    async def add_message(self, message: Message) -> None:
+        """Append a message to its session's transcript; counts message_count."""
+
+    @abstractmethod
+    async def update_message(
+        self,
+        message_id: str,
+        *,
+        text: str,
+        state: MessageState,
+        meta: dict[str, object] | None = None,
+    ) -> None:
+        """Replace a message's text and state (a streaming reply as it grows, then complete)."""
+
+    @abstractmethod
+    async def delete_message(self, message_id: str) -> None:
+        """Remove one message (regenerate, edit-and-resend); counts message_count down."""
+
+    @abstractmethod
+    async def list_messages(self, session_id: str) -> list[Message]:
+        """The transcript in ``created_date`` order."""
+
+    @abstractmethod
+    async def search_messages(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+        """Full-text search over every cached message, best matches first."""
