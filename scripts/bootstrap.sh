@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Shared set-up for the README's two commands (sourced, not run): the system packages Qt
+# needs, a virtual environment, and the project installed into it. Safe to run repeatedly:
+# each step is skipped when already done.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${GPTLAB_VENV:-$ROOT/.venv}"
+
+# What Qt's offscreen and xcb platforms load on Debian/Ubuntu (PySide6 wheels bundle Qt itself).
+QT_SYSTEM_PACKAGES=(
+  libegl1 libgl1 libopengl0 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6
+  fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0
+  libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# ensure_system_packages PKG...: install what is missing with apt-get when we may,
+# otherwise stop with the exact command for the user to run.
+ensure_system_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    say "Not a Debian/Ubuntu system: make sure the equivalents of these are installed: $*"
+    return 0
+  fi
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local apt=()
+  if [ "$(id -u)" -eq 0 ]; then
+    apt=(apt-get)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt=(sudo apt-get)
+  else
+    say "These system packages are missing: ${missing[*]}"
+    say "Install them, then run this command again:"
+    printf '    sudo apt-get install -y %s\n' "${missing[*]}" >&2
+    exit 1
+  fi
+  say "Installing system packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# The newest Python 3.11+ on PATH.
+find_python() {
+  local candidate
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  say "GPT Lab Desktop needs Python 3.11 or newer (sudo apt-get install -y python3 python3-venv)."
+  exit 1
+}
+
+# ensure_venv [EXTRAS]: create the virtual environment and install the project into it,
+# again only when pyproject.toml or the extras changed since the last install.
+ensure_venv() {
+  local extras="${1:-}" spec="$ROOT" stamp
+  [ -n "$extras" ] && spec="$ROOT[$extras]"
+  if [ ! -x "$VENV/bin/python" ]; then
+    local python
+    python="$(find_python)"
+    say "Creating the virtual environment in $VENV ($("$python" --version))"
+    "$python" -m venv "$VENV"
+  fi
+  stamp="$(cat "$ROOT/pyproject.toml"; echo "extras=$extras")"
+  stamp="$(printf '%s' "$stamp" | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$VENV/.gptlab-installed" 2>/dev/null)" != "$stamp" ]; then
+    say "Installing GPT Lab Desktop${extras:+ with [$extras]} into the virtual environment"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
+    printf '%s' "$stamp" > "$VENV/.gptlab-installed"
+  fi
+}
