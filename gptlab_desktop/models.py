@@ -322,6 +322,7 @@ class Session:
     # The prompt versions the session started with, so their statistics can be kept.
     bot_initial_prompt_id: str | None = None
     bot_summary_prompt_id: str | None = None
+    guards_prompt_leak: bool = False
     title: str = ""
     status: SessionStatus = SessionStatus.STARTED
     message_count: int = 0
