@@ -1,0 +1,373 @@
+"""Opening the SQLite store: creation, forward migrations, and files it must not touch.
+
+A file it cannot use (damaged, from a newer version, another program's) is reported through
+``StoreHealth`` and stays byte-for-byte as it was; every operation then raises
+``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from gptlab_desktop.models import (
+    AssistantDraft,
+    MessageState,
+    ModelConfig,
+    PromptType,
+    SessionStatus,
+    new_id,
+    utcnow,
+)
+from gptlab_desktop.services.errors import StoreCorrupt, StoreTooNew, StoreUnavailable
+from gptlab_desktop.services.store.sqlite import SCHEMA_VERSION, SqliteStore, migrate
+
+DB_NAME = "gptlab.sqlite3"
+PAGE_SIZE = 4096
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_by_hand(path: Path, *statements: str) -> None:
+    """Run statements through a connection of our own, closed so no -wal/-shm stays behind."""
+    conn = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+
+
+async def make_database(path: Path, messages: int = 0) -> None:
+    """A good database written by the store, closed again."""
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    user = await store.get_or_create_user("f" * 64)
+    draft = AssistantDraft("Bot", "Tag", "Desc", "Initial", "Summary", ModelConfig("gpt-4o"))
+    await store.create_assistant(draft, user.id)
+    await store.close()
+    if messages:
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, bot_initial_prompt_msg, bot_model_config, "
+                "bot_session_type, bot_summary_prompt_msg, created_date, last_modified_date) "
+                "VALUES ('s', ?, 'i', '{\"model\": \"m\"}', 2, 's', ?, ?)",
+                (user.id, utcnow().isoformat(), utcnow().isoformat()),
+            )
+            conn.executemany(
+                "INSERT INTO messages (id, session_id, role, message, created_date) "
+                "VALUES (?, 's', 'user', ?, ?)",
+                ((new_id(), f"text {i} " * 30, utcnow().isoformat()) for i in range(messages)),
+            )
+        conn.close()  # the last close folds the WAL back into the file
+
+
+@pytest.mark.asyncio
+async def test_a_new_file_is_created_at_the_current_schema_in_wal_mode(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    store = SqliteStore(path)
+
+    health = await store.open()
+    await store.close()
+
+    assert health.is_usable and health.problem is None and health.path == str(path)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    expected = {"users", "user_hash", "bots", "prompts", "model_configs", "sessions", "messages"}
+    assert expected | {"messages_fts", "outbox", "sync_state"} <= tables
+
+
+@pytest.mark.asyncio
+async def test_a_missing_data_directory_is_created(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "not" / "yet" / DB_NAME)
+
+    health = await store.open()
+    await store.close()
+
+    assert health.is_usable
+    assert (tmp_path / "not" / "yet" / DB_NAME).exists()
+
+
+@pytest.mark.asyncio
+async def test_an_empty_file_becomes_a_new_database(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    path.touch()
+    store = SqliteStore(path)
+
+    health = await store.open()
+    user = await store.get_or_create_user("e" * 64)
+    await store.close()
+
+    assert health.is_usable and user.id
+
+
+@pytest.mark.asyncio
+async def test_a_version_1_file_is_upgraded_keeping_its_data(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    now = utcnow().isoformat(timespec="microseconds")
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=1) == 1
+    conn.executescript(
+        f"""
+        INSERT INTO users (id, user_hash, created_date, last_modified_date, sessions_started)
+            VALUES ('u1', 'hash', '{now}', '{now}', 1);
+        INSERT INTO bots (id, name, session_type, creator_user_id, created_date,
+            last_modified_date, active_initial_prompt_id, active_model_config_id,
+            active_summary_prompt_id, sessions_started)
+            VALUES ('b1', 'Old bot', 3, 'u1', '{now}', '{now}', 'p1', 'c1', 'p2', 1);
+        INSERT INTO prompts (id, bot_id, message_type, message, created_date, sessions_started)
+            VALUES ('p1', 'b1', 'initial', 'Old initial', '{now}', 1),
+                   ('p2', 'b1', 'summary', 'Old summary', '{now}', 0);
+        INSERT INTO model_configs (id, bot_id, config, created_date)
+            VALUES ('c1', 'b1', '{{"model": "gpt-4", "max_tokens": 100}}', '{now}');
+        INSERT INTO sessions (id, user_id, bot_id, bot_initial_prompt_msg, bot_model_config,
+            bot_session_type, bot_summary_prompt_msg, bot_initial_prompt_id, created_date,
+            last_modified_date, message_count)
+            VALUES ('s1', 'u1', 'b1', 'Old initial', '{{"model": "gpt-4"}}', 3, 'Old summary',
+                    'p1', '{now}', '{now}', 1);
+        INSERT INTO messages (id, session_id, role, message, created_date)
+            VALUES ('m1', 's1', 'user', 'Remember the old kaleidoscope', '{now}');
+        """
+    )
+    conn.close()
+
+    store = SqliteStore(path)
+    health = await store.open()
+    try:
+        assert health.is_usable, health.problem
+        details = await store.get_assistant_details("b1")
+        assert details is not None
+        assert details.initial_prompt.message == "Old initial"
+        assert details.model_config.config == ModelConfig("gpt-4", max_tokens=100)
+        assert [m.message for m in await store.list_messages("s1")] == [
+            "Remember the old kaleidoscope"
+        ]
+        (hit,) = await store.search_messages("kaleidoscope")
+        assert hit.message_id == "m1"
+        ended = await store.end_session("s1", SessionStatus.COMPLETED)
+        assert ended.status is SessionStatus.COMPLETED
+        (prompt,) = await store.list_prompts("b1", PromptType.INITIAL)
+        assert (prompt.sessions_started, prompt.sessions_ended) == (1, 1)
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert check.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+        assert check.execute("SELECT count(*) FROM sync_state").fetchone()[0] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_failing_migration_leaves_the_file_at_its_previous_version(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=1)
+    # Migration 2 creates the outbox: a table already there makes it fail half way.
+    conn.execute("CREATE TABLE outbox (x)")
+    conn.close()
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable and health.problem
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+        names = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+    assert "messages_fts" not in names and "sync_state" not in names
+
+
+@pytest.mark.asyncio
+async def test_a_file_from_a_newer_version_is_reported_and_left_untouched(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    await make_database(path)
+    write_by_hand(path, f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
+    before = sha256(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert health.problem is not None
+    assert str(path) in health.problem
+    assert "newer version of GPT Lab Desktop" in health.problem
+    assert "left untouched" in health.problem
+    assert sha256(path) == before
+    assert siblings(path) == []
+
+
+@pytest.mark.asyncio
+async def test_random_bytes_are_reported_as_damaged_and_left_untouched(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    path.write_bytes(random.Random(1).randbytes(3 * PAGE_SIZE))
+    before = sha256(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert health.problem is not None and str(path) in health.problem
+    assert sha256(path) == before
+    assert siblings(path) == []
+
+
+@pytest.mark.asyncio
+async def test_a_database_with_an_overwritten_page_is_reported_and_left_untouched(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    await make_database(path, messages=500)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // PAGE_SIZE // 2
+    data[middle * PAGE_SIZE : (middle + 1) * PAGE_SIZE] = random.Random(2).randbytes(PAGE_SIZE)
+    path.write_bytes(bytes(data))
+    before = sha256(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert health.problem is not None and "damaged" in health.problem
+    assert sha256(path) == before
+    assert siblings(path) == []
+
+
+@pytest.mark.asyncio
+async def test_a_truncated_database_is_reported_and_left_untouched(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    await make_database(path, messages=500)
+    path.write_bytes(path.read_bytes()[: 5 * PAGE_SIZE + 100])
+    before = sha256(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert sha256(path) == before
+    assert siblings(path) == []
+
+
+@pytest.mark.asyncio
+async def test_another_programs_database_is_reported_and_left_untouched(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    write_by_hand(path, "CREATE TABLE recipes (name TEXT)")
+    before = sha256(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert health.problem is not None and "another program" in health.problem
+    assert sha256(path) == before
+
+
+@pytest.mark.asyncio
+async def test_a_path_that_is_a_directory_is_reported_without_raising(data_dir: Path) -> None:
+    (data_dir / DB_NAME).mkdir()
+    store = SqliteStore(data_dir / DB_NAME)
+
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable and health.problem
+
+
+OPERATIONS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
+    "get_or_create_user": lambda s: s.get_or_create_user("hash"),
+    "get_user": lambda s: s.get_user("u"),
+    "create_assistant": lambda s: s.create_assistant(
+        AssistantDraft("n", "t", "d", "i", "s", ModelConfig("m")), "u"
+    ),
+    "get_assistant": lambda s: s.get_assistant("a"),
+    "get_assistant_details": lambda s: s.get_assistant_details("a"),
+    "list_assistants": lambda s: s.list_assistants(),
+    "set_assistant_active": lambda s: s.set_assistant_active("a", False),
+    "delete_assistant": lambda s: s.delete_assistant("a"),
+    "list_prompts": lambda s: s.list_prompts("a", PromptType.INITIAL),
+    "list_model_configs": lambda s: s.list_model_configs("a"),
+    "activate_prompt": lambda s: s.activate_prompt("a", "p"),
+    "activate_model_config": lambda s: s.activate_model_config("a", "c"),
+    "sync_showcase": lambda s: s.sync_showcase([]),
+    "get_session": lambda s: s.get_session("s"),
+    "list_sessions": lambda s: s.list_sessions(),
+    "update_session_context": lambda s: s.update_session_context("s", []),
+    "rename_session": lambda s: s.rename_session("s", "t"),
+    "end_session": lambda s: s.end_session("s", SessionStatus.COMPLETED),
+    "delete_session": lambda s: s.delete_session("s"),
+    "update_message": lambda s: s.update_message("m", text="t", state=MessageState.COMPLETE),
+    "delete_message": lambda s: s.delete_message("m"),
+    "list_messages": lambda s: s.list_messages("s"),
+    "search_messages": lambda s: s.search_messages("word"),
+    "search_messages with no words": lambda s: s.search_messages(""),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+async def test_every_operation_on_a_damaged_store_raises_store_unavailable(
+    data_dir: Path, operation: str
+) -> None:
+    path = data_dir / DB_NAME
+    path.write_bytes(b"not a database at all" * 100)
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        with pytest.raises(StoreCorrupt) as raised:
+            await OPERATIONS[operation](store)
+    finally:
+        await store.close()
+
+    assert isinstance(raised.value, StoreUnavailable)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.asyncio
+async def test_operations_on_a_too_new_store_raise_store_too_new(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    await make_database(path)
+    write_by_hand(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        with pytest.raises(StoreTooNew):
+            await store.list_assistants()
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_was_never_opened_or_is_closed_raises_store_unavailable(
+    data_dir: Path,
+) -> None:
+    store = SqliteStore(data_dir / DB_NAME)
+    with pytest.raises(StoreUnavailable):
+        await store.list_assistants()
+
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreUnavailable):
+        await store.list_assistants()
