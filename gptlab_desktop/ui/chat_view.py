@@ -1,0 +1,977 @@
+"""The chat transcript: a list model of messages and a fast view that paints them as Markdown.
+
+Measured here (DESIGN.md): a widget per message is far too slow at 2,000 messages, and
+re-laying out every row per token costs 160 ms. So rows are painted by a delegate from a
+cached QTextDocument per message; a streamed reply re-renders only its own row, at most
+every 100 ms; and rows not yet shown get an estimated height that is made exact when they
+are painted or, a few at a time, when the event loop is idle.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QAction,
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QPen,
+    QResizeEvent,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from gptlab_desktop.models import Message, MessageState, Role
+from gptlab_desktop.ui.markdown import COPY_SCHEME, render_markdown
+
+log = logging.getLogger(__name__)
+
+# Custom item data roles of ChatTranscriptModel.
+MessageRole = int(Qt.ItemDataRole.UserRole) + 1  # the whole Message
+MessageIdRole = int(Qt.ItemDataRole.UserRole) + 2
+AuthorRole = int(Qt.ItemDataRole.UserRole) + 3  # models.Role
+StateRole = int(Qt.ItemDataRole.UserRole) + 4  # models.MessageState
+
+CONTEXT_SUMMARY_KIND = "context_summary"
+STREAM_RENDER_INTERVAL_MS = 100
+_PIN_TOLERANCE_PX = 2
+_REFINE_SLICE_S = 0.008
+_REFINE_DELAY_MS = 150
+_REFINE_RELAYOUT_INTERVAL_S = 0.25
+_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+def is_context_summary(message: Message) -> bool:
+    """Whether a message is the notice that earlier turns were summarised to fit the context."""
+    return message.role is Role.SYSTEM and message.meta.get("kind") == CONTEXT_SUMMARY_KIND
+
+
+class ChatTranscriptModel(QAbstractListModel):
+    """The messages of one session in order; one row per message, found by id in O(1)."""
+
+    # A message was replaced whole (its state changed); the view drops pending stream text.
+    messageReplaced = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._messages: list[Message] = []
+        self._row_by_id: dict[str, int] = {}
+
+    # Qt's model interface -------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        """One row per message (a list: no children)."""
+        if parent is not None and parent.isValid():
+            return 0
+        return len(self._messages)
+
+    def data(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> object:
+        """The message, its parts, or its text for display and accessibility."""
+        if not index.isValid() or index.parent().isValid():
+            return None
+        row = index.row()
+        if not 0 <= row < len(self._messages):
+            return None
+        message = self._messages[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return message.message
+        if role == MessageRole:
+            return message
+        if role == MessageIdRole:
+            return message.id
+        if role == AuthorRole:
+            return message.role
+        if role == StateRole:
+            return message.state
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{_author_label(message, 'Assistant')}: {message.message}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return message.created_date.astimezone().strftime("%A %d %B %Y, %H:%M:%S")
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        """Messages can be selected (to copy) but not edited in place."""
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        """Names of the custom roles, for QML and debugging."""
+        names = dict(super().roleNames())
+        names.update(
+            {
+                MessageRole: QByteArray(b"message"),
+                MessageIdRole: QByteArray(b"messageId"),
+                AuthorRole: QByteArray(b"author"),
+                StateRole: QByteArray(b"state"),
+            }
+        )
+        return names
+
+    # The transcript's own interface ----------------------------------------------------
+
+    def set_messages(self, messages: list[Message]) -> None:
+        """Show another transcript (a session opened): the whole model is reset."""
+        self.beginResetModel()
+        self._messages = list(messages)
+        self._reindex()
+        self.endResetModel()
+
+    def append(self, message: Message) -> None:
+        """Add a message at the end."""
+        if message.id in self._row_by_id:
+            raise ValueError(f"message {message.id} is already in the transcript")
+        row = len(self._messages)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._messages.append(message)
+        self._row_by_id[message.id] = row
+        self.endInsertRows()
+
+    def update_text(self, message_id: str, text: str) -> bool:
+        """Change one message's text (a streamed reply grew); False if it is not here."""
+        row = self._row_by_id.get(message_id)
+        if row is None:
+            return False
+        if self._messages[row].message == text:
+            return True
+        self._messages[row] = replace(self._messages[row], message=text)
+        index = self.index(row)
+        self.dataChanged.emit(
+            index,
+            index,
+            [
+                int(Qt.ItemDataRole.DisplayRole),
+                MessageRole,
+                int(Qt.ItemDataRole.AccessibleTextRole),
+            ],
+        )
+        return True
+
+    def replace(self, message: Message) -> bool:
+        """Put a new version of a message in its row (streaming became complete or
+        interrupted); False if no message has its id."""
+        row = self._row_by_id.get(message.id)
+        if row is None:
+            return False
+        self._messages[row] = message
+        index = self.index(row)
+        self.messageReplaced.emit(message.id)
+        self.dataChanged.emit(index, index)
+        return True
+
+    def remove(self, message_id: str) -> bool:
+        """Take a message out (a regenerated reply); False if it is not here."""
+        row = self._row_by_id.get(message_id)
+        if row is None:
+            return False
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._messages[row]
+        self._reindex()
+        self.endRemoveRows()
+        return True
+
+    def message_at(self, row: int) -> Message:
+        """The message in a row (IndexError outside the transcript)."""
+        if row < 0:
+            raise IndexError(row)
+        return self._messages[row]
+
+    def message(self, message_id: str) -> Message | None:
+        """The message with an id, if it is here."""
+        row = self._row_by_id.get(message_id)
+        return None if row is None else self._messages[row]
+
+    def row_of(self, message_id: str) -> int | None:
+        """The row of a message, if it is here."""
+        return self._row_by_id.get(message_id)
+
+    def messages(self) -> tuple[Message, ...]:
+        """Every message, in order."""
+        return tuple(self._messages)
+
+    def _reindex(self) -> None:
+        self._row_by_id = {message.id: row for row, message in enumerate(self._messages)}
+
+
+def _author_label(message: Message, assistant_name: str) -> str:
+    if is_context_summary(message):
+        return "Earlier messages were summarised"
+    if message.role is Role.USER:
+        return "You"
+    if message.role is Role.ASSISTANT:
+        return assistant_name
+    return "System"
+
+
+def _short_time(moment: datetime, now: datetime | None = None) -> str:
+    """Local time; the date too when it is not today."""
+    local = moment.astimezone()
+    now = now or datetime.now().astimezone()
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    if local.year == now.year:
+        return local.strftime("%d %b, %H:%M")
+    return local.strftime("%d %b %Y, %H:%M")
+
+
+class _OfflineDocument(QTextDocument):
+    """A QTextDocument that never loads a resource: message text is untrusted."""
+
+    def loadResource(self, type: int, name: QUrl) -> object:
+        """Refuse every image, stylesheet or other resource a document asks for."""
+        return None
+
+
+@dataclass(slots=True)
+class _RowLayout:
+    """The cached look of one message at one width; exact once a document was laid out."""
+
+    content: tuple[str, MessageState, str]
+    width: int
+    height: int
+    is_exact: bool = False
+    document: QTextDocument | None = None
+    # What the document holds, which can lag behind ``content`` while only estimated.
+    document_content: tuple[str, MessageState, str] | None = None
+    code_blocks: tuple[str, ...] = ()
+    # The message value laid out: an identity check answers most size queries.
+    source: Message | None = None
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Paints a message as a bubble: author, time, Markdown body, and its state."""
+
+    # Geometry in pixels: margin around a bubble, padding inside it, gap under the header.
+    MARGIN_X = 10
+    MARGIN_Y = 5
+    PADDING = 10
+    HEADER_GAP = 4
+    USER_INDENT_RATIO = 0.12
+    USER_INDENT_MAX = 96
+
+    def __init__(self, view: ChatStreamView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._layouts: dict[str, _RowLayout] = {}
+        self._layout_width = 0
+        self.assistant_name = "Assistant"
+        # The view's model, read directly: sizeHint runs for every row on every placement.
+        self.transcript = ChatTranscriptModel(self)
+
+    # Cache ---------------------------------------------------------------------------
+
+    def forget(self, message_id: str) -> None:
+        """Drop one message's cached look (it left the transcript)."""
+        self._layouts.pop(message_id, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached look (another transcript, font or theme)."""
+        self._layouts.clear()
+
+    def cached_layout_count(self) -> int:
+        """How many messages have a cached look (exact or estimated)."""
+        return len(self._layouts)
+
+    def is_exact(self, message: Message, row_width: int) -> bool:
+        """Whether the message's cached look is laid out for this text and width."""
+        cached = self._layouts.get(message.id)
+        return (
+            cached is not None
+            and cached.is_exact
+            and cached.width == row_width
+            and cached.content == _content_key(message)
+        )
+
+    def ensure_exact(self, message: Message, row_width: int) -> tuple[bool, _RowLayout]:
+        """Lay the message out exactly at this width; True when its height changed."""
+        cached = self._layouts.get(message.id)
+        if cached is not None and cached.is_exact and cached.width == row_width:
+            if cached.source is message:
+                return False, cached
+            content = _content_key(message)
+            if cached.content == content:
+                cached.source = message
+                return False, cached
+        content = _content_key(message)
+        # One document per message, reused: a streamed reply refills it on every flush.
+        document = cached.document if cached is not None else None
+        if document is None:
+            document = _OfflineDocument()
+            document.setDocumentMargin(0)
+            document.setUndoRedoEnabled(False)
+        if (
+            cached is not None
+            and cached.document is document
+            and cached.document_content == content
+        ):
+            code_blocks = cached.code_blocks  # same text at another width: no re-render
+        else:
+            code_blocks = self._fill(document, message)
+        document.setTextWidth(self._body_width(row_width, message))
+        height = self._row_height(document.size().height())
+        fresh = _RowLayout(
+            content, row_width, height, True, document, content, code_blocks, source=message
+        )
+        self._layouts[message.id] = fresh
+        return cached is None or cached.height != height, fresh
+
+    def _fill(self, document: QTextDocument, message: Message) -> tuple[str, ...]:
+        # A reply still streaming changes with every flush: keep it out of the render cache.
+        is_final = message.state is not MessageState.STREAMING
+        rendered = render_markdown(message.message, cache=is_final)
+        document.setDefaultFont(self._view.font())
+        document.setHtml(rendered.html + _state_html(message))
+        return rendered.code_blocks
+
+    def layout_for(self, message: Message, row_width: int) -> _RowLayout:
+        """The cached look, or a cheap estimate when the message was never laid out here."""
+        content = _content_key(message)
+        cached = self._layouts.get(message.id)
+        if cached is not None and cached.width == row_width and cached.content == content:
+            cached.source = message
+            return cached
+        estimate = _RowLayout(
+            content,
+            row_width,
+            self._row_height(self._estimate_body_height(message, row_width)),
+            is_exact=False,
+            source=message,
+        )
+        if cached is not None:
+            estimate.document = cached.document
+            estimate.document_content = cached.document_content
+            estimate.code_blocks = cached.code_blocks
+        self._layouts[message.id] = estimate
+        return estimate
+
+    def _estimate_body_height(self, message: Message, row_width: int) -> float:
+        metrics = QFontMetrics(self._view.font())
+        per_line = max(
+            1, self._body_width(row_width, message) // max(1, metrics.averageCharWidth())
+        )
+        lines = 0
+        for line in message.message.split("\n"):
+            lines += 1 + len(line) // per_line
+        fences = message.message.count("```") // 2
+        extra = 2 if message.state is MessageState.INTERRUPTED else 0
+        return (lines + 2 * fences + extra) * metrics.lineSpacing()
+
+    # Geometry --------------------------------------------------------------------------
+
+    def _header_font(self) -> QFont:
+        font = QFont(self._view.font())
+        font.setBold(True)
+        return font
+
+    def _header_height(self) -> int:
+        return QFontMetrics(self._header_font()).height()
+
+    def _row_height(self, body_height: float) -> int:
+        chrome = 2 * self.MARGIN_Y + 2 * self.PADDING + self._header_height() + self.HEADER_GAP
+        return chrome + int(body_height + 0.999)
+
+    def _indent(self, row_width: int, message: Message) -> int:
+        if message.role is not Role.USER:
+            return 0
+        return min(self.USER_INDENT_MAX, int(row_width * self.USER_INDENT_RATIO))
+
+    def _body_width(self, row_width: int, message: Message) -> int:
+        bubble = row_width - 2 * self.MARGIN_X - self._indent(row_width, message)
+        return max(40, bubble - 2 * self.PADDING)
+
+    def bubble_rect(self, row_rect: QRect, message: Message) -> QRect:
+        """Where a message's bubble is drawn inside its row."""
+        indent = self._indent(row_rect.width(), message)
+        return row_rect.adjusted(
+            self.MARGIN_X + indent, self.MARGIN_Y, -self.MARGIN_X, -self.MARGIN_Y
+        )
+
+    def body_origin(self, row_rect: QRect, message: Message) -> QPoint:
+        """The top-left corner of the message's document inside its row."""
+        bubble = self.bubble_rect(row_rect, message)
+        return QPoint(
+            bubble.left() + self.PADDING,
+            bubble.top() + self.PADDING + self._header_height() + self.HEADER_GAP,
+        )
+
+    def header_text(self, message: Message) -> str:
+        """The header line: who wrote it, when, and whether it is still arriving."""
+        label = _author_label(message, self.assistant_name)
+        streaming = " …" if message.state is MessageState.STREAMING else ""
+        return f"{label}{streaming} · {_short_time(message.created_date)}"
+
+    # Qt's delegate interface -----------------------------------------------------------
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        """The cached (or estimated) height of the row at the viewport's width."""
+        # Called for every row whenever rows are placed: keep the usual path to a lookup.
+        message = self.transcript.message_at(index.row())
+        width = self._layout_width
+        cached = self._layouts.get(message.id)
+        if cached is not None and cached.source is message and cached.width == width:
+            return QSize(width, cached.height)
+        return QSize(width, self.layout_for(message, width).height)
+
+    def set_layout_width(self, width: int) -> None:
+        """The row width sizes are answered for (the view sets it before placing rows)."""
+        self._layout_width = width
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        """Draw the bubble, header and document of one message."""
+        message = index.data(MessageRole)
+        if message is None:
+            return
+        row_rect = QRect(option.rect)
+        row_rect.setWidth(self._view.row_width())
+        changed, layout = self.ensure_exact(message, row_rect.width())
+        if changed and layout.height != option.rect.height():
+            # The row was placed with an estimate: place the rows again (coalesced by Qt).
+            self.sizeHintChanged.emit(index)
+        palette: QPalette = option.palette
+        painter.save()
+        painter.setClipRect(option.rect)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        bubble = self.bubble_rect(row_rect, message)
+        fill, border = _bubble_colours(message, palette)
+        pen = QPen(border, 1)
+        if is_context_summary(message):
+            pen.setStyle(Qt.PenStyle.DashLine)
+        if option.state & QStyle.StateFlag.State_Selected:
+            pen = QPen(palette.color(QPalette.ColorRole.Highlight), 2)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(QRectF(bubble).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+
+        header = QRect(
+            bubble.left() + self.PADDING,
+            bubble.top() + self.PADDING,
+            bubble.width() - 2 * self.PADDING,
+            self._header_height(),
+        )
+        label = _author_label(message, self.assistant_name)
+        if message.state is MessageState.STREAMING:
+            label += " …"
+        painter.setFont(self._header_font())
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        painter.drawText(header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+        painter.setFont(self._view.font())
+        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.drawText(
+            header,
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            _short_time(message.created_date),
+        )
+
+        document = layout.document
+        if document is not None:
+            origin = self.body_origin(row_rect, message)
+            painter.translate(origin)
+            context = QAbstractTextDocumentLayout.PaintContext()
+            context.palette = palette
+            context.clip = QRectF(
+                0, 0, document.textWidth(), max(0.0, option.rect.bottom() - origin.y() + 1.0)
+            )
+            document.documentLayout().draw(painter, context)
+        painter.restore()
+
+    def editorEvent(
+        self,
+        event: QEvent,
+        model: object,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> bool:
+        """Clicks on a code block's Copy link copy its code; other links are announced."""
+        if not isinstance(event, QMouseEvent):
+            return False
+        anchor = self.anchor_at(index, QRect(option.rect), event.position().toPoint())
+        if event.type() == QEvent.Type.MouseMove:
+            if anchor:
+                self._view.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+            else:
+                self._view.viewport().unsetCursor()
+            return False
+        if not anchor or event.button() is not Qt.MouseButton.LeftButton:
+            return False
+        if event.type() == QEvent.Type.MouseButtonRelease:
+            self._view.activate_anchor(index, anchor)
+        # Presses on a link are taken too, so a click on Copy does not also start a selection.
+        return event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease)
+
+    def anchor_at(
+        self, index: QModelIndex | QPersistentModelIndex, row_rect: QRect, point: QPoint
+    ) -> str:
+        """The link target under a viewport point in a row, or an empty string."""
+        message = index.data(MessageRole)
+        if message is None:
+            return ""
+        row_rect = QRect(row_rect)
+        row_rect.setWidth(self._view.row_width())
+        _, layout = self.ensure_exact(message, row_rect.width())
+        if layout.document is None:
+            return ""
+        local = QPointF(point - self.body_origin(row_rect, message))
+        return str(layout.document.documentLayout().anchorAt(local))
+
+    def document(self, message: Message) -> tuple[QTextDocument, tuple[str, ...]]:
+        """The laid-out document of a message and the raw code of its code blocks."""
+        _, layout = self.ensure_exact(message, self._view.row_width())
+        assert layout.document is not None
+        return layout.document, layout.code_blocks
+
+
+def _content_key(message: Message) -> tuple[str, MessageState, str]:
+    return (message.message, message.state, _state_note(message))
+
+
+def _state_note(message: Message) -> str:
+    if message.state is not MessageState.INTERRUPTED:
+        return ""
+    error = message.meta.get("error")
+    if error:
+        return str(error)
+    if message.meta.get("stopped"):
+        return "stopped before the reply was complete"
+    return ""
+
+
+def _state_html(message: Message) -> str:
+    """The visible marker of a reply cut short, part of the message's document."""
+    if message.state is not MessageState.INTERRUPTED:
+        return ""
+    note = _state_note(message)
+    detail = f" — {html.escape(note)}" if note else ""
+    return f'<p style="color: #b3261e;"><b>Interrupted</b>{detail}</p>'
+
+
+def _bubble_colours(message: Message, palette: QPalette) -> tuple[QColor, QColor]:
+    base = palette.color(QPalette.ColorRole.Base)
+    mid = palette.color(QPalette.ColorRole.Mid)
+    if is_context_summary(message) or message.role is Role.SYSTEM:
+        return palette.color(QPalette.ColorRole.Window), mid
+    if message.role is Role.USER:
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        return _mix(base, highlight, 0.16), _mix(base, highlight, 0.4)
+    return palette.color(QPalette.ColorRole.AlternateBase), _mix(base, mid, 0.5)
+
+
+def _mix(first: QColor, second: QColor, amount: float) -> QColor:
+    return QColor(
+        round(first.red() + (second.red() - first.red()) * amount),
+        round(first.green() + (second.green() - first.green()) * amount),
+        round(first.blue() + (second.blue() - first.blue()) * amount),
+    )
+
+
+class ChatStreamView(QListView):
+    """The transcript pane: Markdown messages, a streamed reply, and per-message actions.
+
+    It owns a ChatTranscriptModel (``transcript()``); the chat pane fills it, streams into
+    it with ``set_streaming_text``, and connects the request signals to its engine.
+    """
+
+    # Text just put on the clipboard (a message or a code block), so the pane can confirm.
+    copyRequested = Signal(str)
+    regenerateRequested = Signal(str)  # message id of the last assistant reply
+    continueRequested = Signal(str)  # message id of the interrupted last reply
+    editRequested = Signal(str)  # message id of the last user message
+    linkActivated = Signal(QUrl)  # an http(s) or mailto link in a message was clicked
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Set first: the configuration calls below already reach doItemsLayout.
+        self._is_pinned = True
+        self._transcript: ChatTranscriptModel | None = None
+        self._pending_text: dict[str, str] = {}
+        self._delegate = MessageDelegate(self)
+        self.setObjectName("chatView")
+        self.setAccessibleName("Conversation")
+        self.setUniformItemSizes(False)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Always shown: a scroll bar appearing would change the width and re-lay out every row.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setWordWrap(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSpacing(0)
+        self.setMouseTracking(True)
+        self.verticalScrollBar().setSingleStep(24)
+
+        self.setItemDelegate(self._delegate)
+        self._delegate.set_layout_width(self.row_width())
+
+        self._stream_timer = QTimer(self)
+        self._stream_timer.setSingleShot(True)
+        self._stream_timer.setInterval(STREAM_RENDER_INTERVAL_MS)
+        self._stream_timer.timeout.connect(self.flush_streaming)
+
+        # Rows never shown get exact heights a few milliseconds at a time, bottom first.
+        self._refine_timer = QTimer(self)
+        self._refine_timer.setInterval(0)
+        self._refine_timer.timeout.connect(self._refine_some_rows)
+        # Refining starts a little later, so that it never delays the first paint.
+        self._refine_delay = QTimer(self)
+        self._refine_delay.setSingleShot(True)
+        self._refine_delay.setInterval(_REFINE_DELAY_MS)
+        self._refine_delay.timeout.connect(self._refine_timer.start)
+        self._refine_row = -1
+        self._refine_changed = False
+        self._last_refine_layout = 0.0
+
+        self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.verticalScrollBar().rangeChanged.connect(self._on_range_changed)
+        self.setModel(ChatTranscriptModel(self))
+
+    # Model -----------------------------------------------------------------------------
+
+    def setModel(self, model: object) -> None:
+        """Show a ChatTranscriptModel (the view makes its own; another may replace it)."""
+        if not isinstance(model, ChatTranscriptModel):
+            raise TypeError("ChatStreamView shows a ChatTranscriptModel")
+        if self._transcript is not None:
+            for signal, slot in self._model_connections(self._transcript):
+                signal.disconnect(slot)
+        super().setModel(model)
+        self._transcript = model
+        self._delegate.transcript = model
+        for signal, slot in self._model_connections(model):
+            signal.connect(slot)
+        self._on_model_reset()
+
+    def _model_connections(self, model: ChatTranscriptModel) -> list[tuple[object, object]]:
+        return [
+            (model.modelReset, self._on_model_reset),
+            (model.rowsInserted, self._on_rows_inserted),
+            (model.rowsAboutToBeRemoved, self._on_rows_about_to_be_removed),
+            (model.messageReplaced, self._on_message_replaced),
+        ]
+
+    def transcript(self) -> ChatTranscriptModel:
+        """The model this view shows."""
+        assert self._transcript is not None
+        return self._transcript
+
+    def set_assistant_name(self, name: str) -> None:
+        """The name shown over the assistant's messages."""
+        self._delegate.assistant_name = name or "Assistant"
+        self.viewport().update()
+
+    def message_delegate(self) -> MessageDelegate:
+        """The delegate that paints messages (its documents are what tests inspect)."""
+        return self._delegate
+
+    def row_width(self) -> int:
+        """The width every row is laid out for: the viewport's."""
+        return max(120, self.viewport().width())
+
+    # Streaming ---------------------------------------------------------------------------
+
+    def set_streaming_text(self, message_id: str, text: str) -> None:
+        """Keep a streamed reply's latest text; it is shown at most every 100 ms.
+
+        Rendering Markdown and laying the row out on every token would cost far more than
+        a token's worth of time; the user cannot read faster than ten updates a second.
+        """
+        self._pending_text[message_id] = text
+        if not self._stream_timer.isActive():
+            self._stream_timer.start()
+
+    def streaming_text(self, message_id: str) -> str | None:
+        """The latest text of a message, including text not yet shown."""
+        if message_id in self._pending_text:
+            return self._pending_text[message_id]
+        message = self.transcript().message(message_id)
+        return None if message is None else message.message
+
+    def flush_streaming(self) -> None:
+        """Show pending streamed text now (also when the stream ends)."""
+        self._stream_timer.stop()
+        pending, self._pending_text = self._pending_text, {}
+        for message_id, text in pending.items():
+            self.transcript().update_text(message_id, text)
+
+    def is_pinned_to_bottom(self) -> bool:
+        """Whether new text scrolls the view (False once the user scrolled up to read)."""
+        return self._is_pinned
+
+    def scroll_to_end(self) -> None:
+        """Scroll to the newest message and follow new text again."""
+        self._is_pinned = True
+        self.scrollToBottom()
+
+    # Tests and the pane find a message's document and its place here.
+
+    def message_document(self, row: int) -> QTextDocument:
+        """The laid-out document of the message in a row."""
+        document, _ = self._delegate.document(self.transcript().message_at(row))
+        return document
+
+    def document_origin(self, row: int) -> QPoint:
+        """Where the message's document starts, in viewport coordinates."""
+        index = self.transcript().index(row)
+        rect = self.visualRect(index)
+        rect.setWidth(self.row_width())
+        return self._delegate.body_origin(rect, self.transcript().message_at(row))
+
+    # Copy and actions --------------------------------------------------------------------
+
+    def copy_message(self, row: int) -> None:
+        """Put a message's raw Markdown on the clipboard."""
+        message = self.transcript().message_at(row)
+        text = self.streaming_text(message.id) or message.message
+        self._copy(text)
+
+    def _copy_message_with_id(self, message_id: str) -> None:
+        row = self.transcript().row_of(message_id)
+        if row is not None:
+            self.copy_message(row)
+
+    def activate_anchor(self, index: QModelIndex | QPersistentModelIndex, anchor: str) -> None:
+        """Follow a link clicked in a message: copy a code block, or announce a web link."""
+        scheme, _, rest = anchor.partition(":")
+        if scheme == COPY_SCHEME:
+            _, code_blocks = self._delegate.document(index.data(MessageRole))
+            if rest.isdigit() and int(rest) < len(code_blocks):
+                self._copy(code_blocks[int(rest)])
+            return
+        url = QUrl(anchor)
+        if url.scheme().lower() in _LINK_SCHEMES:
+            self.linkActivated.emit(url)
+
+    def _copy(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self.copyRequested.emit(text)
+
+    def context_menu_for(self, row: int) -> QMenu:
+        """The actions offered on a message (Copy; Regenerate, Continue, Edit where they fit)."""
+        transcript = self.transcript()
+        message = transcript.message_at(row)
+        menu = QMenu(self)
+        menu.setObjectName("chatMessageMenu")
+        copy = QAction("Copy message", menu)
+        copy.triggered.connect(lambda: self._copy_message_with_id(message.id))
+        menu.addAction(copy)
+        last_assistant = _last_with_role(transcript, Role.ASSISTANT)
+        last_user = _last_with_role(transcript, Role.USER)
+        is_settled = message.state is not MessageState.STREAMING
+        if is_settled and last_assistant is not None and last_assistant.id == message.id:
+            menu.addSeparator()
+            regenerate = QAction("Regenerate", menu)
+            regenerate.triggered.connect(lambda: self.regenerateRequested.emit(message.id))
+            menu.addAction(regenerate)
+            if message.state is MessageState.INTERRUPTED:
+                cont = QAction("Continue", menu)
+                cont.triggered.connect(lambda: self.continueRequested.emit(message.id))
+                menu.addAction(cont)
+        if last_user is not None and last_user.id == message.id:
+            menu.addSeparator()
+            edit = QAction("Edit and resend", menu)
+            edit.triggered.connect(lambda: self.editRequested.emit(message.id))
+            menu.addAction(edit)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """Offer the message's actions; popup(), never exec() (we run inside qasync)."""
+        index = self.indexAt(event.pos())
+        if not index.isValid():
+            return
+        self.setCurrentIndex(index)
+        menu = self.context_menu_for(index.row())
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.globalPos())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Ctrl+C copies the selected message."""
+        if event.matches(QKeySequence.StandardKey.Copy):
+            index = self.currentIndex()
+            if index.isValid():
+                self.copy_message(index.row())
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+    # Layout and pinning --------------------------------------------------------------------
+
+    def doItemsLayout(self) -> None:
+        """Place the rows again, keeping the bottom in view when pinned, else the top row."""
+        anchor: tuple[QPersistentModelIndex, int] | None = None
+        if not self._is_pinned:
+            top = self.indexAt(QPoint(1, 1))
+            if top.isValid():
+                anchor = (QPersistentModelIndex(top), self.visualRect(top).top())
+        self._delegate.set_layout_width(self.row_width())
+        super().doItemsLayout()
+        if self._is_pinned:
+            self.scrollToBottom()
+        elif anchor is not None and anchor[0].isValid():
+            moved = self.visualRect(QModelIndex(anchor[0])).top() - anchor[1]
+            if moved:
+                bar = self.verticalScrollBar()
+                bar.setValue(bar.value() + moved)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A new width changes every row's height: refine them again, bottom first."""
+        super().resizeEvent(event)
+        self._delegate.set_layout_width(self.row_width())
+        if event.size().width() != event.oldSize().width():
+            self._start_refining()
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._is_pinned = value >= bar.maximum() - _PIN_TOLERANCE_PX
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._is_pinned:
+            self.verticalScrollBar().setValue(maximum)
+
+    def _on_model_reset(self) -> None:
+        self._pending_text.clear()
+        self._stream_timer.stop()
+        self._delegate.forget_all()
+        self._is_pinned = True
+        self._lay_out_last_rows()
+        self._start_refining()
+
+    def _lay_out_last_rows(self) -> None:
+        """Exact heights for the rows that fill the screen at the bottom, before first paint."""
+        transcript = self.transcript()
+        width = self.row_width()
+        filled = 0
+        row = transcript.rowCount() - 1
+        while row >= 0 and filled < 2 * max(self.viewport().height(), 400):
+            _, layout = self._delegate.ensure_exact(transcript.message_at(row), width)
+            filled += layout.height
+            row -= 1
+
+    def _on_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        transcript = self.transcript()
+        width = self.row_width()
+        for row in range(first, min(last, first + 50) + 1):
+            self._delegate.ensure_exact(transcript.message_at(row), width)
+        if last - first >= 50:
+            self._start_refining()
+
+    def _on_rows_about_to_be_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        transcript = self.transcript()
+        for row in range(first, last + 1):
+            message_id = transcript.message_at(row).id
+            self._pending_text.pop(message_id, None)
+            self._delegate.forget(message_id)
+
+    def _on_message_replaced(self, message_id: str) -> None:
+        # The final version wins over any streamed text still waiting to be shown.
+        self._pending_text.pop(message_id, None)
+
+    def dataChanged(
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: list[int] | None = None,
+    ) -> None:
+        """Re-lay out the changed rows only; place every row again only if a height changed.
+
+        QListView's own handling places every row again on any change, which for a
+        streamed reply in a long transcript costs far more than the change itself.
+        """
+        transcript = self.transcript()
+        width = self.row_width()
+        resized = False
+        for row in range(top_left.row(), bottom_right.row() + 1):
+            changed, _ = self._delegate.ensure_exact(transcript.message_at(row), width)
+            resized |= changed
+        if resized:
+            self.scheduleDelayedItemsLayout()
+        else:
+            for row in range(top_left.row(), bottom_right.row() + 1):
+                self.update(transcript.index(row))
+
+    def _start_refining(self) -> None:
+        self._refine_row = self.transcript().rowCount() - 1
+        if self._refine_row >= 0 and not self._refine_timer.isActive():
+            self._refine_delay.start()
+
+    def _refine_some_rows(self) -> None:
+        transcript = self.transcript()
+        width = self.row_width()
+        deadline = time.perf_counter() + _REFINE_SLICE_S
+        self._refine_row = min(self._refine_row, transcript.rowCount() - 1)
+        while self._refine_row >= 0 and time.perf_counter() < deadline:
+            changed, _ = self._delegate.ensure_exact(transcript.message_at(self._refine_row), width)
+            self._refine_changed |= changed
+            self._refine_row -= 1
+        is_done = self._refine_row < 0
+        if is_done:
+            self._refine_timer.stop()
+        now = time.perf_counter()
+        if self._refine_changed and (
+            is_done or now - self._last_refine_layout > _REFINE_RELAYOUT_INTERVAL_S
+        ):
+            self._refine_changed = False
+            self._last_refine_layout = now
+            self.scheduleDelayedItemsLayout()
+
+    def is_refining(self) -> bool:
+        """Whether rows are still being laid out exactly in idle time."""
+        return self._refine_timer.isActive() or self._refine_delay.isActive()
+
+
+def _last_with_role(transcript: ChatTranscriptModel, role: Role) -> Message | None:
+    for message in reversed(transcript.messages()):
+        if message.role is role:
+            return message
+    return None

@@ -1,0 +1,536 @@
+"""The chat transcript: its model, how messages look, copying, actions and scrolling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication, QTextDocument
+from PySide6.QtWidgets import QMenu
+
+from gptlab_desktop.models import Message, MessageState, Role, new_id
+from gptlab_desktop.ui.chat_view import (
+    STREAM_RENDER_INTERVAL_MS,
+    ChatStreamView,
+    ChatTranscriptModel,
+    MessageRole,
+)
+
+CODE = 'def greet(name):\n    return f"<b>{name}</b> & co"  # not HTML\n'
+
+
+def message(
+    text: str,
+    role: Role = Role.ASSISTANT,
+    state: MessageState = MessageState.COMPLETE,
+    meta: dict[str, object] | None = None,
+) -> Message:
+    return Message(
+        id=new_id(),
+        session_id="session",
+        role=role,
+        message=text,
+        created_date=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        state=state,
+        meta=meta or {},
+    )
+
+
+def conversation(turns: int) -> list[Message]:
+    """Alternating user and assistant messages of varied lengths."""
+    return [
+        message(
+            f"Message {number}. " + "Some words to wrap across lines. " * (number % 7),
+            role=Role.USER if number % 2 == 0 else Role.ASSISTANT,
+        )
+        for number in range(turns)
+    ]
+
+
+@pytest.fixture
+def view(qtbot) -> ChatStreamView:
+    widget = ChatStreamView()
+    qtbot.addWidget(widget)
+    widget.resize(640, 480)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def anchor_position(document: QTextDocument, href: str) -> QPointF:
+    """The middle of the first link to ``href`` in a laid-out document, in its coordinates."""
+    block = document.begin()
+    while block.isValid():
+        for part in block:
+            fragment = part.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                # Asking for the rect first makes sure the block is laid out.
+                rect = document.documentLayout().blockBoundingRect(block)
+                offset = fragment.position() - block.position() + fragment.length() // 2
+                line = block.layout().lineForTextPosition(offset)
+                x, _ = line.cursorToX(offset)
+                return QPointF(rect.x() + x, rect.y() + line.y() + line.height() / 2)
+        block = block.next()
+    raise AssertionError(f"no link to {href!r} in the document")
+
+
+def click_link(qtbot, view: ChatStreamView, row: int, href: str) -> None:
+    view.scrollTo(view.transcript().index(row))
+    point = anchor_position(view.message_document(row), href)
+    target = view.document_origin(row) + point.toPoint()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=target)
+
+
+def action_texts(menu: QMenu) -> list[str]:
+    return [action.text() for action in menu.actions() if not action.isSeparator()]
+
+
+def trigger(menu: QMenu, text: str) -> None:
+    next(action for action in menu.actions() if action.text() == text).trigger()
+
+
+# The model --------------------------------------------------------------------------------
+
+
+def test_model_satisfies_the_model_tester_through_every_change(qtmodeltester):
+    model = ChatTranscriptModel()
+    qtmodeltester.check(model)
+    first, second, third = message("a", Role.USER), message("b"), message("c", Role.USER)
+    model.set_messages([first])
+    model.append(second)
+    model.append(third)
+    model.update_text(second.id, "b, longer")
+    model.replace(replace(second, state=MessageState.INTERRUPTED))
+    model.remove(first.id)
+    model.set_messages([])
+
+    assert model.rowCount() == 0
+
+
+def test_update_text_signals_that_row_only_and_never_a_reset():
+    model = ChatTranscriptModel()
+    messages = conversation(5)
+    model.set_messages(messages)
+    changed: list[tuple[int, int]] = []
+    resets: list[bool] = []
+    model.dataChanged.connect(lambda top, bottom, _roles: changed.append((top.row(), bottom.row())))
+    model.modelReset.connect(lambda: resets.append(True))
+
+    model.update_text(messages[3].id, "new text")
+
+    assert changed == [(3, 3)]
+    assert resets == []
+    assert model.message_at(3).message == "new text"
+
+
+def test_messages_are_found_by_id_after_a_removal():
+    model = ChatTranscriptModel()
+    messages = conversation(4)
+    model.set_messages(messages)
+
+    model.remove(messages[1].id)
+
+    assert model.row_of(messages[3].id) == 2
+    assert model.index(2).data(MessageRole) == messages[3]
+
+
+def test_updating_an_unknown_message_changes_nothing():
+    model = ChatTranscriptModel()
+    model.set_messages(conversation(2))
+
+    assert model.update_text("missing", "text") is False
+    assert model.replace(message("x")) is False
+    assert model.remove("missing") is False
+
+
+# How messages look ---------------------------------------------------------------------
+
+
+def test_interrupted_reply_shows_the_marker_and_the_error(view):
+    cut = message(
+        "Half an answ",
+        state=MessageState.INTERRUPTED,
+        meta={"error": "The connection to the server dropped."},
+    )
+    view.transcript().set_messages([cut])
+
+    text = view.message_document(0).toPlainText()
+
+    assert "Interrupted" in text
+    assert "The connection to the server dropped." in text
+
+
+def test_complete_reply_has_no_interrupted_marker(view):
+    view.transcript().set_messages([message("All done.")])
+
+    assert "Interrupted" not in view.message_document(0).toPlainText()
+
+
+def test_streaming_reply_header_shows_it_is_still_arriving(view):
+    streaming = message("Partial", state=MessageState.STREAMING)
+    view.set_assistant_name("Coach")
+    view.transcript().set_messages([streaming])
+
+    header = view.message_delegate().header_text(streaming)
+
+    assert header.startswith("Coach …")
+
+
+def test_user_and_assistant_headers_name_who_wrote(view):
+    view.set_assistant_name("Coach")
+    delegate = view.message_delegate()
+
+    assert delegate.header_text(message("hi", Role.USER)).startswith("You ·")
+    assert delegate.header_text(message("hello")).startswith("Coach ·")
+
+
+def test_context_summary_is_announced_and_its_summary_is_readable(view):
+    summary = message(
+        "The user is training for a marathon.",
+        role=Role.SYSTEM,
+        meta={"kind": "context_summary", "summarised_messages": 12},
+    )
+    view.transcript().set_messages([summary])
+
+    assert (
+        view.message_delegate().header_text(summary).startswith("Earlier messages were summarised")
+    )
+    assert "training for a marathon" in view.message_document(0).toPlainText()
+
+
+def test_unclosed_code_fence_while_streaming_renders_as_a_code_block(view):
+    streaming = message(
+        "Here:\n\n```python\nfor i in range(3):\n    pri", state=MessageState.STREAMING
+    )
+    view.transcript().set_messages([streaming])
+
+    document = view.message_document(0)
+
+    assert "for i in range(3):" in document.toPlainText()
+    assert anchor_position(document, "copy:0") is not None
+
+
+def test_hostile_markdown_is_shown_as_text_and_nothing_is_fetched(view, qtbot, web_server):
+    hostile = message(
+        f"<script>alert('x')</script> <img src={web_server.url}/raw.png> "
+        f"![tracker]({web_server.url}/md.png)"
+    )
+    view.transcript().set_messages([hostile])
+    view.viewport().grab()  # paint it
+    qtbot.wait(50)
+
+    document = view.message_document(0)
+    text = document.toPlainText()
+    assert "<script>alert('x')</script>" in text
+    assert f"<img src={web_server.url}/raw.png>" in text
+    assert not any(
+        part.fragment().charFormat().isImageFormat()
+        for block in _blocks(document)
+        for part in block
+    )
+    assert web_server.requests == []
+
+
+def _blocks(document: QTextDocument) -> Iterator:
+    block = document.begin()
+    while block.isValid():
+        yield block
+        block = block.next()
+
+
+class _RecordingServer:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        recorded = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorded.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def web_server() -> Iterator[_RecordingServer]:
+    """A real loopback web server that records every request it gets."""
+    with _RecordingServer() as server:
+        yield server
+
+
+# Copying ---------------------------------------------------------------------------------
+
+
+def test_clicking_copy_on_a_code_block_copies_exactly_its_code(view, qtbot):
+    view.transcript().set_messages(
+        [message("Try this:\n\n```python\n" + CODE + "```\n\nand\n\n```\nsecond\n```")]
+    )
+
+    with qtbot.waitSignal(view.copyRequested):
+        click_link(qtbot, view, 0, "copy:0")
+
+    assert QGuiApplication.clipboard().text() == CODE.rstrip("\n")
+
+
+def test_clicking_copy_on_the_second_code_block_copies_the_second(view, qtbot):
+    view.transcript().set_messages(
+        [message("```python\n" + CODE + "```\n\nand\n\n```\nsecond block\n```")]
+    )
+
+    click_link(qtbot, view, 0, "copy:1")
+
+    assert QGuiApplication.clipboard().text() == "second block"
+
+
+def test_clicking_a_web_link_announces_it(view, qtbot):
+    view.transcript().set_messages([message("See [the docs](https://example.org/docs).")])
+
+    with qtbot.waitSignal(view.linkActivated) as clicked:
+        click_link(qtbot, view, 0, "https://example.org/docs")
+
+    assert clicked.args[0].toString() == "https://example.org/docs"
+
+
+def test_copy_message_puts_the_raw_markdown_on_the_clipboard(view):
+    raw = "**Bold** and `code`\n\n- a list"
+    view.transcript().set_messages([message("hi", Role.USER), message(raw)])
+
+    trigger(view.context_menu_for(1), "Copy message")
+
+    assert QGuiApplication.clipboard().text() == raw
+
+
+def test_ctrl_c_copies_the_selected_message(view, qtbot):
+    view.transcript().set_messages([message("first", Role.USER), message("second *reply*")])
+    view.setCurrentIndex(view.transcript().index(1))
+
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+
+    assert QGuiApplication.clipboard().text() == "second *reply*"
+
+
+# Actions on messages ---------------------------------------------------------------------
+
+
+def test_regenerate_is_offered_only_on_the_last_assistant_message(view):
+    messages = [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
+    view.transcript().set_messages(messages)
+
+    assert "Regenerate" in action_texts(view.context_menu_for(3))
+    assert "Regenerate" not in action_texts(view.context_menu_for(1))
+    assert "Regenerate" not in action_texts(view.context_menu_for(2))
+
+
+def test_continue_is_offered_only_when_the_last_reply_was_interrupted(view):
+    view.transcript().set_messages([message("q", Role.USER), message("a")])
+    assert "Continue" not in action_texts(view.context_menu_for(1))
+
+    view.transcript().set_messages(
+        [message("q", Role.USER), message("a", state=MessageState.INTERRUPTED)]
+    )
+    assert "Continue" in action_texts(view.context_menu_for(1))
+
+
+def test_edit_and_resend_is_offered_only_on_the_last_user_message(view):
+    view.transcript().set_messages(
+        [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
+    )
+
+    assert "Edit and resend" in action_texts(view.context_menu_for(2))
+    assert "Edit and resend" not in action_texts(view.context_menu_for(0))
+    assert "Edit and resend" not in action_texts(view.context_menu_for(3))
+
+
+def test_menu_actions_emit_the_message_id(view, qtbot):
+    question = message("q", Role.USER)
+    reply = message("a", state=MessageState.INTERRUPTED)
+    view.transcript().set_messages([question, reply])
+
+    with qtbot.waitSignal(view.regenerateRequested) as regenerate:
+        trigger(view.context_menu_for(1), "Regenerate")
+    with qtbot.waitSignal(view.continueRequested) as cont:
+        trigger(view.context_menu_for(1), "Continue")
+    with qtbot.waitSignal(view.editRequested) as edit:
+        trigger(view.context_menu_for(0), "Edit and resend")
+
+    assert regenerate.args == [reply.id]
+    assert cont.args == [reply.id]
+    assert edit.args == [question.id]
+
+
+# Streaming and scrolling -----------------------------------------------------------------
+
+
+def test_streamed_text_is_shown_in_one_update_after_the_interval(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([message("q", Role.USER), reply])
+    changes: list[int] = []
+    view.transcript().dataChanged.connect(lambda top, _bottom, _roles: changes.append(top.row()))
+
+    for count in range(1, 30):
+        view.set_streaming_text(reply.id, "word " * count)
+
+    assert changes == []
+    assert view.streaming_text(reply.id) == "word " * 29
+    qtbot.waitUntil(lambda: changes == [1], timeout=5 * STREAM_RENDER_INTERVAL_MS)
+    assert view.transcript().message_at(1).message == "word " * 29
+
+
+def test_final_message_wins_over_streamed_text_not_yet_shown(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([reply])
+
+    view.set_streaming_text(reply.id, "partial")
+    view.transcript().replace(replace(reply, message="Final answer."))
+    qtbot.wait(2 * STREAM_RENDER_INTERVAL_MS)
+
+    assert view.transcript().message_at(0).message == "Final answer."
+    assert view.streaming_text(reply.id) == "Final answer."
+
+
+def test_streaming_update_leaves_other_rows_documents_untouched(view):
+    messages = [*conversation(6), message("", state=MessageState.STREAMING)]
+    view.transcript().set_messages(messages)
+    others = [view.message_document(row) for row in range(6)]
+    revisions = [document.revision() for document in others]
+
+    view.set_streaming_text(messages[-1].id, "A growing reply")
+    view.flush_streaming()
+
+    assert [view.message_document(row) for row in range(6)] == others
+    assert [document.revision() for document in others] == revisions
+    assert "A growing reply" in view.message_document(6).toPlainText()
+
+
+def _stream(view: ChatStreamView, qtbot, reply: Message, lines: int) -> None:
+    text = view.streaming_text(reply.id) or ""
+    for number in range(lines):
+        text += f"\n\nStreamed paragraph {number} with enough words to take a line."
+        view.set_streaming_text(reply.id, text)
+        view.flush_streaming()
+    qtbot.wait(20)  # let the delayed layout run
+
+
+def test_view_stays_pinned_to_the_bottom_while_streaming(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([*conversation(40), reply])
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    before = bar.maximum()
+
+    _stream(view, qtbot, reply, 10)
+
+    qtbot.waitUntil(lambda: bar.maximum() > before and bar.value() == bar.maximum())
+    assert view.is_pinned_to_bottom()
+
+
+def test_view_stays_put_after_the_user_scrolls_up_to_read(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([*conversation(40), reply])
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    qtbot.waitUntil(lambda: not view.is_refining())
+
+    bar.setValue(bar.maximum() // 2)
+    reading = bar.value()
+    _stream(view, qtbot, reply, 10)
+
+    assert not view.is_pinned_to_bottom()
+    assert bar.value() == reading
+    assert bar.maximum() > reading
+
+
+def test_scrolling_back_to_the_bottom_follows_the_stream_again(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([*conversation(40), reply])
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    bar.setValue(0)
+
+    bar.setValue(bar.maximum())
+    before = bar.maximum()
+    _stream(view, qtbot, reply, 5)
+
+    qtbot.waitUntil(lambda: bar.maximum() > before and bar.value() == bar.maximum())
+
+
+def test_opening_a_long_transcript_shows_its_end(view, qtbot):
+    messages = conversation(300)
+    view.transcript().set_messages(messages)
+
+    last = view.transcript().index(len(messages) - 1)
+    qtbot.waitUntil(lambda: view.viewport().rect().contains(view.visualRect(last).bottomLeft()))
+
+
+def test_rows_get_exact_heights_in_idle_time(view, qtbot):
+    view.transcript().set_messages(conversation(300))
+
+    qtbot.waitUntil(lambda: not view.is_refining(), timeout=10_000)
+
+    delegate = view.message_delegate()
+    assert all(
+        delegate.is_exact(model_message, view.row_width())
+        for model_message in view.transcript().messages()
+    )
+
+
+# Identity and start-up -------------------------------------------------------------------
+
+
+def test_view_is_named_for_tests_and_assistive_technology(view):
+    assert view.objectName() == "chatView"
+    assert view.accessibleName()
+
+
+def test_importing_the_chat_view_does_not_import_markdown_or_pygments():
+    probe = (
+        "import sys, gptlab_desktop.ui.chat_view; "
+        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# The offscreen platform cannot raise a window or grab the keyboard for a popup menu.
+@pytest.mark.qt_log_ignore(
+    "This plugin does not support raise\\(\\)",
+    "This plugin does not support grabbing the keyboard",
+)
+def test_a_right_click_pops_up_the_menu_without_blocking(view, qtbot):
+    view.transcript().set_messages([message("hello")])
+    centre = view.visualRect(view.transcript().index(0)).center()
+
+    view.contextMenuEvent(
+        QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, centre, view.viewport().mapToGlobal(centre)
+        )
+    )
+
+    menu = view.findChild(QMenu, "chatMessageMenu")
+    assert menu is not None
+    qtbot.waitUntil(menu.isVisible)
+    menu.close()
