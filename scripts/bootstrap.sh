@@ -16,6 +16,17 @@ QT_SYSTEM_PACKAGES=(
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 )
 
+# What the keyring tests start: a private D-Bus session bus (dbus-daemon) with a real Secret
+# Service on it (gnome-keyring-daemon). Debian 12+ and Ubuntu 22.10+ ship dbus-daemon (and
+# dbus-run-session) in the package dbus-daemon; older releases in dbus.
+keyring_test_packages() {
+  local bus=dbus-daemon
+  if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show dbus-daemon >/dev/null 2>&1; then
+    bus=dbus
+  fi
+  printf '%s\n' gnome-keyring "$bus"
+}
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # ensure_system_packages PKG...: install what is missing with apt-get when we may,

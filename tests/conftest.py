@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Shared fixtures of the real stand-ins (the OpenAI-compatible loopback server).
+pytest_plugins = ["tests.fakes.plugin"]
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch a real OpenAI endpoint or a real key from a test.
 os.environ.pop("OPENAI_API_KEY", None)

@@ -47,3 +47,181 @@ class ReadOnlyAssistant(StoreError):
     """Showcased assistants cannot be changed, only duplicated."""
 
     title = "Showcased assistant"
+
+
+# -- The AI service (services/llm.py) ------------------------------------------------------------
+
+
+class LlmError(ServiceError):
+    """The AI service could not answer; ``status`` and ``code`` are the server's, when known."""
+
+    title = "The AI service could not answer"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class InvalidApiKey(LlmError):
+    """The server refused the API key (401)."""
+
+    title = "API key not accepted"
+
+    def __init__(self, message: str | None = None, *, status: int | None = 401) -> None:
+        super().__init__(
+            message
+            or "The AI service did not accept your API key. Check it in Settings, or create a "
+            "new one in your account.",
+            status=status,
+            code="invalid_api_key",
+        )
+
+
+class MissingApiKey(InvalidApiKey):
+    """No API key is configured for a server that needs one."""
+
+    title = "API key needed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No API key is set. Add your OpenAI API key in Settings, or point the app at an "
+            "OpenAI-compatible server that needs none.",
+            status=None,
+        )
+
+
+class ModelNotAvailable(LlmError):
+    """The model does not exist on the server, or this key may not use it (403/404)."""
+
+    title = "Model not available"
+
+    def __init__(self, model: str, *, status: int | None = None) -> None:
+        super().__init__(
+            f"The model “{model}” is not available with your API key on this server. "
+            "Choose another model.",
+            status=status,
+            code="model_not_found",
+        )
+        self.model = model
+
+
+class RateLimited(LlmError):
+    """Too many requests for now (429 rate limit); worth trying again after ``retry_after_s``."""
+
+    title = "Too many requests"
+
+    def __init__(self, retry_after_s: float, *, is_server_hint: bool = True) -> None:
+        super().__init__(
+            "The AI service is busy with too many requests from your key. "
+            f"Try again in about {max(1, round(retry_after_s))} s.",
+            status=429,
+            code="rate_limit_exceeded",
+        )
+        self.retry_after_s = retry_after_s
+        # False when the server named no wait and ``retry_after_s`` is our own guess.
+        self.is_server_hint = is_server_hint
+
+
+class QuotaExhausted(LlmError):
+    """The key's quota or credit is used up (429 insufficient_quota): retrying cannot help."""
+
+    title = "Quota used up"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your API key has run out of quota or credit. Check your plan and billing details "
+            "with your provider.",
+            status=429,
+            code="insufficient_quota",
+        )
+
+
+class ContextTooLong(LlmError):
+    """The conversation no longer fits in the model's context window (400)."""
+
+    title = "Conversation too long"
+
+    def __init__(self, model: str | None = None) -> None:
+        which = f"“{model}”" if model else "the model"
+        super().__init__(
+            f"The conversation is longer than {which} can read at once. Start a new session, "
+            "or choose a model with a larger context window.",
+            status=400,
+            code="context_length_exceeded",
+        )
+        self.model = model
+
+
+class RequestRejected(LlmError):
+    """The server refused the request for another reason (4xx); ``detail`` is its own words."""
+
+    title = "Request refused"
+
+    def __init__(self, detail: str, *, status: int | None = None, code: str | None = None) -> None:
+        message = "The AI service refused the request"
+        super().__init__(
+            f"{message}: {detail}" if detail else f"{message}.", status=status, code=code
+        )
+
+
+class ServerError(LlmError):
+    """The server failed (5xx) or sent something that is not a valid answer."""
+
+    title = "The AI service failed"
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        message = "The AI service had a problem on its side"
+        if status is not None:
+            message += f" (HTTP {status})"
+        super().__init__(
+            f"{message}. Try again in a moment." + (f" It said: {detail}" if detail else ""),
+            status=status,
+        )
+
+
+class LlmTimeout(LlmError):
+    """The server took longer than the configured timeout."""
+
+    title = "The AI service is not answering"
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            f"The AI service did not answer within {timeout_s:g} s. Try again, or raise the "
+            "timeout in Settings."
+        )
+        self.timeout_s = timeout_s
+
+
+class ConnectionLost(LlmError):
+    """The connection broke, or the stream ended before the reply was complete."""
+
+    title = "Reply interrupted"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The connection to the AI service was lost before the reply was complete. "
+            "What arrived is kept; you can regenerate the reply."
+        )
+
+
+class ServerUnreachable(LlmError):
+    """No connection to the server at all (refused, unknown host, no network)."""
+
+    title = "Cannot reach the AI service"
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(
+            f"Cannot connect to the AI service at {base_url}. Check your network connection "
+            "and the server address in Settings."
+        )
+        self.base_url = base_url
+
+
+# -- Encryption (services/crypto.py) --------------------------------------------------------------
+
+
+class DecryptionFailed(ServiceError):
+    """Encrypted data could not be opened: wrong key, wrong context, or damaged data."""
+
+    title = "Could not decrypt"

@@ -1,0 +1,211 @@
+"""The composition root: read the command line and paths, build every service once, run the UI.
+
+The command line is parsed before Qt is imported, so ``--version`` answers at once. The window
+is shown before any data is read; the store opens and the lobby fills in the background. Heavy
+libraries (the OpenAI client, Firestore, tokenisers, Markdown) are never imported on this path:
+they cost more start-up time than the whole window (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from gptlab_desktop import __version__
+from gptlab_desktop.paths import AppPaths, app_paths, create_private_file, ensure_created
+
+if TYPE_CHECKING:
+    from gptlab_desktop.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+PROGRAM = "gptlab-desktop"
+# How long --smoke lets the event loop run after showing the window, at least and at most.
+SMOKE_RUN_SECONDS = 1.0
+SMOKE_TIMEOUT_SECONDS = 30.0
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Chat with AI assistants and build your own."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep all data, settings and logs in DIR (default: $GPTLAB_DATA_DIR, "
+        "else the platform's user data directory)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="start every service, show the window briefly, then exit (0 if all went well)",
+    )
+    return parser
+
+
+def configure_logging(paths: AppPaths) -> logging.Handler:
+    """Log INFO and above to the private log file; returns the handler (to remove later)."""
+    create_private_file(paths.log_file)
+    handler = logging.FileHandler(paths.log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+class _FailureRecorder:
+    """Counts errors nobody handled (asyncio callbacks, Qt slots) and logs them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def asyncio_handler(self, _loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.count += 1
+        log.error(
+            "Unhandled error in the event loop: %s",
+            context.get("message", "no message"),
+            exc_info=context.get("exception"),
+        )
+
+    def excepthook(
+        self,
+        kind: type[BaseException],
+        error: BaseException,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.count += 1
+        log.error("Unhandled error in a Qt slot", exc_info=(kind, error, traceback))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run GPT Lab Desktop; returns the process exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:
+        # --version, --help or a usage error: argparse has already said what it had to say.
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
+    paths = app_paths(args.data_dir)
+    try:
+        ensure_created(paths)
+        handler = configure_logging(paths)
+    except OSError as error:
+        print(
+            f"{PROGRAM}: cannot use the data directory {paths.data_dir}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    log.info("Starting %s %s (data directory %s)", PROGRAM, __version__, paths.data_dir)
+    try:
+        return _run_gui(paths, is_smoke=args.smoke)
+    except Exception:
+        log.exception("GPT Lab Desktop stopped on an unexpected error")
+        print(f"{PROGRAM}: stopped on an unexpected error; see {paths.log_file}", file=sys.stderr)
+        return 1
+    finally:
+        log.info("Stopped")
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
+    # Qt and the services are imported only now, so --version and usage errors stay instant.
+    import qasync
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gptlab_desktop.services.store.sqlite import SqliteStore
+    from gptlab_desktop.ui.main_window import APP_TITLE, MainWindow
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([PROGRAM])
+    app.setApplicationName(PROGRAM)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setApplicationVersion(__version__)
+    # The window's closed signal ends the run, after the store has been closed.
+    quits_on_last_window = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+
+    # Python 3.11 has no asyncio.run(loop_factory=...): build the loop by hand.
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    # qasync's run_forever skips asyncio's own set-up: without these hooks an async generator
+    # left early (a stream the user stopped) fails when it is finalised.
+    previous_hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook,
+        finalizer=loop._asyncgen_finalizer_hook,
+    )
+    failures = _FailureRecorder()
+    loop.set_exception_handler(failures.asyncio_handler)
+    previous_excepthook = sys.excepthook
+    sys.excepthook = failures.excepthook
+
+    settings = QSettings(str(paths.settings_file), QSettings.Format.IniFormat)
+    store = SqliteStore(paths.database_file)
+    window = MainWindow(store, settings)
+    try:
+        status = loop.run_until_complete(_run_window(window, is_smoke=is_smoke))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        sys.excepthook = previous_excepthook
+        loop.close()
+        asyncio.set_event_loop(None)
+        sys.set_asyncgen_hooks(*previous_hooks)
+        app.setQuitOnLastWindowClosed(quits_on_last_window)
+    if is_smoke and failures.count:
+        print(f"{PROGRAM}: smoke run saw {failures.count} unhandled error(s)", file=sys.stderr)
+        return 1
+    return status
+
+
+async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
+    """Show the window, start its data, and run until it has closed."""
+    from gptlab_desktop.services.showcase import load_showcase_entries
+
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    window.closed.connect(on_closed)
+    shown_at = time.monotonic()
+    window.show()
+    # One turn of the loop first, so the window paints before any data is read.
+    await asyncio.sleep(0)
+    started = window.start(load_showcase_entries())
+    if not is_smoke:
+        await closed
+        return 0
+    problems = await _smoke_check(window, started)
+    # Let the loop run (painting, the sessions load) for the rest of the smoke second.
+    await asyncio.sleep(max(0.0, SMOKE_RUN_SECONDS - (time.monotonic() - shown_at)))
+    window.close()
+    await closed
+    for problem in problems:
+        print(f"{PROGRAM}: smoke run failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+async def _smoke_check(window: MainWindow, started: asyncio.Task[Any]) -> list[str]:
+    """What went wrong starting up, as sentences; empty when the lobby filled."""
+    try:
+        health = await asyncio.wait_for(asyncio.shield(started), SMOKE_TIMEOUT_SECONDS)
+    except Exception as error:
+        log.exception("Smoke run: start-up failed")
+        return [f"start-up failed ({type(error).__name__})"]
+    if not health.is_usable:
+        return [f"the store is not usable: {health.problem}"]
+    if window.lobby_model.rowCount() == 0:
+        return ["the lobby is empty"]
+    return []

@@ -1,0 +1,575 @@
+"""The session engine: start a session, stream replies, and persist every turn as it happens.
+
+Nothing is lost: the user's message is stored before the request goes out; the reply is stored
+when it starts, rewritten at least every ``flush_interval_s`` while it streams and completed at
+the end. A reply cut short (an error, Stop, a dropped connection) stays stored and is marked
+interrupted; one left streaming by a crash is marked interrupted when its session is next opened.
+Each operation is an async iterator of ``ChatEvent`` values that the UI renders as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from gptlab_desktop.models import (
+    ContextMessage,
+    Message,
+    MessageState,
+    ModelConfig,
+    Role,
+    Session,
+    SessionStatus,
+    UserLiked,
+    new_id,
+    utcnow,
+)
+from gptlab_desktop.services import context as context_policy
+from gptlab_desktop.services.aio import run_blocking
+from gptlab_desktop.services.errors import NotFound, ServiceError, StoreError
+from gptlab_desktop.services.leak_guard import REFUSAL, leaks_prompt
+from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice, StreamEnd, TextDelta
+from gptlab_desktop.services.model_catalog import context_window
+from gptlab_desktop.services.store.base import Store
+from gptlab_desktop.services.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, TokenCounter
+
+log = logging.getLogger(__name__)
+
+CONCLUDE_AFTER_MESSAGES = 5
+CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
+TITLE_INSTRUCTION = (
+    "Give this conversation a short title of at most six words. Reply with the title only, "
+    "without quotes or a final full stop."
+)
+
+
+class SessionClosed(ServiceError):
+    """A completed or abandoned session takes no more messages."""
+
+    title = "Session ended"
+
+
+class NothingToDo(ServiceError):
+    """The operation does not apply to the session as it is (e.g. nothing to regenerate)."""
+
+    title = "Not possible"
+
+
+# -- events ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class MessageStored:
+    """A user message (or a condensing notice) was stored and belongs in the transcript."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStarted:
+    """An empty assistant message was stored; deltas for it follow."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    """More text of the streaming reply; ``text`` is the whole reply so far."""
+
+    message_id: str
+    delta: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFinished:
+    """The reply is complete and stored."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyInterrupted:
+    """The reply stopped early and is stored as interrupted; ``error`` is None for Stop."""
+
+    message: Message
+    error: ServiceError | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    """The server asked us to wait (rate limit); a retry follows after ``wait_s`` seconds."""
+
+    notice: RetryNotice
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationWarning:
+    """The server's moderation flagged the user's message (a warning, never a block)."""
+
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    """The session's record changed (title, context, status)."""
+
+    session: Session
+
+
+ChatEvent = (
+    MessageStored
+    | ReplyStarted
+    | ReplyDelta
+    | ReplyFinished
+    | ReplyInterrupted
+    | RetryScheduled
+    | ModerationWarning
+    | SessionUpdated
+)
+
+
+@dataclass(slots=True)
+class _ReplyRequest:
+    """One request to the model: what to send, and how to store the answer."""
+
+    session: Session
+    turns: list[ChatTurn]
+    config: ModelConfig
+    # continue an interrupted reply: the stored message to extend, and its text so far
+    extend: Message | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class SessionEngine:
+    """Runs chat sessions against an LLM and a store; Qt-free, driven by async iterators."""
+
+    def __init__(
+        self,
+        store: Store,
+        llm: LlmClient,
+        tokens: TokenCounter,
+        *,
+        flush_interval_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._tokens = tokens
+        self._flush_interval_s = flush_interval_s
+        # Messages streaming in this process, so a crash's leftovers can be told apart.
+        self._streaming: set[str] = set()
+        # Each message is tokenised once, not on every turn of a long session.
+        self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
+
+    def _count_turn(self, role: Role, content: str, model: str) -> int:
+        return (
+            TOKENS_PER_MESSAGE
+            + self._tokens.count(str(role), model)
+            + self._tokens.count(content, model)
+        )
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def start_session(
+        self, assistant_id: str, user_id: str, *, model: str | None = None
+    ) -> Session:
+        """Create a session with a snapshot of the assistant's active prompts and config."""
+        details = await self._store.get_assistant_details(assistant_id)
+        if details is None:
+            raise NotFound("That assistant no longer exists.")
+        config = details.model_config.config
+        if model and model != config.model:
+            config = ModelConfig(**{**config.to_dict(), "model": model})  # type: ignore[arg-type]
+        now = utcnow()
+        session = Session(
+            id=new_id(),
+            user_id=user_id,
+            bot_id=details.assistant.id,
+            bot_initial_prompt_msg=details.initial_prompt.message,
+            bot_model_config=config,
+            bot_session_type=details.assistant.session_type,
+            bot_summary_prompt_msg=details.summary_prompt.message,
+            bot_initial_prompt_id=details.initial_prompt.id,
+            bot_summary_prompt_id=details.summary_prompt.id,
+            guards_prompt_leak=details.assistant.guards_prompt_leak,
+            created_date=now,
+            last_modified_date=now,
+            title=details.assistant.name,
+        )
+        return await self._store.create_session(session)
+
+    async def open_session(self, session_id: str) -> tuple[Session, list[Message]]:
+        """A session and its transcript; replies a crash left streaming become interrupted."""
+        session = await self._require(session_id)
+        messages = await self._store.list_messages(session_id)
+        for index, message in enumerate(messages):
+            if message.state is MessageState.STREAMING and message.id not in self._streaming:
+                await self._store.update_message(
+                    message.id, text=message.message, state=MessageState.INTERRUPTED
+                )
+                messages[index] = _with_state(message, MessageState.INTERRUPTED)
+        return session, messages
+
+    def can_conclude(self, messages: Sequence[Message]) -> bool:
+        """GPT Lab's rule: a session can be concluded after more than five messages."""
+        return sum(m.role is not Role.SYSTEM for m in messages) > CONCLUDE_AFTER_MESSAGES
+
+    # -- turns ----------------------------------------------------------------------------------
+    async def greet(self, session_id: str) -> AsyncIterator[ChatEvent]:
+        """The assistant speaks first, from its system prompt alone."""
+        session = await self._require_open(session_id)
+        request = _ReplyRequest(
+            session=session,
+            turns=[ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg)],
+            config=session.bot_model_config,
+        )
+        async for event in self._reply(request):
+            yield event
+
+    async def send(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
+        """Store the user's message, then stream the assistant's reply."""
+        text = text.strip()
+        if not text:
+            raise NothingToDo("Type a message first.")
+        session = await self._require_open(session_id)
+        message = Message(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.USER,
+            message=text,
+            created_date=utcnow(),
+        )
+        await self._store.add_message(message)
+        session = await self._append_context(session, message)
+        yield MessageStored(message)
+        moderation = asyncio.ensure_future(self._llm.moderate(text))
+        try:
+            async for event in self._answer(session):
+                yield event
+        except BaseException:
+            moderation.cancel()
+            raise
+        flagged = await _flagged_categories(moderation)
+        if flagged:
+            yield ModerationWarning(flagged)
+
+    async def regenerate(self, session_id: str) -> AsyncIterator[ChatEvent]:
+        """Drop the last reply and ask again from the same context."""
+        session = await self._require_open(session_id)
+        messages = await self._store.list_messages(session_id)
+        last = messages[-1] if messages else None
+        if last is None or last.role is not Role.ASSISTANT:
+            raise NothingToDo("There is no reply to regenerate.")
+        await self._store.delete_message(last.id)
+        session = await self._drop_context_reply(session, last)
+        async for event in self._answer(session):
+            yield event
+
+    async def continue_reply(self, session_id: str) -> AsyncIterator[ChatEvent]:
+        """Ask the model to carry on an interrupted reply, extending the same message."""
+        session = await self._require_open(session_id)
+        messages = await self._store.list_messages(session_id)
+        last = messages[-1] if messages else None
+        if last is None or last.role is not Role.ASSISTANT or last.state is MessageState.COMPLETE:
+            raise NothingToDo("There is no interrupted reply to continue.")
+        session = await self._drop_context_reply(session, last)
+        plan = await self._plan(session)
+        turns = [
+            *self._request_turns(session, plan.context),
+            ChatTurn(Role.ASSISTANT, last.message),
+            ChatTurn(Role.USER, CONTINUE_INSTRUCTION),
+        ]
+        request = _ReplyRequest(session, turns, session.bot_model_config, extend=last)
+        async for event in self._reply(request):
+            yield event
+
+    async def edit_last_user_message(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
+        """Replace the last user message (and the reply to it), then send the new text."""
+        session = await self._require_open(session_id)
+        messages = await self._store.list_messages(session_id)
+        users = [m for m in messages if m.role is Role.USER]
+        if not users:
+            raise NothingToDo("There is no message of yours to edit.")
+        last_user = users[-1]
+        later = messages[messages.index(last_user) :]
+        for message in later:
+            await self._store.delete_message(message.id)
+        dropped = {m.message for m in later}
+        # drop the edited turn from the context the model sees, newest first
+        kept = list(session.context)
+        while kept and kept[-1].message in dropped:
+            kept.pop()
+        await self._store.update_session_context(session.id, kept)
+        async for event in self.send(session_id, text):
+            yield event
+
+    async def conclude(self, session_id: str) -> AsyncIterator[ChatEvent]:
+        """Run the summary prompt as a user turn; its reply becomes the session's recap."""
+        session = await self._require_open(session_id)
+        messages = await self._store.list_messages(session_id)
+        if not self.can_conclude(messages):
+            raise NothingToDo(
+                f"A session can be concluded after more than {CONCLUDE_AFTER_MESSAGES} messages."
+            )
+        plan = await self._plan(session)
+        turns = [
+            *self._request_turns(session, plan.context),
+            ChatTurn(Role.USER, session.bot_summary_prompt_msg),
+        ]
+        request = _ReplyRequest(session, turns, session.bot_model_config, meta={"kind": "recap"})
+        async for event in self._reply(request, add_to_context=False):
+            yield event
+
+    async def finish(self, session_id: str, liked: UserLiked | None) -> Session:
+        """Close a concluded session as completed with the user's rating."""
+        await self._require(session_id)
+        messages = await self._store.list_messages(session_id)
+        recap = next((m.message for m in reversed(messages) if m.meta.get("kind") == "recap"), "")
+        return await self._store.end_session(
+            session_id, SessionStatus.COMPLETED, user_liked=liked, recap=recap
+        )
+
+    async def abandon(self, session_id: str) -> Session:
+        """End a session without concluding it; the status records why, as GPT Lab did."""
+        messages = await self._store.list_messages(session_id)
+        status = SessionStatus.ABANDONED_BY_USER
+        if messages and messages[-1].state is MessageState.INTERRUPTED:
+            failure = messages[-1].meta.get("failure")
+            if failure == "llm":
+                status = SessionStatus.ABANDONED_LLM_ERROR
+            elif failure == "storage":
+                status = SessionStatus.ABANDONED_STORAGE_ERROR
+        return await self._store.end_session(session_id, status)
+
+    async def suggest_title(self, session_id: str) -> str:
+        """A short title from the first exchange; falls back to the first user words."""
+        session = await self._require(session_id)
+        messages = await self._store.list_messages(session_id)
+        exchange = [m for m in messages if m.role in (Role.USER, Role.ASSISTANT)][:3]
+        first_user = next((m.message for m in exchange if m.role is Role.USER), "")
+        title = ""
+        if first_user:
+            turns = [ChatTurn(m.role, m.message[:2000]) for m in exchange]
+            turns.append(ChatTurn(Role.USER, TITLE_INSTRUCTION))
+            config = ModelConfig(model=session.bot_model_config.model, max_tokens=20)
+            try:
+                title = (await self._llm.complete(turns, config)).strip().strip("\"'").strip()
+            except ServiceError as error:
+                log.info("Title suggestion failed: %s", type(error).__name__)
+        if not title:
+            title = " ".join(first_user.split()[:6]) or session.title
+        title = title.splitlines()[0][:80]
+        await self._store.rename_session(session_id, title)
+        return title
+
+    # -- internals -----------------------------------------------------------------------------
+    async def _require(self, session_id: str) -> Session:
+        session = await self._store.get_session(session_id)
+        if session is None:
+            raise NotFound("That session no longer exists.")
+        return session
+
+    async def _require_open(self, session_id: str) -> Session:
+        session = await self._require(session_id)
+        if not session.status.is_open:
+            raise SessionClosed("This session has ended; start a new one to keep talking.")
+        return session
+
+    async def _append_context(self, session: Session, message: Message) -> Session:
+        entry = ContextMessage(message.role, message.message, message.created_date)
+        new_context = (*session.context, entry)
+        await self._store.update_session_context(session.id, new_context)
+        return session.with_changes(context=new_context)
+
+    async def _drop_context_reply(self, session: Session, reply: Message) -> Session:
+        kept = session.context
+        if kept and kept[-1].role is Role.ASSISTANT and kept[-1].message == reply.message:
+            kept = kept[:-1]
+            await self._store.update_session_context(session.id, kept)
+        return session.with_changes(context=kept)
+
+    def _request_turns(self, session: Session, context: Sequence[ContextMessage]) -> list[ChatTurn]:
+        return [
+            ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg),
+            *(ChatTurn(entry.role, entry.message) for entry in context),
+        ]
+
+    async def _plan(self, session: Session) -> context_policy.ContextPlan:
+        """The context to send; tokenising a long history runs off the event loop."""
+        model = session.bot_model_config.model
+        system = self._turn_tokens(Role.SYSTEM, session.bot_initial_prompt_msg, model)
+
+        def count(context: Sequence[ContextMessage]) -> int:
+            return (
+                TOKENS_REPLY_PRIMING
+                + system
+                + sum(self._turn_tokens(e.role, e.message, model) for e in context)
+            )
+
+        try:
+            return await run_blocking(
+                context_policy.plan_context,
+                session.bot_session_type,
+                session.context,
+                count,
+                context_window=context_window(model),
+                max_reply_tokens=session.bot_model_config.max_tokens,
+            )
+        except context_policy.MessageTooLong as error:
+            raise NothingToDo(str(error)) from None
+
+    async def _answer(self, session: Session) -> AsyncIterator[ChatEvent]:
+        """Stream a reply to the session's context, condensing it first where due."""
+        plan = await self._plan(session)
+        if plan.should_condense:
+            async for event in self._condense(session, plan.context):
+                if isinstance(event, SessionUpdated):
+                    session = event.session
+                yield event
+            plan = await self._plan(session)
+        request = _ReplyRequest(
+            session, self._request_turns(session, plan.context), session.bot_model_config
+        )
+        async for event in self._reply(request):
+            yield event
+
+    async def _condense(
+        self, session: Session, context: Sequence[ContextMessage]
+    ) -> AsyncIterator[ChatEvent]:
+        """Summarise the context with the summary prompt; the summary stands in for it."""
+        turns = [
+            *self._request_turns(session, context[:-1]),
+            ChatTurn(Role.USER, session.bot_summary_prompt_msg),
+        ]
+        summary = await self._llm.complete(turns, session.bot_model_config)
+        now = utcnow()
+        new_context = context_policy.condensed(
+            session.context, ContextMessage(Role.ASSISTANT, summary, now)
+        )
+        await self._store.update_session_context(session.id, new_context)
+        notice = Message(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.SYSTEM,
+            message=summary,
+            created_date=now,
+            meta={"kind": "context_summary", "summarised_messages": len(context) - 1},
+        )
+        await self._store.add_message(notice)
+        yield MessageStored(notice)
+        yield SessionUpdated(session.with_changes(context=new_context))
+
+    async def _reply(
+        self, request: _ReplyRequest, *, add_to_context: bool = True
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream one reply into the store: started, flushed while streaming, then final."""
+        session = request.session
+        if request.extend is not None:
+            message = _with_state(request.extend, MessageState.STREAMING)
+            prefix = request.extend.message
+            await self._store.update_message(message.id, text=prefix, state=MessageState.STREAMING)
+        else:
+            prefix = ""
+            message = Message(
+                id=new_id(),
+                session_id=session.id,
+                role=Role.ASSISTANT,
+                message="",
+                created_date=utcnow(),
+                state=MessageState.STREAMING,
+                meta={"model": request.config.model, **request.meta},
+            )
+            await self._store.add_message(message)
+        yield ReplyStarted(message)
+        self._streaming.add(message.id)
+        parts: list[str] = [prefix]
+        meta = dict(message.meta)
+        retries: asyncio.Queue[RetryNotice] = asyncio.Queue()
+        last_flush = time.monotonic()
+        outcome: MessageState = MessageState.INTERRUPTED
+        error: ServiceError | None = None
+        try:
+            stream = self._llm.stream_chat(
+                request.turns, request.config, on_retry=retries.put_nowait
+            )
+            async for event in stream:
+                while not retries.empty():
+                    yield RetryScheduled(retries.get_nowait())
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    yield ReplyDelta(message.id, event.text, "".join(parts))
+                    if time.monotonic() - last_flush >= self._flush_interval_s:
+                        last_flush = time.monotonic()
+                        await self._store.update_message(
+                            message.id, text="".join(parts), state=MessageState.STREAMING
+                        )
+                elif isinstance(event, StreamEnd):
+                    meta.update(finish_reason=event.finish_reason, model=event.model)
+                    if event.usage is not None:
+                        meta.update(
+                            prompt_tokens=event.usage.prompt_tokens,
+                            completion_tokens=event.usage.completion_tokens,
+                        )
+                    outcome = MessageState.COMPLETE
+        except ServiceError as failure:
+            error = failure
+            meta.update(
+                error=failure.message,
+                failure="storage" if isinstance(failure, StoreError) else "llm",
+            )
+        except asyncio.CancelledError:
+            meta.update(stopped=True)
+            raise
+        finally:
+            self._streaming.discard(message.id)
+            text = "".join(parts)
+            if (
+                outcome is MessageState.COMPLETE
+                and session.guards_prompt_leak
+                and leaks_prompt(text, session.bot_initial_prompt_msg)
+            ):
+                text = REFUSAL
+                meta.update(withheld=True)
+            final = Message(
+                id=message.id,
+                session_id=message.session_id,
+                role=message.role,
+                message=text,
+                created_date=message.created_date,
+                state=outcome,
+                meta=meta,
+            )
+            # Stored even when the task is being cancelled (Stop, window close): shield it.
+            await asyncio.shield(
+                self._store.update_message(final.id, text=text, state=outcome, meta=meta)
+            )
+        if outcome is MessageState.COMPLETE:
+            if add_to_context:
+                session = await self._append_context(session, final)
+                yield SessionUpdated(session)
+            yield ReplyFinished(final)
+        else:
+            yield ReplyInterrupted(final, error)
+
+
+async def _flagged_categories(moderation: asyncio.Future[object]) -> tuple[str, ...]:
+    """The categories the moderation flagged, or none if it failed or is unavailable."""
+    with contextlib.suppress(Exception):
+        result = await asyncio.wait_for(moderation, timeout=5)
+        if result is not None and getattr(result, "flagged", False):
+            return tuple(getattr(result, "categories", ()))
+    return ()
+
+
+def _with_state(message: Message, state: MessageState) -> Message:
+    return Message(
+        id=message.id,
+        session_id=message.session_id,
+        role=message.role,
+        message=message.message,
+        created_date=message.created_date,
+        state=state,
+        meta=message.meta,
+    )

@@ -1,0 +1,532 @@
+"""The OpenAI-compatible LLM client: streamed chat, model lists, key checks and moderation.
+
+Works with OpenAI and with any server speaking its API (Ollama, LM Studio, vLLM). ``openai``
+is imported on first use, never at module import: it costs about 0.36 s and must stay off the
+start-up path. Every failure becomes a typed ``LlmError`` (services/errors.py) whose message a
+user can read and which never contains the API key.
+
+The openai client's own retries are off; ``LlmClient`` retries rate limits and server errors
+itself, only before any text has arrived, and tells the caller about each wait so the UI can
+show a countdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from gptlab_desktop.models import ModelConfig, Role, utcnow
+from gptlab_desktop.services.aio import run_blocking
+from gptlab_desktop.services.errors import (
+    ConnectionLost,
+    ContextTooLong,
+    InvalidApiKey,
+    LlmError,
+    LlmTimeout,
+    MissingApiKey,
+    ModelNotAvailable,
+    QuotaExhausted,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    ServerUnreachable,
+)
+from gptlab_desktop.services.model_catalog import (
+    context_window,
+    estimate_cost_usd,
+    max_output_tokens,
+    ranked_model_ids,
+)
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "ChatTurn",
+    "LlmClient",
+    "LlmSettings",
+    "ModelList",
+    "ModerationResult",
+    "RetryNotice",
+    "StreamEnd",
+    "StreamEvent",
+    "TextDelta",
+    "Usage",
+    "context_window",
+    "estimate_cost_usd",
+    "max_output_tokens",
+    "rank_models",
+]
+
+log = logging.getLogger(__name__)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# OpenAI-compatible local servers ignore the key, but the client insists on having one.
+PLACEHOLDER_API_KEY = "not-needed"
+CONNECT_TIMEOUT_S = 10.0
+# A server asking us to wait longer than this gets a typed error instead of a silent wait.
+MAX_RETRY_WAIT_S = 60.0
+FIRST_BACKOFF_S = 1.0
+_RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+_NO_MODERATION_STATUSES = frozenset({404, 405, 501})
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    """Where the AI service is and how patient to be with it; unset values come from the env."""
+
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout_s: float = 60.0
+    max_retries: int = 3
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message of the conversation as sent to the model."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts the server reported for one request."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The reply is complete: why it stopped, what it cost (if reported), which model wrote it."""
+
+    finish_reason: str
+    usage: Usage | None
+    model: str
+
+
+StreamEvent = TextDelta | StreamEnd
+
+
+@dataclass(frozen=True, slots=True)
+class RetryNotice:
+    """The client waits ``wait_s`` seconds before attempt number ``attempt + 1``."""
+
+    attempt: int
+    wait_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelList:
+    """Models to offer; ``is_fallback`` when the server could not be asked (a built-in list)."""
+
+    models: tuple[str, ...]
+    is_fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationResult:
+    """The moderation verdict on a text: a warning to show, never a block."""
+
+    flagged: bool
+    categories: tuple[str, ...] = ()
+
+
+RetryCallback = Callable[[RetryNotice], None]
+
+
+def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ...]:
+    """The models to offer: OpenAI's known chat models in GPT Lab's order, or all, sorted.
+
+    For OpenAI (``openai_only``) only the chat models the app knows are kept, newest first;
+    any other server keeps everything it lists, sorted by name.
+    """
+    unique = set(available)
+    if openai_only:
+        ranked = tuple(model for model in ranked_model_ids() if model in unique)
+        if ranked:
+            return ranked
+    return tuple(sorted(unique, key=str.lower))
+
+
+class LlmClient:
+    """An OpenAI-compatible client with typed errors and its own bounded retries."""
+
+    def __init__(self, settings: LlmSettings, *, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._settings = settings
+        base_url = settings.base_url or env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        self.base_url = base_url.rstrip("/")
+        key = settings.api_key or env.get("OPENAI_API_KEY") or None
+        if key is None and not self.is_openai:
+            key = PLACEHOLDER_API_KEY
+        self._api_key = key
+        self._client: openai.AsyncOpenAI | None = None
+        self._models: ModelList | None = None
+        self._sends_stream_options = True
+        self._has_moderation = True
+
+    def __repr__(self) -> str:
+        return f"LlmClient(base_url={self._display_base_url!r})"
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def is_openai(self) -> bool:
+        """Whether the server is OpenAI's own API (models are then filtered and ranked)."""
+        return urlsplit(self.base_url).hostname == urlsplit(OPENAI_BASE_URL).hostname
+
+    @property
+    def _display_base_url(self) -> str:
+        return _display_url(self.base_url)
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key is configured (or not needed: a compatible server gets a placeholder)."""
+        return self._api_key is not None
+
+    @property
+    def cached_models(self) -> ModelList | None:
+        """The model list fetched earlier in this client's life, if any."""
+        return self._models
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def warm_up(self) -> None:
+        """Import ``openai`` in a worker thread, so the first request does not stall the loop."""
+        await run_blocking(importlib.import_module, "openai")
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        if self._api_key is None:
+            raise MissingApiKey()
+        if self._client is None:
+            import openai  # lazy on purpose: see the module docstring
+
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=openai.Timeout(
+                    self._settings.timeout_s, connect=self._settings.connect_timeout_s
+                ),
+                max_retries=0,
+            )
+        return self._client
+
+    # -- chat --------------------------------------------------------------------------------
+
+    async def stream_chat(
+        self,
+        messages: Sequence[ChatTurn],
+        config: ModelConfig,
+        *,
+        on_retry: RetryCallback | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream a reply: ``TextDelta`` events, then one ``StreamEnd``.
+
+        Raises an ``LlmError``; ``ConnectionLost`` when the stream broke or ended without a
+        finish reason, after the text that did arrive was yielded.
+        """
+        stream = await self._open_stream_with_retries(messages, config, on_retry)
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        model = config.model
+        try:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens,
+                        completion_tokens=chunk.usage.completion_tokens,
+                        total_tokens=chunk.usage.total_tokens,
+                    )
+                for choice in chunk.choices:
+                    if choice.delta is not None and choice.delta.content:
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason is not None:
+                        finish_reason = choice.finish_reason
+        except Exception as exc:
+            raise self._translate(exc, config.model, mid_stream=True) from None
+        finally:
+            await stream.close()
+        if finish_reason is None:
+            log.warning("The reply stream from %s ended without a finish reason", model)
+            raise ConnectionLost()
+        yield StreamEnd(finish_reason=finish_reason, usage=usage, model=model)
+
+    async def complete(
+        self,
+        messages: Sequence[ChatTurn],
+        config: ModelConfig,
+        *,
+        on_retry: RetryCallback | None = None,
+    ) -> str:
+        """The whole reply as one string (titles, summaries)."""
+        parts: list[str] = []
+        async for event in self.stream_chat(messages, config, on_retry=on_retry):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+        return "".join(parts)
+
+    async def _open_stream_with_retries(
+        self,
+        messages: Sequence[ChatTurn],
+        config: ModelConfig,
+        on_retry: RetryCallback | None,
+    ) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await self._open_stream(messages, config)
+            except LlmError as error:
+                wait_s = self._retry_wait(error, attempt)
+                if wait_s is None:
+                    raise
+                attempt += 1
+                log.info("Retrying the request in %.1f s (%s)", wait_s, type(error).__name__)
+                if on_retry is not None:
+                    on_retry(RetryNotice(attempt=attempt, wait_s=wait_s, reason=error.message))
+                await asyncio.sleep(wait_s)
+
+    def _retry_wait(self, error: LlmError, attempt: int) -> float | None:
+        if attempt >= self._settings.max_retries:
+            return None
+        if isinstance(error, RateLimited):
+            wait_s = error.retry_after_s if error.is_server_hint else _backoff(attempt)
+        elif isinstance(error, ServerError) and error.status in _RETRIED_STATUSES:
+            wait_s = _backoff(attempt)
+        else:
+            return None
+        return wait_s if wait_s <= MAX_RETRY_WAIT_S else None
+
+    async def _open_stream(self, messages: Sequence[ChatTurn], config: ModelConfig) -> Any:
+        client = self._openai()
+        request: dict[str, Any] = {
+            "model": config.model,
+            "messages": [{"role": str(turn.role), "content": turn.content} for turn in messages],
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "frequency_penalty": config.frequency_penalty,
+            "presence_penalty": config.presence_penalty,
+            "stream": True,
+        }
+        if self._sends_stream_options:
+            request["stream_options"] = {"include_usage": True}
+        try:
+            return await client.chat.completions.create(**request)
+        except Exception as exc:
+            if self._sends_stream_options and _rejects_stream_options(exc):
+                # Some compatible servers refuse the option; usage is then simply not reported.
+                log.info("The server refuses stream_options; streaming without usage")
+                self._sends_stream_options = False
+                return await self._open_stream(messages, config)
+            raise self._translate(exc, config.model, mid_stream=False) from None
+
+    # -- models and keys ---------------------------------------------------------------------
+
+    async def list_models(self) -> ModelList:
+        """The models to offer, asked once per client; a flagged built-in list when that fails."""
+        if self._models is not None:
+            return self._models
+        try:
+            return await self._fetch_models()
+        except LlmError as error:
+            log.warning("Could not list the models (%s); offering the built-in list", error.title)
+            return ModelList(ranked_model_ids(), is_fallback=True)
+
+    async def check_key(self) -> None:
+        """Ask the server for its models; raises ``InvalidApiKey`` (and other ``LlmError``)."""
+        await self._fetch_models()
+
+    async def _fetch_models(self) -> ModelList:
+        client = self._openai()
+        try:
+            ids = [model.id async for model in client.models.list()]
+        except Exception as exc:
+            raise self._translate(exc, None, mid_stream=False) from None
+        self._models = ModelList(rank_models(ids, openai_only=self.is_openai))
+        return self._models
+
+    # -- moderation --------------------------------------------------------------------------
+
+    async def moderate(self, text: str) -> ModerationResult | None:
+        """The server's moderation verdict, or None where it offers none (or fails): advisory."""
+        if not self._has_moderation:
+            return None
+        try:
+            client = self._openai()
+            response = await client.moderations.create(input=text)
+        except LlmError:
+            return None
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status in _NO_MODERATION_STATUSES:
+                # Asked once: a server without the endpoint will not grow one meanwhile.
+                self._has_moderation = False
+                log.info("The server offers no moderation (HTTP %s)", status)
+            else:
+                log.info("Moderation unavailable: %s", type(exc).__name__)
+            return None
+        if not response.results:
+            return None
+        result = response.results[0]
+        flags = result.categories.model_dump(by_alias=True)
+        categories = tuple(sorted({name for name, is_hit in flags.items() if is_hit is True}))
+        return ModerationResult(flagged=bool(result.flagged), categories=categories)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _translate(self, exc: BaseException, model: str | None, *, mid_stream: bool) -> LlmError:
+        """The typed error for an openai exception; its text is redacted of any key."""
+        import openai  # already loaded by now; named here to stay lazy
+
+        if isinstance(exc, LlmError):
+            return exc
+        if isinstance(exc, openai.APITimeoutError):
+            if _caused_by(exc, "ConnectTimeout"):
+                return ServerUnreachable(self._display_base_url)
+            return LlmTimeout(self._settings.timeout_s)
+        if isinstance(exc, openai.APIConnectionError):
+            if not mid_stream and _caused_by(exc, "ConnectError"):
+                return ServerUnreachable(self._display_base_url)
+            return ConnectionLost()
+        if isinstance(exc, openai.APIStatusError):
+            return self._translate_status(exc, model)
+        if isinstance(exc, openai.APIError):
+            # An error event inside an otherwise good stream.
+            return ServerError(self._redact(exc.message))
+        log.error("Unexpected failure talking to the AI service: %s", type(exc).__name__)
+        return ServerError(type(exc).__name__)
+
+    def _translate_status(self, exc: openai.APIStatusError, model: str | None) -> LlmError:
+        status = exc.status_code
+        code = exc.code or ""
+        detail = self._redact(_server_message(exc))
+        log.info("The AI service answered HTTP %s (%s): %s", status, code or "no code", detail)
+        if status == 401:
+            return InvalidApiKey()
+        if status == 429:
+            if code == "insufficient_quota" or exc.type == "insufficient_quota":
+                return QuotaExhausted()
+            hinted = _retry_after_s(exc.response.headers)
+            if hinted is None:
+                return RateLimited(FIRST_BACKOFF_S, is_server_hint=False)
+            return RateLimited(hinted)
+        if model is not None and (
+            status == 403 or (status == 404 and (code == "model_not_found" or model in detail))
+        ):
+            return ModelNotAvailable(model, status=status)
+        if status == 404:
+            return RequestRejected(
+                f"{self._display_base_url} has no such endpoint (HTTP 404); check the server "
+                "address in Settings.",
+                status=status,
+                code=code or None,
+            )
+        if status == 400 and (
+            code == "context_length_exceeded" or "context length" in detail.lower()
+        ):
+            return ContextTooLong(model)
+        if status >= 500:
+            return ServerError(detail, status=status)
+        return RequestRejected(detail or f"HTTP {status}", status=status, code=code or None)
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "[key hidden]")
+        text = _KEY_LIKE.sub("[key hidden]", text)
+        return text[:300]
+
+
+# Key-shaped strings, and OpenAI's "Incorrect API key provided: sk-abc***xyz" echo.
+_KEY_LIKE = re.compile(
+    r"(?i:api key provided:)\s*\S+|\b(?:sk|pk|rk)-[\w\-*.]{3,}|(?i:bearer)\s+\S+",
+)
+
+
+def _backoff(attempt: int) -> float:
+    return FIRST_BACKOFF_S * 2**attempt
+
+
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The wait a 429 asks for: ``retry-after-ms``, else ``retry-after`` (seconds or a date)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+def _server_message(exc: Any) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, str):
+            return message
+    if isinstance(body, str):
+        return body
+    return ""
+
+
+def _rejects_stream_options(exc: BaseException) -> bool:
+    status = getattr(exc, "status_code", None)
+    return status in (400, 422) and "stream_options" in _server_message(exc)
+
+
+def _caused_by(exc: BaseException, name: str) -> bool:
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    seen = 0
+    while cause is not None and seen < 5:
+        if type(cause).__name__ == name:
+            return True
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return False
+
+
+def _display_url(url: str) -> str:
+    """The URL without any user:password part, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,300 @@
+"""The lobby: every assistant as a list model, its filter, and the delegate that draws a card.
+
+Assistants come in two groups, *Showcased* then *My assistants*, in the order the store gives
+(each group by name), and keep that order through refreshes and filtering: a lobby that
+reshuffles under the pointer is hard to use. The delegate draws a group's header above the first
+visible row of the group, so one list view shows both groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum, IntEnum
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from gptlab_desktop.models import Assistant, utcnow
+from gptlab_desktop.services.store.base import ShowcaseEntry
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class LobbyGroup(Enum):
+    """The lobby's two groups, in display order."""
+
+    SHOWCASED = "Showcased"
+    MINE = "My assistants"
+
+    @classmethod
+    def of(cls, assistant: Assistant) -> LobbyGroup:
+        """The group ``assistant`` belongs to."""
+        return cls.SHOWCASED if assistant.showcased else cls.MINE
+
+
+class LobbyRole(IntEnum):
+    """Data roles beyond Qt's own."""
+
+    ASSISTANT = Qt.ItemDataRole.UserRole + 1
+    ASSISTANT_ID = Qt.ItemDataRole.UserRole + 2
+    GROUP = Qt.ItemDataRole.UserRole + 3
+    TAG_LINE = Qt.ItemDataRole.UserRole + 4
+    DESCRIPTION = Qt.ItemDataRole.UserRole + 5
+    SESSIONS_STARTED = Qt.ItemDataRole.UserRole + 6
+
+
+def sessions_started_text(count: int) -> str:
+    """The secondary line about how much an assistant is used."""
+    return "No sessions yet" if count == 0 else f"{count:,} session{'s' if count != 1 else ''}"
+
+
+SHOWCASE_PREVIEW_PREFIX = "showcase:"
+
+
+def showcase_preview(entries: Sequence[ShowcaseEntry]) -> list[Assistant]:
+    """The shipped showcased assistants as read-only lobby rows, for when no store is usable.
+
+    Nothing is stored: the ids are made from the showcase keys and name no stored record.
+    """
+    now = utcnow()
+    assistants = [
+        Assistant(
+            id=f"{SHOWCASE_PREVIEW_PREFIX}{entry.key}",
+            name=entry.draft.name,
+            tag_line=entry.draft.tag_line,
+            description=entry.draft.description,
+            session_type=entry.draft.session_type,
+            creator_user_id=None,
+            created_date=now,
+            last_modified_date=now,
+            active_initial_prompt_id="",
+            active_model_config_id="",
+            active_summary_prompt_id="",
+            showcased=True,
+            guards_prompt_leak=entry.draft.guards_prompt_leak,
+            showcase_key=entry.key,
+        )
+        for entry in entries
+    ]
+    # The store's order: by name.
+    return sorted(assistants, key=lambda assistant: assistant.name.casefold())
+
+
+class LobbyModel(QAbstractListModel):
+    """Assistants, showcased first, each group in the order given."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._assistants: list[Assistant] = []
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """Number of assistants (a list has no children)."""
+        return 0 if parent.isValid() else len(self._assistants)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        """The assistant at ``index`` as text or one of ``LobbyRole``."""
+        if not index.isValid() or not 0 <= index.row() < len(self._assistants):
+            return None
+        assistant = self._assistants[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return assistant.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return assistant.description or assistant.tag_line or None
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{assistant.name}. {assistant.tag_line}"
+        if role == Qt.ItemDataRole.AccessibleDescriptionRole:
+            return sessions_started_text(assistant.sessions_started)
+        if role == LobbyRole.ASSISTANT:
+            return assistant
+        if role == LobbyRole.ASSISTANT_ID:
+            return assistant.id
+        if role == LobbyRole.GROUP:
+            return LobbyGroup.of(assistant)
+        if role == LobbyRole.TAG_LINE:
+            return assistant.tag_line
+        if role == LobbyRole.DESCRIPTION:
+            return assistant.description
+        if role == LobbyRole.SESSIONS_STARTED:
+            return assistant.sessions_started
+        return None
+
+    def set_assistants(self, assistants: Sequence[Assistant]) -> None:
+        """Show ``assistants``: showcased first, otherwise in the given order."""
+        # A stable sort keeps the store's order inside each group.
+        ordered = sorted(assistants, key=lambda item: not item.showcased)
+        if [a.id for a in ordered] == [a.id for a in self._assistants]:
+            # Same rows: update them in place so the selection and scroll position survive.
+            self._assistants = ordered
+            if ordered:
+                self.dataChanged.emit(self.index(0), self.index(len(ordered) - 1))
+            return
+        self.beginResetModel()
+        self._assistants = ordered
+        self.endResetModel()
+
+    def update_assistant(self, assistant: Assistant) -> None:
+        """Replace one assistant's row in place (its counters or text changed)."""
+        row = self.row_of(assistant.id)
+        if row is None:
+            return
+        self._assistants[row] = assistant
+        self.dataChanged.emit(self.index(row), self.index(row))
+
+    def row_of(self, assistant_id: str) -> int | None:
+        """The row of the assistant with this id, if shown."""
+        for row, assistant in enumerate(self._assistants):
+            if assistant.id == assistant_id:
+                return row
+        return None
+
+    def assistants(self) -> list[Assistant]:
+        """Every assistant, in display order."""
+        return list(self._assistants)
+
+
+class LobbyFilterModel(QSortFilterProxyModel):
+    """Narrows the lobby by name, tag line and description, ignoring case, keeping the order."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+        # No sorting: the source order is the display order.
+        self.setDynamicSortFilter(False)
+
+    def filter_text(self) -> str:
+        """The text rows are filtered by."""
+        return self._needle
+
+    def set_filter_text(self, text: str) -> None:
+        """Keep only assistants whose name, tag line or description contain ``text``."""
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt 6.9+, where invalidateFilter is deprecated
+            self.beginFilterChange()
+            self._needle = needle
+            self.endFilterChange()
+        else:
+            self._needle = needle
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        """Whether the row's text contains the filter text."""
+        if not self._needle:
+            return True
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        haystack = " ".join(
+            str(index.data(role) or "")
+            for role in (Qt.ItemDataRole.DisplayRole, LobbyRole.TAG_LINE, LobbyRole.DESCRIPTION)
+        )
+        return self._needle in haystack.casefold()
+
+
+class LobbyDelegate(QStyledItemDelegate):
+    """Draws an assistant card: name, tag line, sessions count; a group header above a group."""
+
+    _PADDING = 8
+    _HEADER_GAP = 6
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+
+    @staticmethod
+    def starts_group(index: AnyIndex) -> bool:
+        """Whether ``index`` is the first visible row of its group (it carries the header)."""
+        if index.row() == 0:
+            return True
+        previous = index.siblingAtRow(index.row() - 1)
+        return previous.data(LobbyRole.GROUP) != index.data(LobbyRole.GROUP)
+
+    def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont, QFont]:
+        name_font = QFont(option.font)
+        name_font.setBold(True)
+        small_font = QFont(option.font)
+        small_font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.9))
+        header_font = QFont(option.font)
+        header_font.setBold(True)
+        header_font.setCapitalization(QFont.Capitalization.AllUppercase)
+        header_font.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
+        return name_font, small_font, header_font
+
+    def _header_height(self, header_font: QFont) -> int:
+        return QFontMetrics(header_font).height() + 2 * self._HEADER_GAP
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        """Three lines of text, plus a header line for the first row of a group."""
+        name_font, small_font, header_font = self._fonts(option)
+        height = (
+            QFontMetrics(name_font).height()
+            + 2 * QFontMetrics(small_font).height()
+            + 2 * self._PADDING
+        )
+        if self.starts_group(index):
+            height += self._header_height(header_font)
+        return QSize(max(option.rect.width(), 200), height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        """Paint the header (if any) and the card's three lines."""
+        name_font, small_font, header_font = self._fonts(option)
+        palette: QPalette = option.palette
+        rect = QRect(option.rect)
+        painter.save()
+        if self.starts_group(index):
+            header_height = self._header_height(header_font)
+            header_rect = QRect(rect.left(), rect.top(), rect.width(), header_height)
+            painter.setFont(header_font)
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            group = index.data(LobbyRole.GROUP)
+            painter.drawText(
+                header_rect.adjusted(self._PADDING, 0, -self._PADDING, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                group.value if isinstance(group, LobbyGroup) else "",
+            )
+            rect.setTop(rect.top() + header_height)
+
+        card = QStyleOptionViewItem(option)
+        card.rect = rect
+        card.text = ""
+        style = option.widget.style() if option.widget is not None else None
+        if style is not None:
+            # The selection and hover background, drawn by the style, without its text.
+            style.drawPrimitive(
+                QStyle.PrimitiveElement.PE_PanelItemViewItem, card, painter, option.widget
+            )
+        is_selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_role = QPalette.ColorRole.HighlightedText if is_selected else QPalette.ColorRole.Text
+        inner = rect.adjusted(self._PADDING, self._PADDING, -self._PADDING, -self._PADDING)
+        lines = (
+            (name_font, str(index.data(Qt.ItemDataRole.DisplayRole) or ""), text_role),
+            (small_font, str(index.data(LobbyRole.TAG_LINE) or ""), text_role),
+            (
+                small_font,
+                sessions_started_text(int(index.data(LobbyRole.SESSIONS_STARTED) or 0)),
+                QPalette.ColorRole.HighlightedText
+                if is_selected
+                else QPalette.ColorRole.PlaceholderText,
+            ),
+        )
+        top = inner.top()
+        for font, text, color_role in lines:
+            metrics = QFontMetrics(font)
+            painter.setFont(font)
+            painter.setPen(palette.color(color_role))
+            line_rect = QRect(inner.left(), top, inner.width(), metrics.height())
+            painter.drawText(
+                line_rect,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                metrics.elidedText(text, Qt.TextElideMode.ElideRight, inner.width()),
+            )
+            top += metrics.height()
+        painter.restore()

@@ -1,0 +1,123 @@
+"""The one place where errors and store problems become what the user reads.
+
+Services raise typed errors (``services/errors.py``) whose text is already a sentence for the
+user; this module decides how it is shown: a line in the status bar, and a message box opened
+with ``open()`` (never ``exec()``, which would nest an event loop inside a coroutine). Anything
+untyped is a bug: the user gets a plain sentence, the log gets the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
+
+from gptlab_desktop.services.errors import ServiceError, StoreUnavailable
+from gptlab_desktop.services.store.base import StoreHealth
+
+log = logging.getLogger(__name__)
+
+# How long a transient status bar message stays, in milliseconds.
+STATUS_TIMEOUT_MS = 8000
+
+
+class Severity(Enum):
+    """How serious a message is; decides the icon of its box."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """A title and a sentence for the user, with its severity."""
+
+    title: str
+    text: str
+    severity: Severity = Severity.ERROR
+
+
+def describe_error(error: BaseException) -> UserMessage:
+    """What the user reads for ``error``: its own sentence if typed, a generic one if not."""
+    if isinstance(error, StoreUnavailable):
+        return UserMessage(
+            error.title, f"{error.message}\n\nThe app keeps running without your saved data."
+        )
+    if isinstance(error, ServiceError):
+        return UserMessage(error.title, error.message)
+    return UserMessage(
+        "Something went wrong",
+        "An unexpected error occurred. Details are in the log file.",
+    )
+
+
+def describe_store_problem(health: StoreHealth) -> UserMessage:
+    """What the user reads when the store opened but cannot be used this run."""
+    # The store's sentence names the file and says it was left untouched.
+    problem = health.problem or "Your data could not be opened."
+    return UserMessage(
+        StoreUnavailable.title,
+        f"{problem}\n\nThe showcased assistants are shown read-only, and nothing is saved "
+        "this run.",
+        Severity.WARNING,
+    )
+
+
+def store_status_text(health: StoreHealth) -> str:
+    """The status bar's permanent line about the store: its path, or its problem."""
+    if health.is_usable:
+        return f"Data: {health.path}" if health.path else "Data: ready"
+    return health.problem or "Your data could not be opened."
+
+
+_ICONS = {
+    Severity.INFO: QMessageBox.Icon.Information,
+    Severity.WARNING: QMessageBox.Icon.Warning,
+    Severity.ERROR: QMessageBox.Icon.Critical,
+}
+
+
+class MessagePresenter:
+    """Shows messages for one window: its status bar and message boxes parented to it."""
+
+    def __init__(self, parent: QWidget, status_bar: QStatusBar) -> None:
+        self._parent = parent
+        self._status_bar = status_bar
+
+    def show_status(self, text: str, timeout_ms: int = STATUS_TIMEOUT_MS) -> None:
+        """A transient line in the status bar."""
+        self._status_bar.showMessage(text, timeout_ms)
+
+    def show_message(self, message: UserMessage, *, object_name: str = "messageBox") -> QMessageBox:
+        """Put ``message`` in the status bar and in a box that does not block the caller."""
+        self.show_status(message.text.split("\n", 1)[0])
+        box = QMessageBox(
+            _ICONS[message.severity],
+            message.title,
+            message.text,
+            QMessageBox.StandardButton.Ok,
+            self._parent,
+        )
+        box.setObjectName(object_name)
+        box.setAccessibleName(message.title)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def show_error(self, error: BaseException, *, doing: str) -> QMessageBox:
+        """Report ``error`` raised while ``doing`` (logged; untyped errors with a traceback)."""
+        if isinstance(error, ServiceError):
+            log.warning("%s failed: %s", doing, type(error).__name__)
+        else:
+            log.error("%s failed unexpectedly", doing, exc_info=error)
+        return self.show_message(describe_error(error), object_name="errorMessageBox")
+
+    def show_store_problem(self, health: StoreHealth) -> QMessageBox:
+        """Report a store that cannot be used this run."""
+        log.warning("Store unavailable: %s", health.problem)
+        return self.show_message(describe_store_problem(health), object_name="storeProblemBox")

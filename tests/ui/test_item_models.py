@@ -1,0 +1,265 @@
+"""Every Qt item model passes Qt's model checker through its changes, and behaves as listed.
+
+``QAbstractItemModelTester`` in Warning mode reports a broken model contract as a Qt warning,
+which the suite's ``qt_log_level_fail = WARNING`` turns into a test failure.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import QListView
+
+from gptlab_desktop.models import (
+    Assistant,
+    Message,
+    MessageState,
+    ModelConfig,
+    Role,
+    Session,
+    SessionType,
+    new_id,
+    utcnow,
+)
+from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.ui.chat_model import ChatMessageDelegate, ChatModel, ChatRole
+from gptlab_desktop.ui.lobby_model import (
+    LobbyDelegate,
+    LobbyFilterModel,
+    LobbyGroup,
+    LobbyModel,
+    LobbyRole,
+    showcase_preview,
+)
+from gptlab_desktop.ui.session_list_model import SessionListModel, SessionRole
+
+
+def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
+    """Attach Qt's model checker for the rest of the test (keep the returned object)."""
+    return QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+
+
+def assistant(name: str, *, showcased: bool = False, description: str = "") -> Assistant:
+    now = utcnow()
+    return Assistant(
+        id=new_id(),
+        name=name,
+        tag_line=f"{name} tag",
+        description=description,
+        session_type=SessionType.BRAINSTORMING,
+        creator_user_id=None if showcased else "me",
+        created_date=now,
+        last_modified_date=now,
+        active_initial_prompt_id="p",
+        active_model_config_id="c",
+        active_summary_prompt_id="s",
+        showcased=showcased,
+    )
+
+
+def message(text: str, role: Role = Role.USER) -> Message:
+    return Message(id=new_id(), session_id="s", role=role, message=text, created_date=utcnow())
+
+
+def session(title: str = "", *, minutes_ago: int = 0) -> Session:
+    when = utcnow() - timedelta(minutes=minutes_ago)
+    return Session(
+        id=new_id(),
+        user_id="u",
+        bot_id="b",
+        bot_initial_prompt_msg="p",
+        bot_model_config=ModelConfig(model="gpt-4o"),
+        bot_session_type=SessionType.COACHING,
+        bot_summary_prompt_msg="s",
+        created_date=when,
+        last_modified_date=when,
+        title=title,
+        message_count=3,
+    )
+
+
+def names(model: QAbstractItemModel) -> list[str]:
+    return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+
+# -- lobby -----------------------------------------------------------------------------------
+def test_lobby_model_passes_the_model_checker_through_loads_and_updates(qapp) -> None:
+    model = LobbyModel()
+    tester = check(model)
+    first = [assistant("Zed", showcased=True), assistant("Mine"), assistant("Also mine")]
+    model.set_assistants(first)
+    model.set_assistants(first)  # the same rows again: updated in place
+    model.update_assistant(first[1])
+    model.set_assistants([assistant("Other")])
+    model.set_assistants([])
+    assert tester is not None
+
+
+def test_lobby_filter_passes_the_model_checker_through_filtering(qapp) -> None:
+    model = LobbyModel()
+    proxy = LobbyFilterModel()
+    proxy.setSourceModel(model)
+    tester = check(proxy)
+    model.set_assistants(showcase_preview(load_showcase_entries()))
+    for text in ("c", "co", "coach", "nothing matches this", "", "tutor"):
+        proxy.set_filter_text(text)
+    model.set_assistants([])
+    assert tester is not None
+
+
+def test_lobby_puts_showcased_first_keeping_the_order_within_each_group(qapp) -> None:
+    model = LobbyModel()
+    model.set_assistants(
+        [assistant("B mine"), assistant("Z shown", showcased=True), assistant("A mine")]
+    )
+    assert names(model) == ["Z shown", "B mine", "A mine"]
+    groups = [model.index(row, 0).data(LobbyRole.GROUP) for row in range(3)]
+    assert groups == [LobbyGroup.SHOWCASED, LobbyGroup.MINE, LobbyGroup.MINE]
+
+
+def test_lobby_keeps_the_selection_when_a_refresh_brings_the_same_assistants(qtbot) -> None:
+    model = LobbyModel()
+    rows = [assistant("One", showcased=True), assistant("Two")]
+    model.set_assistants(rows)
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setCurrentIndex(model.index(1, 0))
+    model.set_assistants(rows)
+    assert view.currentIndex().row() == 1
+
+
+def test_lobby_filter_ignores_case_and_surrounding_spaces(qapp) -> None:
+    model = LobbyModel()
+    model.set_assistants([assistant("Alpha", description="Writes POEMS"), assistant("Beta")])
+    proxy = LobbyFilterModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("  poems ")
+    assert names(proxy) == ["Alpha"]
+
+
+def test_showcase_preview_is_every_shipped_assistant_read_only_by_name(qapp) -> None:
+    entries = load_showcase_entries()
+    preview = showcase_preview(entries)
+    assert [a.name for a in preview] == sorted((e.draft.name for e in entries), key=str.casefold)
+    assert all(a.showcased and a.showcase_key for a in preview)
+
+
+def test_lobby_delegate_gives_the_first_row_of_each_group_room_for_its_header(qtbot) -> None:
+    model = LobbyModel()
+    model.set_assistants(
+        [assistant("S1", showcased=True), assistant("S2", showcased=True), assistant("M1")]
+    )
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    delegate = LobbyDelegate(view)
+    view.setItemDelegate(delegate)
+    view.show()
+    heights = [view.sizeHintForIndex(model.index(row, 0)).height() for row in range(3)]
+    assert heights[0] == heights[2] > heights[1]
+
+
+# -- sessions --------------------------------------------------------------------------------
+def test_session_list_model_passes_the_model_checker(qapp) -> None:
+    model = SessionListModel()
+    tester = check(model)
+    model.set_sessions([session("One"), session()])
+    model.set_sessions([])
+    assert tester is not None
+
+
+def test_session_list_names_an_untitled_session_by_its_start(qapp) -> None:
+    model = SessionListModel()
+    untitled = session()
+    model.set_sessions([untitled])
+    first_line, details = model.index(0, 0).data().split("\n")
+    assert first_line == f"Session of {untitled.created_date.astimezone():%Y-%m-%d %H:%M}"
+    assert details == "gpt-4o · 3 messages · open"
+    assert model.index(0, 0).data(SessionRole.SESSION_ID) == untitled.id
+
+
+# -- chat ------------------------------------------------------------------------------------
+def test_chat_model_passes_the_model_checker_through_a_streamed_reply(qapp) -> None:
+    model = ChatModel()
+    tester = check(model)
+    model.set_messages([message("Hello", Role.ASSISTANT)])
+    model.append_message(message("Hi!"))
+    reply = message("", Role.ASSISTANT)
+    model.append_message(reply)
+    for text in ("Once", "Once upon", "Once upon a time"):
+        model.replace_message(Message(reply.id, "s", Role.ASSISTANT, text, reply.created_date))
+    model.clear()
+    assert tester is not None
+
+
+def test_chat_model_changes_only_the_row_of_a_growing_reply(qtbot) -> None:
+    model = ChatModel()
+    model.set_messages([message("Question"), message("Ans", Role.ASSISTANT)])
+    grown = model.messages()[1]
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.replace_message(Message(grown.id, "s", Role.ASSISTANT, "Answer", grown.created_date))
+    assert [index.row() for index in changed.args[:2]] == [1, 1]
+    assert model.index(1, 0).data() == "Answer"
+
+
+def test_chat_model_marks_an_interrupted_reply_in_its_author_line(qapp) -> None:
+    model = ChatModel()
+    cut = Message(new_id(), "s", Role.ASSISTANT, "Half", utcnow(), MessageState.INTERRUPTED)
+    model.set_messages([cut])
+    assert model.index(0, 0).data(ChatRole.AUTHOR) == "Assistant (interrupted)"
+
+
+@pytest.fixture
+def chat_view(qtbot) -> tuple[QListView, ChatModel, ChatMessageDelegate]:
+    model = ChatModel()
+    view = QListView()
+    qtbot.addWidget(view)
+    view.resize(400, 600)
+    view.setModel(model)
+    delegate = ChatMessageDelegate(model, view)
+    view.setItemDelegate(delegate)
+    view.show()
+    return view, model, delegate
+
+
+def test_chat_delegate_measures_a_row_once(chat_view) -> None:
+    view, model, delegate = chat_view
+    model.set_messages([message(f"message {n}") for n in range(50)])
+    first = [view.sizeHintForIndex(model.index(row, 0)) for row in range(50)]
+    assert delegate.cached_size_count() == 50
+    assert [view.sizeHintForIndex(model.index(row, 0)) for row in range(50)] == first
+
+
+def test_chat_delegate_remeasures_only_the_row_that_changed(chat_view) -> None:
+    view, model, delegate = chat_view
+    model.set_messages([message(f"message {n}") for n in range(20)])
+    for row in range(20):
+        view.sizeHintForIndex(model.index(row, 0))
+    last = model.messages()[-1]
+    before = view.sizeHintForIndex(model.index(19, 0)).height()
+    model.replace_message(
+        Message(last.id, "s", Role.ASSISTANT, "a long reply " * 200, last.created_date)
+    )
+    assert delegate.cached_size_count() == 19
+    assert view.sizeHintForIndex(model.index(19, 0)).height() > before
+
+
+def test_chat_delegate_wraps_long_text_to_the_view_width(chat_view) -> None:
+    view, model, _ = chat_view
+    model.set_messages([message("short"), message("word " * 300)])
+    short, long = (view.sizeHintForIndex(model.index(row, 0)) for row in range(2))
+    assert long.height() > 3 * short.height()
+    assert long.width() <= view.viewport().width()
+
+
+def test_models_expose_accessible_text(qapp) -> None:
+    lobby = LobbyModel()
+    lobby.set_assistants([assistant("Alpha")])
+    chat = ChatModel()
+    chat.set_messages([message("Hi")])
+    assert lobby.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "Alpha. Alpha tag"
+    assert chat.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "You: Hi"

@@ -1,0 +1,360 @@
+"""The main window: the lobby, its filter, details and sessions, layout memory, store problems."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QWidget,
+)
+
+from gptlab_desktop import __version__
+from gptlab_desktop.models import ModelConfig, Session, SessionType, new_id, utcnow
+from gptlab_desktop.paths import AppPaths
+from gptlab_desktop.services.errors import StoreUnavailable
+from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
+from gptlab_desktop.ui.main_window import MainWindow
+from gptlab_desktop.ui.session_list_model import SessionRole
+from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop, settings_for
+
+OpenWindow = Callable[..., MainWindow]
+
+
+def lobby_names(window: MainWindow) -> list[str]:
+    view = window.findChild(QListView, "lobbyList")
+    model = view.model()
+    return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+
+def showcase_names() -> list[str]:
+    return sorted((entry.draft.name for entry in load_showcase_entries()), key=str.casefold)
+
+
+def lobby_index_of(window: MainWindow, name: str) -> QModelIndex:
+    model = window.findChild(QListView, "lobbyList").model()
+    for row in range(model.rowCount()):
+        if model.index(row, 0).data() == name:
+            return model.index(row, 0)
+    raise AssertionError(f"{name} is not in the lobby")
+
+
+# -- the lobby -------------------------------------------------------------------------------
+def test_lobby_lists_every_showcased_assistant_by_name(open_window: OpenWindow) -> None:
+    window = open_window()
+    assert lobby_names(window) == showcase_names()
+
+
+def test_lobby_puts_showcased_assistants_in_the_showcased_group(open_window: OpenWindow) -> None:
+    window = open_window()
+    model = window.findChild(QListView, "lobbyList").model()
+    groups = {model.index(row, 0).data(LobbyRole.GROUP) for row in range(model.rowCount())}
+    assert groups == {LobbyGroup.SHOWCASED}
+
+
+def test_lobby_shows_how_many_sessions_each_assistant_started(open_window: OpenWindow) -> None:
+    window = open_window()
+    model = window.findChild(QListView, "lobbyList").model()
+    assert model.index(0, 0).data(Qt.ItemDataRole.AccessibleDescriptionRole) == "No sessions yet"
+
+
+def test_status_bar_shows_where_the_data_lives(open_window: OpenWindow, data_dir: Path) -> None:
+    window = open_window()
+    label = window.findChild(QLabel, "storeStatusLabel")
+    assert label.text() == f"Data: {AppPaths(data_dir).database_file}"
+
+
+def test_filter_narrows_the_lobby_by_name_ignoring_case(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "COACH")
+    assert lobby_names(window) == ["Career Coach", "Interview Coach"]
+
+
+def test_filter_matches_the_tag_line(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "second pair")
+    assert lobby_names(window) == ["Code Reviewer"]
+
+
+def test_filter_matches_the_description(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "itinerary")
+    assert lobby_names(window) == ["Travel Planner"]
+
+
+def test_filter_keeps_the_lobby_order(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "practise")
+    narrowed = lobby_names(window)
+    assert len(narrowed) > 1
+    assert narrowed == [name for name in showcase_names() if name in narrowed]
+
+
+def test_clearing_the_filter_restores_the_whole_lobby(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    line = window.findChild(QLineEdit, "assistantFilter")
+    qtbot.keyClicks(line, "coach")
+    line.clear()
+    assert lobby_names(window) == showcase_names()
+
+
+def test_counts_say_how_many_assistants_the_filter_shows(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "coach")
+    counts = window.findChild(QLabel, "countsLabel").text()
+    assert counts.startswith(f"2 of {len(showcase_names())} assistants")
+
+
+def test_ctrl_f_puts_the_cursor_in_the_filter(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    window.activateWindow()
+    window.findChild(QListView, "lobbyList").setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.findChild(QLineEdit, "assistantFilter").hasFocus()
+
+
+def test_selecting_an_assistant_shows_its_details(open_window: OpenWindow) -> None:
+    window = open_window()
+    entry = next(e for e in load_showcase_entries() if e.draft.name == "Travel Planner")
+    window.findChild(QListView, "lobbyList").setCurrentIndex(
+        lobby_index_of(window, "Travel Planner")
+    )
+    assert window.findChild(QLabel, "assistantNameLabel").text() == "Travel Planner"
+    assert window.findChild(QLabel, "assistantTagLineLabel").text() == entry.draft.tag_line
+    assert window.findChild(QLabel, "assistantDescriptionLabel").text() == entry.draft.description
+
+
+def test_activating_an_assistant_emits_its_id(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    lobby = window.findChild(QListView, "lobbyList")
+    index = lobby_index_of(window, "Code Reviewer")
+    lobby.setCurrentIndex(index)
+    lobby.setFocus()
+    with qtbot.waitSignal(window.assistantActivated, timeout=WAIT_MS) as activated:
+        qtbot.keyClick(lobby, Qt.Key.Key_Return)
+    assert activated.args == [index.data(LobbyRole.ASSISTANT_ID)]
+
+
+def _seed_sessions(data_dir: Path) -> dict[str, str]:
+    """Two sessions with Career Coach and one with Code Reviewer; returns session id -> bot."""
+
+    async def seed() -> dict[str, str]:
+        store = SqliteStore(AppPaths(data_dir).database_file)
+        await store.open()
+        try:
+            await store.sync_showcase(load_showcase_entries())
+            user = await store.get_or_create_user("a" * 64)
+            by_name = {a.name: a for a in await store.list_assistants()}
+            made: dict[str, str] = {}
+            for name in ("Career Coach", "Career Coach", "Code Reviewer"):
+                now = utcnow()
+                session = Session(
+                    id=new_id(),
+                    user_id=user.id,
+                    bot_id=by_name[name].id,
+                    bot_initial_prompt_msg="prompt",
+                    bot_model_config=ModelConfig(model="gpt-4o-mini"),
+                    bot_session_type=SessionType.COACHING,
+                    bot_summary_prompt_msg="summary",
+                    created_date=now,
+                    last_modified_date=now,
+                )
+                await store.create_session(session)
+                made[session.id] = name
+            return made
+        finally:
+            await store.close()
+
+    return run_in_fresh_loop(seed)
+
+
+def session_ids(window: MainWindow) -> set[str]:
+    model = window.findChild(QListView, "sessionList").model()
+    return {model.index(row, 0).data(SessionRole.SESSION_ID) for row in range(model.rowCount())}
+
+
+def test_sessions_list_shows_every_session_before_a_selection(
+    open_window: OpenWindow, data_dir: Path
+) -> None:
+    made = _seed_sessions(data_dir)
+    window = open_window()
+    assert session_ids(window) == set(made)
+
+
+def test_selecting_an_assistant_lists_only_its_sessions(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    made = _seed_sessions(data_dir)
+    window = open_window()
+    window.findChild(QListView, "sessionList")
+    window.findChild(QListView, "lobbyList").setCurrentIndex(lobby_index_of(window, "Career Coach"))
+    career = {session_id for session_id, name in made.items() if name == "Career Coach"}
+    qtbot.waitUntil(lambda: session_ids(window) == career, timeout=WAIT_MS)
+
+
+def test_lobby_counts_sessions_an_assistant_started(
+    open_window: OpenWindow, data_dir: Path
+) -> None:
+    _seed_sessions(data_dir)
+    window = open_window()
+    index = lobby_index_of(window, "Career Coach")
+    assert index.data(LobbyRole.SESSIONS_STARTED) == 2
+    assert index.data(Qt.ItemDataRole.AccessibleDescriptionRole) == "2 sessions"
+
+
+# -- names for tests and assistive technology -----------------------------------------------
+def test_interactive_widgets_have_object_and_accessible_names(open_window: OpenWindow) -> None:
+    window = open_window()
+    for name, kind in (
+        ("lobbyList", QListView),
+        ("assistantFilter", QLineEdit),
+        ("sessionList", QListView),
+        ("chatView", QListView),
+        ("messageInput", QWidget),
+        ("sendButton", QPushButton),
+        ("stopButton", QPushButton),
+    ):
+        widget = window.findChild(kind, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+
+
+def test_filter_explains_itself_and_its_shortcut(open_window: OpenWindow) -> None:
+    window = open_window()
+    line = window.findChild(QLineEdit, "assistantFilter")
+    assert line.placeholderText() == "Filter assistants… (Ctrl+F)"
+
+
+def test_assistant_actions_exist_for_the_editor_to_enable(open_window: OpenWindow) -> None:
+    window = open_window()
+    for name in ("newAssistantAction", "editAssistantAction"):
+        action = window.findChild(QAction, name)
+        assert action is not None, name
+        assert not action.isEnabled(), name
+
+
+def test_stop_is_disabled_until_a_chat_exists(open_window: OpenWindow) -> None:
+    window = open_window()
+    assert not window.findChild(QPushButton, "stopButton").isEnabled()
+
+
+def test_about_box_shows_the_version(qtbot, open_window: OpenWindow) -> None:
+    window = open_window()
+    window.findChild(QAction, "aboutAction").trigger()
+    box = window.findChild(QMessageBox, "aboutBox")
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert __version__ in box.text()
+    box.close()
+
+
+# -- remembered layout -----------------------------------------------------------------------
+def test_window_size_and_splitter_sizes_survive_a_restart(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    first = open_window()
+    first.resize(720, 520)  # within the offscreen screen (800×600)
+    splitter = first.findChild(QSplitter, "mainSplitter")
+    splitter.setSizes([250, 470])
+    remembered = (first.size(), splitter.sizes())
+    close_window(qtbot, first)
+
+    second = open_window(data_dir)
+    assert (second.size(), second.findChild(QSplitter, "mainSplitter").sizes()) == remembered
+
+
+def test_layout_is_saved_in_the_data_directory(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    close_window(qtbot, open_window())
+    assert "splitterState" in AppPaths(data_dir).settings_file.read_text("latin-1")
+
+
+# -- an unusable store -----------------------------------------------------------------------
+def _write_garbage_database(data_dir: Path) -> bytes:
+    content = b"this is not a database\n" * 100
+    AppPaths(data_dir).database_file.write_bytes(content)
+    return content
+
+
+def test_corrupt_database_still_opens_the_window_with_the_problem_shown(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    _write_garbage_database(data_dir)
+    window = open_window()
+    assert window.isVisible()
+    box = window.findChild(QMessageBox, "storeProblemBox")
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert "damaged" in box.text()
+    assert "damaged" in window.findChild(QLabel, "storeStatusLabel").text()
+
+
+def test_corrupt_database_shows_the_showcase_read_only(
+    open_window: OpenWindow, data_dir: Path
+) -> None:
+    _write_garbage_database(data_dir)
+    window = open_window()
+    assert window.is_read_only
+    assert lobby_names(window) == showcase_names()
+    assert "read-only" in window.findChild(QLabel, "lobbyNotice").text()
+
+
+def test_corrupt_database_file_is_left_unchanged(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    content = _write_garbage_database(data_dir)
+    close_window(qtbot, open_window())
+    database = AppPaths(data_dir).database_file
+    assert database.read_bytes() == content
+    assert sorted(p.name for p in data_dir.glob(f"{database.name}*")) == [database.name]
+
+
+def test_database_from_a_newer_version_is_reported_and_kept(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    database = AppPaths(data_dir).database_file
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    content = database.read_bytes()
+    window = open_window()
+    assert window.is_read_only
+    assert "newer version" in window.findChild(QLabel, "storeStatusLabel").text()
+    close_window(qtbot, window)
+    assert database.read_bytes() == content
+
+
+# -- closing ---------------------------------------------------------------------------------
+def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) -> None:
+    store = SqliteStore(AppPaths(data_dir).database_file)
+    window = MainWindow(store, settings_for(data_dir))
+    window.show()
+    started = window.start(load_showcase_entries())
+    qtbot.waitUntil(started.done, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
+        window.findChild(QAction, "quitAction").trigger()
+    assert not window.isVisible()
+    after_close = asyncio.ensure_future(store.list_assistants())
+    qtbot.waitUntil(after_close.done, timeout=WAIT_MS)
+    assert isinstance(after_close.exception(), StoreUnavailable)
+    window.deleteLater()
+
+
+def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, qt_loop, data_dir: Path) -> None:
+    window = MainWindow(SqliteStore(AppPaths(data_dir).database_file), settings_for(data_dir))
+    window.show()
+    started = window.start(load_showcase_entries())
+    with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
+        window.close()
+    assert started.done()
+    window.deleteLater()

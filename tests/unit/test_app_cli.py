@@ -1,0 +1,142 @@
+"""The command line and the start-up path: run the real program in a subprocess.
+
+``--smoke`` builds every service, shows the window offscreen, waits until the lobby is filled
+and exits, so these tests start the app as a user would, on a private data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from gptlab_desktop import __version__
+from gptlab_desktop.app import main
+from gptlab_desktop.paths import APP_NAME, DATA_DIR_ENV, AppPaths, resolve_data_dir
+
+REPO = Path(__file__).resolve().parents[2]
+# Libraries that cost more start-up time and memory than the whole window (DESIGN.md).
+HEAVY_MODULES = (
+    "openai",
+    "google.cloud",
+    "google.cloud.firestore",
+    "tiktoken",
+    "markdown",
+    "pygments",
+)
+
+
+def run_python(*args: str, data_env: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop(DATA_DIR_ENV, None)
+    if data_env is not None:
+        env[DATA_DIR_ENV] = str(data_env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=90
+    )
+
+
+# -- --version ---------------------------------------------------------------------------------
+def test_version_prints_the_program_and_its_version() -> None:
+    result = run_python("-m", "gptlab_desktop", "--version")
+    assert (result.returncode, result.stdout) == (0, f"gptlab-desktop {__version__}\n")
+
+
+def test_version_answers_without_importing_qt() -> None:
+    result = run_python(
+        "-c",
+        "import sys; from gptlab_desktop.app import main; status = main(['--version']); "
+        "print(status, 'PySide6' in sys.modules)",
+    )
+    assert result.stdout.splitlines()[-1] == "0 False"
+
+
+def test_version_creates_no_data_directory(tmp_path: Path) -> None:
+    run_python("-m", "gptlab_desktop", "--version", data_env=tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-such-option"]) == 2
+    assert "usage: gptlab-desktop" in capsys.readouterr().err
+
+
+# -- --smoke -----------------------------------------------------------------------------------
+def test_smoke_run_exits_zero_offscreen(tmp_path: Path) -> None:
+    result = run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_smoke_run_keeps_everything_in_a_private_data_directory(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path / "d")
+    run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
+    assert stat.S_IMODE(paths.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(paths.log_file.stat().st_mode) == 0o600
+    assert paths.database_file.is_file()
+    assert paths.settings_file.is_file()
+    assert paths.cache_dir.is_dir()
+
+
+def test_smoke_run_takes_the_data_directory_from_the_environment(tmp_path: Path) -> None:
+    result = run_python("-m", "gptlab_desktop", "--smoke", data_env=tmp_path / "env")
+    assert result.returncode == 0, result.stderr
+    assert AppPaths(tmp_path / "env").database_file.is_file()
+
+
+def test_smoke_run_logs_start_and_stop_without_message_bodies(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path / "d")
+    run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
+    log = paths.log_file.read_text("utf-8")
+    assert f"Starting gptlab-desktop {__version__}" in log
+    assert "Stopped" in log
+    # A showcased prompt is read at every start; its text must not reach the log.
+    assert "You are" not in log
+
+
+def test_smoke_run_fails_on_a_damaged_store_and_leaves_it_alone(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path / "d")
+    paths.data_dir.mkdir(mode=0o700)
+    paths.database_file.write_bytes(b"not a database" * 50)
+    result = run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
+    assert result.returncode == 1
+    assert "damaged" in result.stderr
+    assert paths.database_file.read_bytes() == b"not a database" * 50
+
+
+def test_start_up_path_imports_no_network_client_or_renderer(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from gptlab_desktop.app import main\n"
+        f"status = main(['--smoke', '--data-dir', {str(tmp_path / 'd')!r}])\n"
+        f"print(json.dumps([status, [m for m in {HEAVY_MODULES!r} if m in sys.modules]]))\n"
+    )
+    result = run_python("-c", script)
+    assert json.loads(result.stdout.splitlines()[-1]) == [0, []], result.stderr
+
+
+# -- where the data lives ----------------------------------------------------------------------
+def test_data_dir_option_wins_over_the_environment(tmp_path: Path) -> None:
+    chosen = resolve_data_dir(str(tmp_path / "cli"), {DATA_DIR_ENV: str(tmp_path / "env")})
+    assert chosen == tmp_path / "cli"
+
+
+def test_environment_names_the_data_dir_without_the_option(tmp_path: Path) -> None:
+    assert resolve_data_dir(None, {DATA_DIR_ENV: str(tmp_path / "env")}) == tmp_path / "env"
+
+
+def test_platform_data_dir_is_the_default() -> None:
+    assert resolve_data_dir(None, {}) == Path(platformdirs.user_data_dir(APP_NAME, False))
+
+
+def test_everything_lives_inside_the_data_dir(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path)
+    for path in (paths.database_file, paths.settings_file, paths.cache_dir, paths.log_file):
+        assert path.is_relative_to(tmp_path)
+    assert paths.log_file == tmp_path / "logs" / "gptlab-desktop.log"
+    assert paths.cache_dir == tmp_path / "cache"
