@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from enum import Enum, IntEnum
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractListModel,
     QModelIndex,
     QObject,
@@ -51,6 +52,8 @@ class LobbyRole(IntEnum):
     TAG_LINE = Qt.ItemDataRole.UserRole + 4
     DESCRIPTION = Qt.ItemDataRole.UserRole + 5
     SESSIONS_STARTED = Qt.ItemDataRole.UserRole + 6
+    # Whether the row is the first shown of its group (it carries the group's header).
+    STARTS_GROUP = Qt.ItemDataRole.UserRole + 7
 
 
 def sessions_started_text(count: int) -> str:
@@ -96,6 +99,23 @@ class LobbyModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._assistants: list[Assistant] = []
+        # Per row, precomputed so filtering 10,000 rows per keystroke stays in plain Python.
+        self._haystacks: list[str] = []
+        self._groups: list[LobbyGroup] = []
+
+    def _index_rows(self) -> None:
+        self._haystacks = [
+            f"{a.name}\n{a.tag_line}\n{a.description}".casefold() for a in self._assistants
+        ]
+        self._groups = [LobbyGroup.of(a) for a in self._assistants]
+
+    def matches(self, row: int, needle: str) -> bool:
+        """Whether the row's name, tag line or description contain ``needle`` (casefolded)."""
+        return needle in self._haystacks[row]
+
+    def group_of_row(self, row: int) -> LobbyGroup:
+        """The group of the assistant at ``row``."""
+        return self._groups[row]
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         """Number of assistants (a list has no children)."""
@@ -126,6 +146,9 @@ class LobbyModel(QAbstractListModel):
             return assistant.description
         if role == LobbyRole.SESSIONS_STARTED:
             return assistant.sessions_started
+        if role == LobbyRole.STARTS_GROUP:
+            row = index.row()
+            return row == 0 or self._groups[row - 1] is not self._groups[row]
         return None
 
     def set_assistants(self, assistants: Sequence[Assistant]) -> None:
@@ -135,11 +158,13 @@ class LobbyModel(QAbstractListModel):
         if [a.id for a in ordered] == [a.id for a in self._assistants]:
             # Same rows: update them in place so the selection and scroll position survive.
             self._assistants = ordered
+            self._index_rows()
             if ordered:
                 self.dataChanged.emit(self.index(0), self.index(len(ordered) - 1))
             return
         self.beginResetModel()
         self._assistants = ordered
+        self._index_rows()
         self.endResetModel()
 
     def update_assistant(self, assistant: Assistant) -> None:
@@ -148,6 +173,7 @@ class LobbyModel(QAbstractListModel):
         if row is None:
             return
         self._assistants[row] = assistant
+        self._index_rows()
         self.dataChanged.emit(self.index(row), self.index(row))
 
     def row_of(self, assistant_id: str) -> int | None:
@@ -163,13 +189,38 @@ class LobbyModel(QAbstractListModel):
 
 
 class LobbyFilterModel(QSortFilterProxyModel):
-    """Narrows the lobby by name, tag line and description, ignoring case, keeping the order."""
+    """Narrows the lobby by name, tag line and description, ignoring case, keeping the order.
+
+    Which rows match, and which shown row starts a group, are computed once per change in
+    plain Python over the source model's precomputed text; Qt then only asks cheap questions.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._needle = ""
+        self._lobby: LobbyModel | None = None
+        self._starts_group: list[bool] | None = None
         # No sorting: the source order is the display order.
         self.setDynamicSortFilter(False)
+        # Group starts depend on which rows are shown: recomputed lazily after any change.
+        for signal in (
+            self.modelAboutToBeReset,
+            self.layoutAboutToBeChanged,
+            self.rowsAboutToBeInserted,
+            self.rowsAboutToBeRemoved,
+            self.dataChanged,
+        ):
+            signal.connect(self._forget_group_starts)
+
+    def setSourceModel(self, model: QAbstractItemModel) -> None:
+        """Filter ``model``, which must be a ``LobbyModel``."""
+        if not isinstance(model, LobbyModel):
+            raise TypeError("LobbyFilterModel filters a LobbyModel")
+        self._lobby = model
+        super().setSourceModel(model)
+
+    def _forget_group_starts(self, *_: object) -> None:
+        self._starts_group = None
 
     def filter_text(self) -> str:
         """The text rows are filtered by."""
@@ -190,14 +241,30 @@ class LobbyFilterModel(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         """Whether the row's text contains the filter text."""
-        if not self._needle:
-            return True
-        index = self.sourceModel().index(source_row, 0, source_parent)
-        haystack = " ".join(
-            str(index.data(role) or "")
-            for role in (Qt.ItemDataRole.DisplayRole, LobbyRole.TAG_LINE, LobbyRole.DESCRIPTION)
+        return not self._needle or (
+            self._lobby is not None and self._lobby.matches(source_row, self._needle)
         )
-        return self._needle in haystack.casefold()
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        """The source's data, except group starts, which depend on what is shown."""
+        if role != LobbyRole.STARTS_GROUP:
+            return super().data(index, role)
+        if self._starts_group is None:
+            self._starts_group = self._group_starts()
+        row = index.row()
+        return self._starts_group[row] if 0 <= row < len(self._starts_group) else False
+
+    def _group_starts(self) -> list[bool]:
+        lobby = self._lobby
+        if lobby is None:
+            return []
+        needle = self._needle
+        groups = [
+            lobby.group_of_row(row)
+            for row in range(lobby.rowCount())
+            if not needle or lobby.matches(row, needle)
+        ]
+        return [i == 0 or groups[i - 1] is not groups[i] for i in range(len(groups))]
 
 
 class LobbyDelegate(QStyledItemDelegate):
@@ -208,16 +275,24 @@ class LobbyDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Every card has one of two heights; the list asks for each row's size on layout.
+        self._fonts_by_key: dict[str, tuple[QFont, QFont, QFont]] = {}
+        self._heights_by_key: dict[str, tuple[int, int]] = {}
 
     @staticmethod
     def starts_group(index: AnyIndex) -> bool:
         """Whether ``index`` is the first visible row of its group (it carries the header)."""
-        if index.row() == 0:
-            return True
-        previous = index.siblingAtRow(index.row() - 1)
-        return previous.data(LobbyRole.GROUP) != index.data(LobbyRole.GROUP)
+        return bool(index.data(LobbyRole.STARTS_GROUP))
 
     def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont, QFont]:
+        key = option.font.key()
+        fonts = self._fonts_by_key.get(key)
+        if fonts is None:
+            fonts = self._fonts_by_key[key] = self._make_fonts(option)
+        return fonts
+
+    @staticmethod
+    def _make_fonts(option: QStyleOptionViewItem) -> tuple[QFont, QFont, QFont]:
         name_font = QFont(option.font)
         name_font.setBold(True)
         small_font = QFont(option.font)
@@ -233,14 +308,17 @@ class LobbyDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         """Three lines of text, plus a header line for the first row of a group."""
-        name_font, small_font, header_font = self._fonts(option)
-        height = (
-            QFontMetrics(name_font).height()
-            + 2 * QFontMetrics(small_font).height()
-            + 2 * self._PADDING
-        )
-        if self.starts_group(index):
-            height += self._header_height(header_font)
+        key = option.font.key()
+        heights = self._heights_by_key.get(key)
+        if heights is None:
+            name_font, small_font, header_font = self._fonts(option)
+            card = (
+                QFontMetrics(name_font).height()
+                + 2 * QFontMetrics(small_font).height()
+                + 2 * self._PADDING
+            )
+            heights = self._heights_by_key[key] = (card, card + self._header_height(header_font))
+        height = heights[1] if index.data(LobbyRole.STARTS_GROUP) else heights[0]
         return QSize(max(option.rect.width(), 200), height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
