@@ -33,7 +33,14 @@ from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import NotFound, ServiceError, StoreError
 from gptlab_desktop.services.leak_guard import REFUSAL, leaks_prompt
-from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice, StreamEnd, TextDelta
+from gptlab_desktop.services.llm import (
+    ChatTurn,
+    LlmClient,
+    RetryNotice,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
 from gptlab_desktop.services.model_catalog import context_window
 from gptlab_desktop.services.store.base import Store
 from gptlab_desktop.services.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, TokenCounter
@@ -75,13 +82,38 @@ class ReplyStarted:
     message: Message
 
 
+class _ReplyText:
+    """A reply growing piece by piece; joined only when read, so long replies stay linear."""
+
+    __slots__ = ("_joined", "_parts")
+
+    def __init__(self, prefix: str = "") -> None:
+        self._parts: list[str] = [prefix] if prefix else []
+        self._joined = prefix
+
+    def append(self, piece: str) -> None:
+        self._parts.append(piece)
+
+    def value(self) -> str:
+        if len(self._parts) != 1 or self._parts[0] is not self._joined:
+            self._joined = "".join(self._parts)
+            self._parts = [self._joined]
+        return self._joined
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyDelta:
-    """More text of the streaming reply; ``text`` is the whole reply so far."""
+    """More text of the streaming reply: the new ``delta``, and ``text``, the reply so far."""
 
     message_id: str
     delta: str
-    text: str
+    _text: _ReplyText = field(repr=False, compare=False)
+    _length: int = field(repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The whole reply up to and including this delta."""
+        return self._text.value()[: self._length]
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +411,9 @@ class SessionEngine:
 
     async def _append_context(self, session: Session, message: Message) -> Session:
         entry = ContextMessage(message.role, message.message, message.created_date)
-        new_context = (*session.context, entry)
+        new_context = context_policy.kept_context(
+            session.bot_session_type, (*session.context, entry)
+        )
         await self._store.update_session_context(session.id, new_context)
         return session.with_changes(context=new_context)
 
@@ -484,7 +518,8 @@ class SessionEngine:
             await self._store.add_message(message)
         yield ReplyStarted(message)
         self._streaming.add(message.id)
-        parts: list[str] = [prefix]
+        text = _ReplyText(prefix)
+        length = len(prefix)
         meta = dict(message.meta)
         retries: asyncio.Queue[RetryNotice] = asyncio.Queue()
         last_flush = time.monotonic()
@@ -494,16 +529,17 @@ class SessionEngine:
             stream = self._llm.stream_chat(
                 request.turns, request.config, on_retry=retries.put_nowait
             )
-            async for event in stream:
-                while not retries.empty():
-                    yield RetryScheduled(retries.get_nowait())
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    yield ReplyDelta(message.id, event.text, "".join(parts))
+            async for event in _with_retry_notices(stream, retries):
+                if isinstance(event, RetryNotice):
+                    yield RetryScheduled(event)
+                elif isinstance(event, TextDelta):
+                    text.append(event.text)
+                    length += len(event.text)
+                    yield ReplyDelta(message.id, event.text, text, length)
                     if time.monotonic() - last_flush >= self._flush_interval_s:
                         last_flush = time.monotonic()
                         await self._store.update_message(
-                            message.id, text="".join(parts), state=MessageState.STREAMING
+                            message.id, text=text.value(), state=MessageState.STREAMING
                         )
                 elif isinstance(event, StreamEnd):
                     meta.update(finish_reason=event.finish_reason, model=event.model)
@@ -524,26 +560,26 @@ class SessionEngine:
             raise
         finally:
             self._streaming.discard(message.id)
-            text = "".join(parts)
+            final_text = text.value()
             if (
                 outcome is MessageState.COMPLETE
                 and session.guards_prompt_leak
-                and leaks_prompt(text, session.bot_initial_prompt_msg)
+                and leaks_prompt(final_text, session.bot_initial_prompt_msg)
             ):
-                text = REFUSAL
+                final_text = REFUSAL
                 meta.update(withheld=True)
             final = Message(
                 id=message.id,
                 session_id=message.session_id,
                 role=message.role,
-                message=text,
+                message=final_text,
                 created_date=message.created_date,
                 state=outcome,
                 meta=meta,
             )
             # Stored even when the task is being cancelled (Stop, window close): shield it.
             await asyncio.shield(
-                self._store.update_message(final.id, text=text, state=outcome, meta=meta)
+                self._store.update_message(final.id, text=final_text, state=outcome, meta=meta)
             )
         if outcome is MessageState.COMPLETE:
             if add_to_context:
@@ -552,6 +588,52 @@ class SessionEngine:
             yield ReplyFinished(final)
         else:
             yield ReplyInterrupted(final, error)
+
+
+async def _with_retry_notices(
+    stream: AsyncIterator[StreamEvent], notices: asyncio.Queue[RetryNotice]
+) -> AsyncIterator[StreamEvent | RetryNotice]:
+    """The stream's events, with each retry notice as soon as it is announced.
+
+    The client announces a retry and then waits before the stream yields anything, so
+    notices read only between stream events would arrive after the wait they announce. Retries
+    happen only before the first event, so from then on the stream is read directly: racing
+    each of thousands of events against the queue would cost a task per token.
+    """
+    next_event: asyncio.Future[StreamEvent] = asyncio.ensure_future(anext(stream))
+    notice: asyncio.Future[RetryNotice] | None = None
+    try:
+        while True:
+            if notice is None:
+                notice = asyncio.ensure_future(notices.get())
+            await asyncio.wait({next_event, notice}, return_when=asyncio.FIRST_COMPLETED)
+            if notice.done():
+                yield notice.result()
+                notice = None
+                continue
+            try:
+                event = next_event.result()
+            except StopAsyncIteration:
+                return
+            break
+        notice.cancel()
+        notice = None
+        yield event
+        async for event in stream:
+            yield event
+    finally:
+        if notice is not None:
+            notice.cancel()
+        if not next_event.done():
+            next_event.cancel()
+            # The stream must have stopped running before it can be closed.
+            with contextlib.suppress(BaseException):
+                await next_event
+        elif not next_event.cancelled():
+            next_event.exception()  # retrieved: an early exit is not an unhandled error
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _flagged_categories(moderation: asyncio.Future[object]) -> tuple[str, ...]:

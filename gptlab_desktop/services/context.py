@@ -35,6 +35,15 @@ class ContextPlan:
     token_count: int
 
 
+def kept_context(
+    session_type: SessionType, context: Sequence[ContextMessage]
+) -> tuple[ContextMessage, ...]:
+    """The context worth storing: a brainstorming session never sends more than its last 20."""
+    if session_type is SessionType.BRAINSTORMING:
+        return tuple(context[-BRAINSTORMING_KEPT_MESSAGES:])
+    return tuple(context)
+
+
 def plan_context(
     session_type: SessionType,
     context: Sequence[ContextMessage],
@@ -44,9 +53,7 @@ def plan_context(
     max_reply_tokens: int,
 ) -> ContextPlan:
     """Apply the session type's policy, then trim oldest-first to fit window minus reply."""
-    kept = tuple(context)
-    if session_type is SessionType.BRAINSTORMING:
-        kept = kept[-BRAINSTORMING_KEPT_MESSAGES:]
+    kept = kept_context(session_type, context)
     tokens = count_request(kept)
     should_condense = (
         session_type is SessionType.COACHING

@@ -323,6 +323,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Each SSE event is its own small write: with Nagle's algorithm on, the client's delayed
+    # ACK held every response for ~40 ms, which no real server does.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:

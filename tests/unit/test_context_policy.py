@@ -12,6 +12,7 @@ from gptlab_desktop.services.context import (
     BRAINSTORMING_KEPT_MESSAGES,
     MessageTooLong,
     condensed,
+    kept_context,
     plan_context,
 )
 
@@ -88,3 +89,9 @@ def test_condensed_context_is_the_summary_then_the_last_four() -> None:
     context = _context(10)
     summary = ContextMessage(Role.ASSISTANT, "summary", WHEN)
     assert condensed(context, summary) == (summary, *context[-4:])
+
+
+def test_a_brainstorming_session_stores_only_the_context_it_will_send() -> None:
+    context = _context(25)
+    assert kept_context(SessionType.BRAINSTORMING, context) == context[-20:]
+    assert kept_context(SessionType.COACHING, context) == context

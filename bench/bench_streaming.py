@@ -1,0 +1,131 @@
+"""Streaming a long reply: the app's total time against the raw openai client, and stalls.
+
+Run: ``python bench/bench_streaming.py``. The loopback server sends a 20,000-token reply (one
+token per SSE event) as fast as it can. Baseline: the raw ``openai.AsyncOpenAI`` client
+consuming the same stream on a plain asyncio loop. The app: the session engine storing the
+reply as it streams, with the chat view rendering it, on the qasync loop the window uses.
+Targets (issue 6): app <= 1.25x the raw client; the longest event-loop stall <= 50 ms. A
+second, 2,000-token size shows how the cost grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Figure, StallMeter, report
+from loopback_server import serve
+
+from gptlab_desktop.models import AssistantDraft, ModelConfig
+from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted, SessionEngine
+from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.tokens import TokenCounter
+
+TOKEN = "tok "  # four characters: about one token of English
+
+
+async def _raw_client(base_url: str) -> float:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Go"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text = []
+    async for chunk in stream:
+        for choice in chunk.choices:
+            if choice.delta and choice.delta.content:
+                text.append(choice.delta.content)
+    elapsed = time.perf_counter() - start
+    await client.close()
+    return elapsed
+
+
+async def _app(base_url: str, data_dir: Path, view: object) -> float:
+    store = SqliteStore(data_dir / "bench.sqlite3")
+    await store.open()
+    user = await store.get_or_create_user("bench")
+    draft = AssistantDraft(
+        name="Bench",
+        tag_line="t",
+        description="d",
+        initial_prompt="Be brief.",
+        summary_prompt="s",
+        model_config=ModelConfig(model="gpt-4o-mini", max_tokens=4000),
+    )
+    assistant = await store.create_assistant(draft, user.id)
+    llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
+    tokens = TokenCounter(data_dir / "tiktoken")
+    engine = SessionEngine(store, llm, tokens)
+    session = await engine.start_session(assistant.id, user.id)
+    # The app warms both up in the background right after its first paint.
+    await llm.warm_up()
+    await tokens.warm_up()
+    start = time.perf_counter()
+    async for event in engine.send(session.id, "Go"):
+        # what the chat pane does with each event
+        if isinstance(event, ReplyStarted):
+            view.transcript().append(event.message)  # type: ignore[attr-defined]
+        elif isinstance(event, ReplyDelta):
+            view.set_streaming_text(event.message_id, event.text)  # type: ignore[attr-defined]
+        elif isinstance(event, ReplyFinished):
+            view.transcript().replace(event.message)  # type: ignore[attr-defined]
+    elapsed = time.perf_counter() - start
+    await llm.aclose()
+    await store.close()
+    return elapsed
+
+
+def main() -> None:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from gptlab_desktop.ui.chat_view import ChatStreamView
+
+    app = QApplication.instance() or QApplication([])
+    figures: list[Figure] = []
+    for tokens in (2_000, 20_000):
+        with serve(TOKEN * tokens, len(TOKEN)) as base_url, tempfile.TemporaryDirectory() as tmp:
+            raw = min(asyncio.run(_raw_client(base_url)) for _ in range(2))
+
+            view = ChatStreamView()
+            view.resize(700, 800)
+            view.show()
+            loop = qasync.QEventLoop(app)
+            asyncio.set_event_loop(loop)
+            meter = StallMeter()
+            meter.start()
+            elapsed = loop.run_until_complete(_app(base_url, Path(tmp), view))
+            stall = meter.stop()
+            loop.close()
+            asyncio.set_event_loop(None)
+            view.close()
+        size = f"{tokens:,}-token reply"
+        figures += [
+            Figure(
+                f"stream a {size}",
+                elapsed * 1000,
+                "ms",
+                baseline=raw * 1000,
+                baseline_name="raw openai client",
+                ratio_target=1.25 if tokens == 20_000 else None,
+            ),
+            Figure(
+                f"longest event-loop stall, {size}",
+                stall * 1000,
+                "ms",
+                target=50 if tokens == 20_000 else None,
+            ),
+        ]
+    report("Streaming", figures)
+
+
+if __name__ == "__main__":
+    main()

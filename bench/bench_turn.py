@@ -1,0 +1,137 @@
+"""Per-turn overhead: the app's own time per chat turn, with a server that answers at once.
+
+Run: ``python bench/bench_turn.py``. Each turn stores the user's message, assembles the prompt
+(counting tokens), streams the reply into the store and renders both messages in the chat view.
+The app's own time is a turn's wall time minus the raw openai client's time for the same
+request on the same loop, measured in pairs, so the network and the server cancel out.
+GPT Lab's backend spent 49.6 ms median per turn; target (issue 6): <= 5 ms median. Sessions of
+100 and 300 turns show how the cost grows with the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Figure, median_ms, p95_ms, report
+from loopback_server import serve
+
+from gptlab_desktop.models import AssistantDraft, ModelConfig
+from gptlab_desktop.services.chat import (
+    MessageStored,
+    ReplyDelta,
+    ReplyFinished,
+    ReplyStarted,
+    SessionEngine,
+)
+from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.tokens import TokenCounter
+
+REPLY = "Sure. Here is a short answer with a few words in it."
+QUESTION = "Tell me one more thing about fractions, please."
+
+
+async def _turns(base_url: str, data_dir: Path, view: object, turns: int) -> list[float]:
+    import openai
+
+    raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+    store = SqliteStore(data_dir / "bench.sqlite3")
+    await store.open()
+    user = await store.get_or_create_user("bench")
+    draft = AssistantDraft(
+        name="Bench",
+        tag_line="t",
+        description="d",
+        initial_prompt="You are a tutor. " * 20,
+        summary_prompt="s",
+        model_config=ModelConfig(model="gpt-4o-mini"),
+    )
+    assistant = await store.create_assistant(draft, user.id)
+    llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
+    tokens = TokenCounter(data_dir / "tiktoken")
+    engine = SessionEngine(store, llm, tokens)
+    session = await engine.start_session(assistant.id, user.id)
+    await llm.warm_up()
+    await tokens.warm_up()
+    transcript = view.transcript()  # type: ignore[attr-defined]
+
+    async def raw_turn() -> float:
+        start = time.perf_counter()
+        stream = await raw.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "system", "content": "x"}, {"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for _ in stream:
+            pass
+        return time.perf_counter() - start
+
+    async def app_turn() -> float:
+        start = time.perf_counter()
+        async for event in engine.send(session.id, QUESTION):
+            # what the chat pane does with each event
+            if isinstance(event, MessageStored | ReplyStarted):
+                transcript.append(event.message)
+            elif isinstance(event, ReplyDelta):
+                view.set_streaming_text(event.message_id, event.text)  # type: ignore[attr-defined]
+            elif isinstance(event, ReplyFinished):
+                transcript.replace(event.message)
+                view.flush_streaming()  # type: ignore[attr-defined]
+        view.viewport().repaint()  # type: ignore[attr-defined]  # the new rows, painted
+        return time.perf_counter() - start
+
+    for _ in range(5):  # warm both paths
+        await raw_turn()
+        await app_turn()
+    overheads = []
+    for _ in range(turns):
+        baseline = await raw_turn()
+        overheads.append(await app_turn() - baseline)
+    await raw.close()
+    await llm.aclose()
+    await store.close()
+    return overheads
+
+
+def main() -> None:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from gptlab_desktop.ui.chat_view import ChatStreamView
+
+    app = QApplication.instance() or QApplication([])
+    figures: list[Figure] = []
+    for turns in (100, 300):
+        with (
+            serve(REPLY, 8, requests=2 * turns + 20) as base_url,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            view = ChatStreamView()
+            view.resize(700, 800)
+            view.show()
+            loop = qasync.QEventLoop(app)
+            asyncio.set_event_loop(loop)
+            overheads = loop.run_until_complete(_turns(base_url, Path(tmp), view, turns))
+            loop.close()
+            asyncio.set_event_loop(None)
+            view.close()
+        figures += [
+            Figure(
+                f"app's own time per turn, {turns} turns (median)",
+                median_ms(overheads),
+                "ms",
+                target=5 if turns == 100 else None,
+                baseline=49.6,
+                baseline_name="GPT Lab's backend (measured before)",
+            ),
+            Figure(f"app's own time per turn, {turns} turns (p95)", p95_ms(overheads), "ms"),
+        ]
+    report("Per-turn overhead", figures)
+
+
+if __name__ == "__main__":
+    main()
