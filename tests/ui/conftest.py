@@ -8,6 +8,7 @@ processes events, and so runs the loop's callbacks), never with a blocking wait 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,9 @@ import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from gptlab_desktop.app import build_main_window, build_services
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.main_window import MainWindow
 
 T = TypeVar("T")
@@ -55,6 +56,10 @@ def qt_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         loop.close()
         asyncio.set_event_loop(None)
         sys.set_asyncgen_hooks(*previous_hooks)
+        # qasync leaves the timers of cancelled call_later()s running; collected later on
+        # a worker thread they make Qt warn "Timers cannot be stopped from another thread".
+        del loop
+        gc.collect()
 
 
 def run_in_fresh_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -86,15 +91,17 @@ def open_window(
 ) -> Iterator[Callable[..., MainWindow]]:
     """Builds a shown ``MainWindow`` on a real SQLite store, started and with its lobby filled.
 
-    Call it with another directory to use that instead of the test's data directory; every
-    window is closed (and its store with it) at teardown.
+    The window is composed as the app composes it (``app.build_services``). Call it with
+    another directory to use that instead of the test's data directory, and with
+    ``environ`` to point the chat at a server (``OPENAI_BASE_URL``); without, the chat has no
+    server it may reach. Every window is closed (and its store with it) at teardown.
     """
     windows: list[MainWindow] = []
 
-    def build(directory: Path = data_dir) -> MainWindow:
+    def build(directory: Path = data_dir, environ: dict[str, str] | None = None) -> MainWindow:
         paths = AppPaths(directory)
         ensure_created(paths)
-        window = MainWindow(SqliteStore(paths.database_file), settings_for(directory))
+        window = build_main_window(build_services(paths, environ or {}))
         windows.append(window)
         window.show()
         started = window.start(load_showcase_entries())
