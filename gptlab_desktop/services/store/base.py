@@ -74,6 +74,12 @@ class Store(ABC):
         """Create an assistant with its first prompt and config versions; counts bots_created."""
 
     @abstractmethod
+    async def create_assistants(
+        self, drafts: Sequence[AssistantDraft], creator_user_id: str
+    ) -> list[Assistant]:
+        """Create several assistants in one transaction (an import): all of them or none."""
+
+    @abstractmethod
     async def update_assistant(self, assistant_id: str, draft: AssistantDraft) -> Assistant:
         """Apply a draft: a changed prompt or model config becomes a new active version."""
 
@@ -184,3 +190,12 @@ class Store(ABC):
     @abstractmethod
     async def search_messages(self, query: str, *, limit: int = 50) -> list[SearchHit]:
         """Full-text search over every cached message, best matches first."""
+
+    # -- settings ---------------------------------------------------------------------------
+    @abstractmethod
+    async def get_setting(self, name: str) -> str | None:
+        """A small named value kept with the data (e.g. the wrapped data key), or None."""
+
+    @abstractmethod
+    async def set_setting(self, name: str, value: str) -> None:
+        """Store a small named value, replacing any previous one (never a secret)."""
