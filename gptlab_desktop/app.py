@@ -3,7 +3,11 @@
 The command line is parsed before Qt is imported, so ``--version`` answers at once. The window
 is shown before any data is read; the store opens and the lobby fills in the background. Heavy
 libraries (the OpenAI client, Firestore, tokenisers, Markdown) are never imported on this path:
-they cost more start-up time than the whole window (DESIGN.md).
+they cost more start-up time than the whole window (DESIGN.md). The chat services are built
+cheaply and warmed up in the background after the first paint.
+
+``build_services`` and ``build_main_window`` are the composition itself; ``main`` and the
+end-to-end tests both use them.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +27,13 @@ from gptlab_desktop import __version__
 from gptlab_desktop.paths import AppPaths, app_paths, create_private_file, ensure_created
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+    from gptlab_desktop.models import User
+    from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.llm import LlmClient
+    from gptlab_desktop.services.store.base import Store
+    from gptlab_desktop.services.tokens import TokenCounter
     from gptlab_desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -30,6 +44,84 @@ SMOKE_RUN_SECONDS = 1.0
 SMOKE_TIMEOUT_SECONDS = 30.0
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# Who the user is without an API key (a local OpenAI-compatible server needs none); hashed the
+# same way as a key, so such a user is one stable record.
+LOCAL_IDENTITY = "local-user"
+
+
+def identity_secret(environ: Mapping[str, str]) -> str:
+    """What the current user is known by: the API key, else the fixed local identity.
+
+    The one place that decides where the key comes from (the environment, for now).
+    """
+    return environ.get("OPENAI_API_KEY", "").strip() or LOCAL_IDENTITY
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service of one run, built once; the window gets them as constructor arguments."""
+
+    paths: AppPaths
+    store: Store
+    llm: LlmClient
+    tokens: TokenCounter
+    engine: SessionEngine
+    environ: Mapping[str, str]
+
+    async def current_user(self) -> User:
+        """The user of this run, created on first use (the store must be open)."""
+        from gptlab_desktop.services.identity import user_hash_async
+
+        return await self.store.get_or_create_user(
+            await user_hash_async(identity_secret(self.environ))
+        )
+
+    async def warm_up(self) -> None:
+        """Load the tokenizer and the OpenAI client off the loop, so the first reply is quick."""
+        await self.tokens.warm_up()
+        await self.llm.warm_up()
+
+    async def release(self) -> None:
+        """Close the AI service's connections (the window closes the store after this)."""
+        await self.llm.aclose()
+
+
+def build_services(paths: AppPaths, environ: Mapping[str, str] | None = None) -> Services:
+    """Build the store and the chat services; cheap: nothing heavy is imported or opened."""
+    from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.llm import LlmClient, LlmSettings
+    from gptlab_desktop.services.store.sqlite import SqliteStore
+    from gptlab_desktop.services.tokens import TokenCounter
+
+    env = dict(os.environ if environ is None else environ)
+    store = SqliteStore(paths.database_file)
+    # The base URL (OPENAI_BASE_URL) and the key (OPENAI_API_KEY) come from the environment.
+    llm = LlmClient(LlmSettings(), environ=env)
+    tokens = TokenCounter(paths.cache_dir / "tiktoken")
+    engine = SessionEngine(store, llm, tokens)
+    return Services(paths, store, llm, tokens, engine, env)
+
+
+def build_settings(paths: AppPaths) -> QSettings:
+    """The app's INI settings in the data directory."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(paths.settings_file), QSettings.Format.IniFormat)
+
+
+def build_main_window(services: Services) -> MainWindow:
+    """The main window on these services (a QApplication must exist)."""
+    from gptlab_desktop.ui.main_window import MainWindow
+
+    return MainWindow(
+        services.store,
+        build_settings(services.paths),
+        engine=services.engine,
+        current_user=services.current_user,
+        warm_up=services.warm_up,
+        release=services.release,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,11 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     # Qt and the services are imported only now, so --version and usage errors stay instant.
     import qasync
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from gptlab_desktop.services.store.sqlite import SqliteStore
-    from gptlab_desktop.ui.main_window import APP_TITLE, MainWindow
+    from gptlab_desktop.ui.main_window import APP_TITLE
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([PROGRAM])
@@ -150,9 +240,7 @@ def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     previous_excepthook = sys.excepthook
     sys.excepthook = failures.excepthook
 
-    settings = QSettings(str(paths.settings_file), QSettings.Format.IniFormat)
-    store = SqliteStore(paths.database_file)
-    window = MainWindow(store, settings)
+    window = build_main_window(build_services(paths))
     try:
         status = loop.run_until_complete(_run_window(window, is_smoke=is_smoke))
         loop.run_until_complete(loop.shutdown_asyncgens())
@@ -208,4 +296,13 @@ async def _smoke_check(window: MainWindow, started: asyncio.Task[Any]) -> list[s
         return [f"the store is not usable: {health.problem}"]
     if window.lobby_model.rowCount() == 0:
         return ["the lobby is empty"]
+    if window.current_user is None:
+        return ["no user record"]
+    warm_up = window.warm_up_task
+    if warm_up is None:
+        return ["the chat services were not warmed up"]
+    try:
+        await asyncio.wait_for(asyncio.shield(warm_up), SMOKE_TIMEOUT_SECONDS)
+    except Exception as error:
+        return [f"warming up the chat services failed ({type(error).__name__})"]
     return []

@@ -3,8 +3,10 @@
 Measured here (DESIGN.md): a widget per message is far too slow at 2,000 messages, and
 re-laying out every row per token costs 160 ms. So rows are painted by a delegate from a
 cached QTextDocument per message; a streamed reply re-renders only its own row, at most
-every 100 ms; and rows not yet shown get an estimated height that is made exact when they
-are painted or, a few at a time, when the event loop is idle.
+every 100 ms, and only the part of it that changed: settled Markdown blocks are appended to
+its document once, and just the unsettled tail is replaced; rows not yet shown get an
+estimated height that is made exact when they are painted or, a few at a time, when the
+event loop is idle.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QResizeEvent,
+    QTextCursor,
     QTextDocument,
+    QTextDocumentFragment,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -60,7 +64,11 @@ from PySide6.QtWidgets import (
 )
 
 from gptlab_desktop.models import Message, MessageState, Role
-from gptlab_desktop.ui.markdown import COPY_SCHEME, render_markdown
+from gptlab_desktop.ui.markdown import (
+    COPY_SCHEME,
+    StreamingMarkdown,
+    render_markdown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +292,17 @@ class _RowLayout:
     source: Message | None = None
 
 
+@dataclass(slots=True)
+class _StreamedDocument:
+    """A streaming reply's document, grown in place: settled blocks, then the tail."""
+
+    document: QTextDocument
+    markdown: StreamingMarkdown
+    # Where the tail begins in the document; None while nothing has settled (the document
+    # then holds only the tail and is simply refilled).
+    tail_start: int | None = None
+
+
 class MessageDelegate(QStyledItemDelegate):
     """Paints a message as a bubble: author, time, Markdown body, and its state."""
 
@@ -299,6 +318,7 @@ class MessageDelegate(QStyledItemDelegate):
         super().__init__(view)
         self._view = view
         self._layouts: dict[str, _RowLayout] = {}
+        self._streams: dict[str, _StreamedDocument] = {}
         self._layout_width = 0
         self.assistant_name = "Assistant"
         # The view's model, read directly: sizeHint runs for every row on every placement.
@@ -309,10 +329,12 @@ class MessageDelegate(QStyledItemDelegate):
     def forget(self, message_id: str) -> None:
         """Drop one message's cached look (it left the transcript)."""
         self._layouts.pop(message_id, None)
+        self._streams.pop(message_id, None)
 
     def forget_all(self) -> None:
         """Drop every cached look (another transcript, font or theme)."""
         self._layouts.clear()
+        self._streams.clear()
 
     def cached_layout_count(self) -> int:
         """How many messages have a cached look (exact or estimated)."""
@@ -353,7 +375,10 @@ class MessageDelegate(QStyledItemDelegate):
             code_blocks = cached.code_blocks  # same text at another width: no re-render
         else:
             code_blocks = self._fill(document, message)
-        document.setTextWidth(self._body_width(row_width, message))
+        body_width = self._body_width(row_width, message)
+        # setTextWidth lays the whole document out again even at the same width.
+        if document.textWidth() != body_width:
+            document.setTextWidth(body_width)
         height = self._row_height(document.size().height())
         fresh = _RowLayout(
             content, row_width, height, True, document, content, code_blocks, source=message
@@ -362,12 +387,49 @@ class MessageDelegate(QStyledItemDelegate):
         return cached is None or cached.height != height, fresh
 
     def _fill(self, document: QTextDocument, message: Message) -> tuple[str, ...]:
-        # A reply still streaming changes with every flush: keep it out of the render cache.
-        is_final = message.state is not MessageState.STREAMING
-        rendered = render_markdown(message.message, cache=is_final)
+        if message.state is MessageState.STREAMING:
+            return self._fill_streaming(document, message)
+        # The complete message is rendered whole, exactly, whatever was shown while streaming.
+        self._streams.pop(message.id, None)
+        rendered = render_markdown(message.message)
         document.setDefaultFont(self._view.font())
         document.setHtml(rendered.html + _state_html(message))
         return rendered.code_blocks
+
+    def _fill_streaming(self, document: QTextDocument, message: Message) -> tuple[str, ...]:
+        """Grow a streaming reply's document: append newly settled blocks, replace the tail.
+
+        Re-rendering and re-setting the whole reply on every flush costs time in proportion
+        to its length, which over a long reply adds up to far more than the reply is worth.
+        """
+        stream = self._streams.get(message.id)
+        if stream is None or stream.document is not document:
+            stream = self._streams[message.id] = _StreamedDocument(document, StreamingMarkdown())
+            document.setDefaultFont(self._view.font())
+            stream.tail_start = None
+        update = stream.markdown.update(message.message)
+        if update.restart:
+            stream.tail_start = None
+        settled_html = "".join(piece.html for piece in update.settled)
+        if stream.tail_start is None:
+            if not settled_html:
+                document.setHtml(update.tail.html)
+                return update.code_blocks
+            document.setHtml(settled_html)
+        else:
+            cursor = QTextCursor(document)
+            cursor.setPosition(stream.tail_start)
+            # Removing the tail merges the last settled block with the tail's last block, whose
+            # format it would take.
+            block_format, char_format = cursor.blockFormat(), cursor.blockCharFormat()
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            cursor.setBlockFormat(block_format)
+            cursor.setBlockCharFormat(char_format)
+            _append_html(document, settled_html)
+        stream.tail_start = document.characterCount() - 1
+        _append_html(document, update.tail.html)
+        return update.code_blocks
 
     def layout_for(self, message: Message, row_width: int) -> _RowLayout:
         """The cached look, or a cheap estimate when the message was never laid out here."""
@@ -521,8 +583,11 @@ class MessageDelegate(QStyledItemDelegate):
             painter.translate(origin)
             context = QAbstractTextDocumentLayout.PaintContext()
             context.palette = palette
+            # Only the part in view: a long reply is far taller than the viewport, and drawing
+            # all of it on every streamed update would cost more than everything else.
+            shown = QRect(option.rect).intersected(self._view.viewport().rect())
             context.clip = QRectF(
-                0, 0, document.textWidth(), max(0.0, option.rect.bottom() - origin.y() + 1.0)
+                0, shown.top() - origin.y(), document.textWidth(), max(0, shown.height())
             )
             document.documentLayout().draw(painter, context)
         painter.restore()
@@ -571,6 +636,27 @@ class MessageDelegate(QStyledItemDelegate):
         _, layout = self.ensure_exact(message, self._view.row_width())
         assert layout.document is not None
         return layout.document, layout.code_blocks
+
+
+def _append_html(document: QTextDocument, body: str) -> None:
+    """Add HTML blocks at the end of a document, each keeping its own block format.
+
+    An inserted fragment's first block merges into the block at the cursor and loses its
+    format (a heading or list item would become part of the paragraph before it). So the
+    fragment is given an empty first block to merge away; a fragment starting with a table
+    already has one, the block a table always follows.
+    """
+    if not body:
+        return
+    source = _OfflineDocument()
+    source.setHtml(body)
+    frames = source.rootFrame().childFrames()
+    starts_with_table = bool(frames) and frames[0].firstPosition() <= 1
+    if not starts_with_table:
+        QTextCursor(source).insertBlock()
+    cursor = QTextCursor(document)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    cursor.insertFragment(QTextDocumentFragment(source))
 
 
 def _content_key(message: Message) -> tuple[str, MessageState, str]:

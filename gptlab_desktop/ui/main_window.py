@@ -1,28 +1,26 @@
 """The main window: the lobby and past sessions on the left, the chat pane on the right.
 
 The window is built and shown before any data is read, so it paints at once; ``start`` then opens
-the store and fills the lobby in the background. A store that cannot be used never stops the
-window: it says so, and shows the shipped showcase read-only.
+the store, fills the lobby, finds the current user and warms the chat services up, all in the
+background. A store that cannot be used never stops the window: it says so, and shows the
+shipped showcase read-only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -30,11 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from gptlab_desktop import __version__
-from gptlab_desktop.models import Assistant
+from gptlab_desktop.models import Assistant, Session, User
 from gptlab_desktop.services.aio import TaskGroupByName
+from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
-from gptlab_desktop.ui.chat_model import ChatMessageDelegate, ChatModel
+from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,
@@ -43,7 +42,7 @@ from gptlab_desktop.ui.lobby_model import (
     showcase_preview,
 )
 from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
-from gptlab_desktop.ui.session_list_model import SessionListModel
+from gptlab_desktop.ui.session_list_model import SessionListModel, SessionRole
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,12 @@ def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
 
 
 class MainWindow(QMainWindow):
-    """The app's window; its services come in as constructor arguments."""
+    """The app's window; its services come in as constructor arguments.
+
+    ``current_user`` finds (or creates) the user of this run once the store is open;
+    ``warm_up`` prepares the chat services after the first paint; ``release`` frees them
+    (the HTTP connections) when the window closes, before the store is closed.
+    """
 
     #: The user opened an assistant (double-click or Enter in the lobby); carries its id.
     assistantActivated = Signal(str)
@@ -73,11 +77,22 @@ class MainWindow(QMainWindow):
         self,
         store: Store,
         settings: QSettings,
+        *,
+        engine: SessionEngine,
+        current_user: Callable[[], Awaitable[User]],
+        warm_up: Callable[[], Awaitable[None]] | None = None,
+        release: Callable[[], Awaitable[None]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
         self._settings = settings
+        self._engine = engine
+        self._current_user = current_user
+        self._warm_up = warm_up
+        self._release = release
+        self._user: User | None = None
+        self._warm_up_task: asyncio.Task[None] | None = None
         self._tasks = TaskGroupByName()
         self._health: StoreHealth | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
@@ -90,7 +105,6 @@ class MainWindow(QMainWindow):
         self.lobby_filter = LobbyFilterModel(self)
         self.lobby_filter.setSourceModel(self.lobby_model)
         self.session_model = SessionListModel(self)
-        self.chat_model = ChatModel(self)
 
         self._build_menus()
         self._build_central()
@@ -105,9 +119,10 @@ class MainWindow(QMainWindow):
 
         file_menu = menu_bar.addMenu("&File")
         file_menu.setObjectName("fileMenu")
-        # Enabled by the chat issue, which builds session start-up.
-        self.new_session_action = self._action("New Session…", "newSessionAction", enabled=False)
+        # Enabled while an assistant is selected and sessions can be saved.
+        self.new_session_action = self._action("New Session", "newSessionAction", enabled=False)
         self.new_session_action.setShortcut(QKeySequence(QKeySequence.StandardKey.New))
+        self.new_session_action.triggered.connect(self.start_session_with_selected)
         file_menu.addAction(self.new_session_action)
         file_menu.addSeparator()
         self.quit_action = self._action("&Quit", "quitAction")
@@ -155,7 +170,15 @@ class MainWindow(QMainWindow):
         _name(self.splitter, "mainSplitter", "Lobby and chat divider")
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_sidebar())
-        self.splitter.addWidget(self._build_chat_pane())
+        self.chat_pane = ChatPane(
+            self._engine, ChatPaneContext(find_assistant=self._store.get_assistant), self
+        )
+        # The pane's parts, named here too for the window's own code and tests.
+        self.chat_view = self.chat_pane.chat_view
+        self.message_input = self.chat_pane.message_input
+        self.send_button = self.chat_pane.send_button
+        self.stop_button = self.chat_pane.stop_button
+        self.splitter.addWidget(self.chat_pane)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([320, 680])
@@ -190,6 +213,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.lobby_list, 1)
         self.sidebar_tabs.addTab(assistants_page, "Assistants")
 
+        # The sessions list. A richer session panel replaces this tab later; it needs only
+        # open_session(id) and reload_sessions() of the window.
         self.session_list = QListView(self.sidebar_tabs)
         _name(self.session_list, "sessionList", "Sessions")
         self.session_list.setModel(self.session_model)
@@ -198,68 +223,6 @@ class MainWindow(QMainWindow):
         self.session_list.setWordWrap(True)
         self.sidebar_tabs.addTab(self.session_list, "Sessions")
         return self.sidebar_tabs
-
-    def _build_chat_pane(self) -> QWidget:
-        pane = QWidget(self)
-        pane.setObjectName("chatPane")
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(8, 8, 8, 8)
-
-        self.assistant_name_label = QLabel(pane)
-        _name(self.assistant_name_label, "assistantNameLabel", "Assistant name")
-        name_font = self.assistant_name_label.font()
-        name_font.setPointSizeF(name_font.pointSizeF() * 1.4)
-        name_font.setBold(True)
-        self.assistant_name_label.setFont(name_font)
-        self.assistant_tag_line_label = QLabel(pane)
-        _name(self.assistant_tag_line_label, "assistantTagLineLabel", "Assistant tag line")
-        self.assistant_description_label = QLabel(pane)
-        _name(
-            self.assistant_description_label, "assistantDescriptionLabel", "Assistant description"
-        )
-        self.assistant_description_label.setWordWrap(True)
-        for label in (
-            self.assistant_name_label,
-            self.assistant_tag_line_label,
-            self.assistant_description_label,
-        ):
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            layout.addWidget(label)
-
-        self.chat_view = QListView(pane)
-        _name(self.chat_view, "chatView", "Conversation")
-        self.chat_view.setModel(self.chat_model)
-        self.chat_view.setItemDelegate(ChatMessageDelegate(self.chat_model, self.chat_view))
-        self.chat_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.chat_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.chat_view.setResizeMode(QListView.ResizeMode.Adjust)
-        self.chat_view.setUniformItemSizes(False)
-        self.chat_view.setWordWrap(True)
-        layout.addWidget(self.chat_view, 1)
-
-        input_row = QHBoxLayout()
-        self.message_input = QPlainTextEdit(pane)
-        _name(self.message_input, "messageInput", "Message")
-        self.message_input.setPlaceholderText("Open a session with an assistant to write here.")
-        self.message_input.setMaximumHeight(120)
-        # Enabled by the chat issue once a session is open.
-        self.message_input.setEnabled(False)
-        input_row.addWidget(self.message_input, 1)
-        buttons = QVBoxLayout()
-        self.send_button = QPushButton("Send", pane)
-        _name(self.send_button, "sendButton", "Send message")
-        self.send_button.setEnabled(False)
-        self.stop_button = QPushButton("Stop", pane)
-        _name(self.stop_button, "stopButton", "Stop the reply")
-        self.stop_button.setEnabled(False)
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addStretch(1)
-        input_row.addLayout(buttons)
-        layout.addLayout(input_row)
-        self._show_assistant(None)
-        return pane
 
     def _build_status_bar(self) -> None:
         status_bar = self.statusBar()
@@ -280,6 +243,19 @@ class MainWindow(QMainWindow):
         self.assistant_filter.textChanged.connect(self._on_filter_changed)
         self.lobby_list.activated.connect(self._on_lobby_activated)
         self.lobby_list.selectionModel().currentChanged.connect(self._on_current_assistant)
+        self.assistantActivated.connect(self.start_session)
+        self.session_list.selectionModel().currentChanged.connect(self._on_current_session)
+        self.chat_pane.sessionChanged.connect(self._on_session_changed)
+        self.chat_pane.statusMessage.connect(self.messages.show_status)
+        for keys, name, slot in (
+            ("Ctrl+Return", "sendShortcut", self.chat_pane.send),
+            ("Ctrl+Enter", "sendKeypadShortcut", self.chat_pane.send),
+            ("Esc", "stopShortcut", self.chat_pane.escape),
+            ("Ctrl+L", "focusInputShortcut", self.focus_message_input),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setObjectName(name)
+            shortcut.activated.connect(slot)
         for signal in (
             self.lobby_filter.modelReset,
             self.lobby_filter.rowsInserted,
@@ -339,7 +315,32 @@ class MainWindow(QMainWindow):
             self.messages.show_error(error, doing="Updating the showcased assistants")
         await self.reload_lobby()
         await self._load_sessions(None)
+        try:
+            self._user = await self._current_user()
+        except ServiceError as error:
+            self.messages.show_error(error, doing="Finding your user record")
+        self._update_session_actions()
+        if self._warm_up is not None:
+            # The lobby is up by now; the chat's libraries load while the user looks at it.
+            self._warm_up_task = asyncio.ensure_future(self._warm_up_services(self._warm_up))
         return health
+
+    async def _warm_up_services(self, warm_up: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await warm_up()
+        except Exception:
+            # The first request loads what it needs anyway, just more slowly.
+            log.warning("Warming up the chat services failed", exc_info=True)
+
+    @property
+    def warm_up_task(self) -> asyncio.Task[None] | None:
+        """The background warm-up of the chat services, once started."""
+        return self._warm_up_task
+
+    @property
+    def current_user(self) -> User | None:
+        """The user of this run, once the store is open."""
+        return self._user
 
     async def reload_lobby(self) -> None:
         """Read the assistants again (order kept; the selection survives unchanged rows)."""
@@ -364,6 +365,25 @@ class MainWindow(QMainWindow):
             self.messages.show_error(error, doing="Reading the sessions")
             return
         self.session_model.set_sessions(sessions)
+        self._select_open_session()
+
+    def reload_sessions(self) -> asyncio.Task[None]:
+        """Read the sessions list again (of the selected assistant, or of all)."""
+        assistant = self.selected_assistant()
+        return self._tasks.start(
+            "sessions", self._load_sessions(assistant.id if assistant else None)
+        )
+
+    def _select_open_session(self) -> None:
+        """Show the open session as the current row, without opening it again."""
+        session = self.chat_pane.session
+        if session is None:
+            return
+        for row in range(self.session_model.rowCount()):
+            index = self.session_model.index(row, 0)
+            if index.data(SessionRole.SESSION_ID) == session.id:
+                self.session_list.setCurrentIndex(index)
+                return
 
     # -- slots ------------------------------------------------------------------------------
     def focus_filter(self) -> None:
@@ -383,7 +403,8 @@ class MainWindow(QMainWindow):
 
     def _on_current_assistant(self, current: QModelIndex, _previous: QModelIndex) -> None:
         assistant = current.data(LobbyRole.ASSISTANT) if current.isValid() else None
-        self._show_assistant(assistant if isinstance(assistant, Assistant) else None)
+        self.chat_pane.show_assistant(assistant if isinstance(assistant, Assistant) else None)
+        self._update_session_actions()
         if self._health is not None and not self._is_shut_down:
             bot_id = assistant.id if isinstance(assistant, Assistant) else None
             self._tasks.start("sessions", self._load_sessions(bot_id))
@@ -393,17 +414,54 @@ class MainWindow(QMainWindow):
         assistant = self.lobby_list.currentIndex().data(LobbyRole.ASSISTANT)
         return assistant if isinstance(assistant, Assistant) else None
 
-    def _show_assistant(self, assistant: Assistant | None) -> None:
-        if assistant is None:
-            self.assistant_name_label.setText("Choose an assistant")
-            self.assistant_tag_line_label.setText("")
-            self.assistant_description_label.setText(
-                "Pick one from the lobby on the left; double-click it to chat."
+    # -- sessions -----------------------------------------------------------------------------
+    def start_session(self, assistant_id: str) -> asyncio.Task[None] | None:
+        """Start a session with an assistant; it greets first and tops the sessions list."""
+        if self._is_shut_down:
+            return None
+        if self.is_read_only:
+            self.chat_pane.show_notice(
+                "Sessions cannot be started: your data could not be opened this run."
             )
-            return
-        self.assistant_name_label.setText(assistant.name)
-        self.assistant_tag_line_label.setText(assistant.tag_line)
-        self.assistant_description_label.setText(assistant.description)
+            return None
+        if self._user is None:
+            self.chat_pane.show_notice("Still opening your data; try again in a moment.")
+            return None
+        return self.chat_pane.start_session(assistant_id, self._user.id)
+
+    def start_session_with_selected(self) -> asyncio.Task[None] | None:
+        """Ctrl+N: a new session with the assistant selected in the lobby."""
+        assistant = self.selected_assistant()
+        if assistant is None:
+            self.chat_pane.show_notice("Select an assistant in the lobby first.")
+            return None
+        return self.start_session(assistant.id)
+
+    def open_session(self, session_id: str) -> asyncio.Task[None] | None:
+        """Show a stored session in the chat pane (the store alone is enough)."""
+        if self._is_shut_down:
+            return None
+        return self.chat_pane.open_session(session_id)
+
+    def focus_message_input(self) -> None:
+        """Put the cursor in the message box (Ctrl+L)."""
+        self.message_input.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _on_current_session(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        session_id = current.data(SessionRole.SESSION_ID) if current.isValid() else None
+        if session_id:
+            self.open_session(str(session_id))
+
+    def _on_session_changed(self, _session: Session) -> None:
+        if not self._is_shut_down and self._health is not None:
+            self.reload_sessions()
+
+    def _update_session_actions(self) -> None:
+        self.new_session_action.setEnabled(
+            self.selected_assistant() is not None
+            and self._user is not None
+            and not self.is_read_only
+        )
 
     def _update_counts(self) -> None:
         total = self.lobby_model.rowCount()
@@ -450,7 +508,16 @@ class MainWindow(QMainWindow):
         self._shutdown_task = asyncio.ensure_future(self._shut_down())
 
     async def _shut_down(self) -> None:
+        # A streaming reply is stored as interrupted before the store closes.
+        await self.chat_pane.aclose()
         await self._tasks.cancel_all()
+        if self._warm_up_task is not None and not self._warm_up_task.done():
+            self._warm_up_task.cancel()
+        if self._release is not None:
+            try:
+                await self._release()
+            except Exception:
+                log.exception("Releasing the chat services failed")
         try:
             await self._store.close()
         except Exception:
@@ -468,3 +535,4 @@ class MainWindow(QMainWindow):
         await self.reload_lobby()
         assistant = self.selected_assistant()
         await self._load_sessions(assistant.id if assistant else None)
+        self._update_session_actions()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QListView
@@ -16,7 +15,6 @@ from PySide6.QtWidgets import QListView
 from gptlab_desktop.models import (
     Assistant,
     Message,
-    MessageState,
     ModelConfig,
     Role,
     Session,
@@ -25,7 +23,7 @@ from gptlab_desktop.models import (
     utcnow,
 )
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.ui.chat_model import ChatMessageDelegate, ChatModel, ChatRole
+from gptlab_desktop.ui.chat_view import ChatTranscriptModel
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,
@@ -182,84 +180,10 @@ def test_session_list_names_an_untitled_session_by_its_start(qapp) -> None:
     assert model.index(0, 0).data(SessionRole.SESSION_ID) == untitled.id
 
 
-# -- chat ------------------------------------------------------------------------------------
-def test_chat_model_passes_the_model_checker_through_a_streamed_reply(qapp) -> None:
-    model = ChatModel()
-    tester = check(model)
-    model.set_messages([message("Hello", Role.ASSISTANT)])
-    model.append_message(message("Hi!"))
-    reply = message("", Role.ASSISTANT)
-    model.append_message(reply)
-    for text in ("Once", "Once upon", "Once upon a time"):
-        model.replace_message(Message(reply.id, "s", Role.ASSISTANT, text, reply.created_date))
-    model.clear()
-    assert tester is not None
-
-
-def test_chat_model_changes_only_the_row_of_a_growing_reply(qtbot) -> None:
-    model = ChatModel()
-    model.set_messages([message("Question"), message("Ans", Role.ASSISTANT)])
-    grown = model.messages()[1]
-    with qtbot.waitSignal(model.dataChanged) as changed:
-        model.replace_message(Message(grown.id, "s", Role.ASSISTANT, "Answer", grown.created_date))
-    assert [index.row() for index in changed.args[:2]] == [1, 1]
-    assert model.index(1, 0).data() == "Answer"
-
-
-def test_chat_model_marks_an_interrupted_reply_in_its_author_line(qapp) -> None:
-    model = ChatModel()
-    cut = Message(new_id(), "s", Role.ASSISTANT, "Half", utcnow(), MessageState.INTERRUPTED)
-    model.set_messages([cut])
-    assert model.index(0, 0).data(ChatRole.AUTHOR) == "Assistant (interrupted)"
-
-
-@pytest.fixture
-def chat_view(qtbot) -> tuple[QListView, ChatModel, ChatMessageDelegate]:
-    model = ChatModel()
-    view = QListView()
-    qtbot.addWidget(view)
-    view.resize(400, 600)
-    view.setModel(model)
-    delegate = ChatMessageDelegate(model, view)
-    view.setItemDelegate(delegate)
-    view.show()
-    return view, model, delegate
-
-
-def test_chat_delegate_measures_a_row_once(chat_view) -> None:
-    view, model, delegate = chat_view
-    model.set_messages([message(f"message {n}") for n in range(50)])
-    first = [view.sizeHintForIndex(model.index(row, 0)) for row in range(50)]
-    assert delegate.cached_size_count() == 50
-    assert [view.sizeHintForIndex(model.index(row, 0)) for row in range(50)] == first
-
-
-def test_chat_delegate_remeasures_only_the_row_that_changed(chat_view) -> None:
-    view, model, delegate = chat_view
-    model.set_messages([message(f"message {n}") for n in range(20)])
-    for row in range(20):
-        view.sizeHintForIndex(model.index(row, 0))
-    last = model.messages()[-1]
-    before = view.sizeHintForIndex(model.index(19, 0)).height()
-    model.replace_message(
-        Message(last.id, "s", Role.ASSISTANT, "a long reply " * 200, last.created_date)
-    )
-    assert delegate.cached_size_count() == 19
-    assert view.sizeHintForIndex(model.index(19, 0)).height() > before
-
-
-def test_chat_delegate_wraps_long_text_to_the_view_width(chat_view) -> None:
-    view, model, _ = chat_view
-    model.set_messages([message("short"), message("word " * 300)])
-    short, long = (view.sizeHintForIndex(model.index(row, 0)) for row in range(2))
-    assert long.height() > 3 * short.height()
-    assert long.width() <= view.viewport().width()
-
-
 def test_models_expose_accessible_text(qapp) -> None:
     lobby = LobbyModel()
     lobby.set_assistants([assistant("Alpha")])
-    chat = ChatModel()
+    chat = ChatTranscriptModel()
     chat.set_messages([message("Hi")])
     assert lobby.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "Alpha. Alpha tag"
     assert chat.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "You: Hi"

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from gptlab_desktop import __version__
+from gptlab_desktop.app import build_main_window, build_services
 from gptlab_desktop.models import ModelConfig, Session, SessionType, new_id, utcnow
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.services.errors import StoreUnavailable
@@ -28,7 +29,7 @@ from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.session_list_model import SessionRole
-from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop, settings_for
+from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop
 
 OpenWindow = Callable[..., MainWindow]
 
@@ -336,8 +337,9 @@ def test_database_from_a_newer_version_is_reported_and_kept(
 
 # -- closing ---------------------------------------------------------------------------------
 def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) -> None:
-    store = SqliteStore(AppPaths(data_dir).database_file)
-    window = MainWindow(store, settings_for(data_dir))
+    services = build_services(AppPaths(data_dir), {})
+    store = services.store
+    window = build_main_window(services)
     window.show()
     started = window.start(load_showcase_entries())
     qtbot.waitUntil(started.done, timeout=WAIT_MS)
@@ -351,7 +353,7 @@ def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) ->
 
 
 def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, qt_loop, data_dir: Path) -> None:
-    window = MainWindow(SqliteStore(AppPaths(data_dir).database_file), settings_for(data_dir))
+    window = build_main_window(build_services(AppPaths(data_dir), {}))
     window.show()
     started = window.start(load_showcase_entries())
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,8 +18,9 @@ import platformdirs
 import pytest
 
 from gptlab_desktop import __version__
-from gptlab_desktop.app import main
+from gptlab_desktop.app import LOCAL_IDENTITY, identity_secret, main
 from gptlab_desktop.paths import APP_NAME, DATA_DIR_ENV, AppPaths, resolve_data_dir
+from gptlab_desktop.services.identity import user_hash
 
 REPO = Path(__file__).resolve().parents[2]
 # Libraries that cost more start-up time and memory than the whole window (DESIGN.md).
@@ -109,15 +111,68 @@ def test_smoke_run_fails_on_a_damaged_store_and_leaves_it_alone(tmp_path: Path) 
     assert paths.database_file.read_bytes() == b"not a database" * 50
 
 
-def test_start_up_path_imports_no_network_client_or_renderer(tmp_path: Path) -> None:
-    script = (
-        "import json, sys\n"
-        "from gptlab_desktop.app import main\n"
-        f"status = main(['--smoke', '--data-dir', {str(tmp_path / 'd')!r}])\n"
-        f"print(json.dumps([status, [m for m in {HEAVY_MODULES!r} if m in sys.modules]]))\n"
-    )
+# Runs the app as --smoke does, noting which heavy modules are loaded when the main window
+# first paints, and which when the run is over (after the background warm-up).
+_FIRST_PAINT_SCRIPT = """
+import json, sys
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+from gptlab_desktop.app import LOCAL_IDENTITY, identity_secret, main
+
+HEAVY = {heavy!r}
+seen = {{}}
+
+
+class FirstPaint(QObject):
+    def eventFilter(self, watched, event):
+        if (
+            "paint" not in seen
+            and event.type() == QEvent.Type.Paint
+            and isinstance(watched, QWidget)
+            and watched.window().objectName() == "mainWindow"
+        ):
+            seen["paint"] = [m for m in HEAVY if m in sys.modules]
+        return False
+
+
+app = QApplication(["gptlab-desktop"])
+first_paint = FirstPaint()
+app.installEventFilter(first_paint)
+status = main(["--smoke", "--data-dir", {data_dir!r}])
+print(json.dumps([status, seen.get("paint"), [m for m in HEAVY if m in sys.modules]]))
+"""
+
+
+@pytest.fixture(scope="module")
+def modules_at_first_paint_and_exit(tmp_path_factory: pytest.TempPathFactory) -> list[object]:
+    data_dir = tmp_path_factory.mktemp("first-paint") / "d"
+    script = _FIRST_PAINT_SCRIPT.format(heavy=HEAVY_MODULES, data_dir=str(data_dir))
     result = run_python("-c", script)
-    assert json.loads(result.stdout.splitlines()[-1]) == [0, []], result.stderr
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_first_paint_comes_before_any_network_client_tokenizer_or_renderer(
+    modules_at_first_paint_and_exit: list[object],
+) -> None:
+    status, at_first_paint, _at_exit = modules_at_first_paint_and_exit
+    assert (status, at_first_paint) == (0, [])
+
+
+def test_chat_services_warm_up_in_the_background_after_the_first_paint(
+    modules_at_first_paint_and_exit: list[object],
+) -> None:
+    _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
+    assert {"openai", "tiktoken"} <= set(at_exit)  # type: ignore[arg-type]
+
+
+def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path / "d")
+    result = run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(paths.database_file) as conn:
+        hashes = [row[0] for row in conn.execute("SELECT user_hash FROM users")]
+    assert hashes == [user_hash(LOCAL_IDENTITY)]
 
 
 # -- where the data lives ----------------------------------------------------------------------
@@ -140,3 +195,12 @@ def test_everything_lives_inside_the_data_dir(tmp_path: Path) -> None:
         assert path.is_relative_to(tmp_path)
     assert paths.log_file == tmp_path / "logs" / "gptlab-desktop.log"
     assert paths.cache_dir == tmp_path / "cache"
+
+
+# -- who the user is ---------------------------------------------------------------------------
+def test_the_api_key_identifies_the_user() -> None:
+    assert identity_secret({"OPENAI_API_KEY": "sk-abc"}) == "sk-abc"
+
+
+def test_without_an_api_key_the_user_is_the_local_identity() -> None:
+    assert identity_secret({}) == identity_secret({"OPENAI_API_KEY": "  "}) == LOCAL_IDENTITY

@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from gptlab_desktop.ui.markdown import render_cache_info, render_markdown
+from gptlab_desktop.ui.markdown import (
+    STREAM_PIECE_CHARS,
+    StreamingMarkdown,
+    StreamingUpdate,
+    render_cache_info,
+    render_markdown,
+)
 
 
 def test_emphasis_headings_lists_and_links_become_html():
@@ -138,3 +144,105 @@ def test_importing_the_renderer_does_not_import_markdown_or_pygments():
     )
 
     assert result.stdout.strip() == "[]"
+
+
+# Streaming: settled blocks once, the tail on every update ----------------------------------
+
+REPLY = (
+    "# Plan\n\nFirst paragraph with **bold**\nand a second line.\n\n"
+    "```python\nx = 1\n\ny = 2\n```\n\n- one\n- two\n\nThen `code` inline.\n\n"
+    "~~~\nsecond block\n~~~\n\nLast words"
+)
+
+
+def _stream(text: str, step: int = 1) -> tuple[StreamingMarkdown, list[StreamingUpdate]]:
+    streaming = StreamingMarkdown()
+    ends = [*range(step, len(text), step), len(text)]
+    updates = [streaming.update(text[:end]) for end in ends]
+    return streaming, updates
+
+
+def _streamed_html(updates: list[StreamingUpdate]) -> str:
+    settled = "".join(piece.html for update in updates for piece in update.settled)
+    return settled + updates[-1].tail.html
+
+
+def test_a_streamed_reply_has_the_code_blocks_of_the_full_render():
+    _, updates = _stream(REPLY)
+
+    assert updates[-1].code_blocks == render_markdown(REPLY).code_blocks
+
+
+def test_streamed_code_blocks_keep_their_copy_anchors_in_order():
+    _, updates = _stream(REPLY)
+
+    html = _streamed_html(updates)
+    assert html.index('href="copy:0"') < html.index('href="copy:1"')
+    assert 'href="copy:2"' not in html
+
+
+def test_a_streamed_reply_renders_blocks_like_the_full_render():
+    _, updates = _stream(REPLY)
+
+    def between_blocks(html: str) -> str:
+        return html.replace(">\n<", "><")
+
+    assert between_blocks(_streamed_html(updates)) == between_blocks(render_markdown(REPLY).html)
+
+
+def test_each_block_settles_once_and_the_tail_holds_only_the_last_block():
+    _, updates = _stream(REPLY)
+
+    settled = [piece for update in updates for piece in update.settled]
+    assert len(settled) == 6  # heading, paragraph, code, list, paragraph, code
+    assert "Last words" in updates[-1].tail.html
+    assert "Plan" not in updates[-1].tail.html
+
+
+def test_a_blank_line_inside_a_code_fence_does_not_settle_the_block():
+    _, updates = _stream("```python\nx = 1\n\ny = 2\n\nz = 3\n")
+
+    assert all(update.settled == () for update in updates)
+    assert updates[-1].code_blocks == ("x = 1\n\ny = 2\n\nz = 3",)
+
+
+def test_a_long_paragraph_is_cut_into_pieces_while_it_streams():
+    text = "tok " * 5_000 + "end"
+
+    _, updates = _stream(text, step=40)
+
+    assert sum(len(update.settled) for update in updates) >= 5
+    assert len(updates[-1].tail.html) < 2 * STREAM_PIECE_CHARS
+    assert 'style="margin-top: 0px;"' in updates[-1].tail.html
+
+
+def test_a_paragraph_is_not_cut_inside_a_code_span():
+    text = "word " * 450 + "`a code span " + "inside " * 200 + "closed` " + "word " * 20
+
+    _, updates = _stream(text, step=7)
+
+    for piece in (piece for update in updates for piece in update.settled):
+        assert piece.html.count("<code") == piece.html.count("</code>")
+        assert "`" not in piece.html
+
+
+def test_text_that_did_not_grow_restarts_the_rendering():
+    streaming = StreamingMarkdown()
+    streaming.update("First paragraph.\n\nSecond")
+
+    update = streaming.update("Other paragraph.\n\nMore")
+
+    assert update.restart
+    assert [piece.html for piece in update.settled] == ["<p>Other paragraph.</p>"]
+
+
+def test_warm_up_imports_markdown_and_pygments():
+    probe = (
+        "import sys, gptlab_desktop.ui.markdown as m; m.warm_up(); "
+        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout.strip() == "['markdown', 'pygments']"

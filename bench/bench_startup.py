@@ -1,0 +1,80 @@
+"""Start-up: process start to the main window painted with the lobby filled, and its memory.
+
+Run: ``python bench/bench_startup.py``. Each start is a fresh process (``startup_probe.py``),
+timed from the moment it was launched; median of 7 after one warm-up start. Baseline: a bare
+PySide6 window (a QMainWindow with a label) started the same way. Targets (issue 6): <= 2x the
+bare window's time and <= 1.5x its peak RSS at first paint; the chat usable (its clients
+loaded in the background) within 1 s of the process starting.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Figure, report
+
+PROBE = Path(__file__).resolve().parent / "startup_probe.py"
+RUNS = 7
+
+
+def start(*args: str) -> dict[str, tuple[float, float | None]]:
+    """Run the probe once; each line it printed, with seconds since launch and its number."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, str(PROBE), *args], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    seen: dict[str, tuple[float, float | None]] = {}
+    for line in process.stdout:
+        at = time.perf_counter() - began
+        word, _, number = line.strip().partition(" ")
+        seen[word] = (at, float(number) if number else None)
+    if process.wait() != 0:
+        raise RuntimeError(f"the probe failed: {args}")
+    return seen
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        start("app", data_dir)  # first run: creates the database and the showcase
+        start("bare")
+        bare_runs, app_runs = [], []
+        for _ in range(RUNS):  # interleaved, so drifting load hits both alike
+            bare_runs.append(start("bare"))
+            app_runs.append(start("app", data_dir))
+    bare_s = statistics.median(run["PAINTED"][0] for run in bare_runs)
+    bare_mb = statistics.median(run["PAINTED"][1] or 0 for run in bare_runs)
+    app_s = statistics.median(run["PAINTED"][0] for run in app_runs)
+    app_mb = statistics.median(run["PAINTED"][1] or 0 for run in app_runs)
+    ready_s = statistics.median(run["CHAT_READY"][0] for run in app_runs)
+    report(
+        "Start-up",
+        [
+            Figure(
+                "process start to lobby painted (median of 7)",
+                app_s * 1000,
+                "ms",
+                baseline=bare_s * 1000,
+                baseline_name="bare PySide6 window",
+                ratio_target=2.0,
+            ),
+            Figure(
+                "peak RSS at first paint",
+                app_mb,
+                "MB",
+                baseline=bare_mb,
+                baseline_name="bare PySide6 window",
+                ratio_target=1.5,
+            ),
+            Figure("process start to chat usable", ready_s * 1000, "ms", target=1000),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""Who the user is and which API key the app uses: the one owner of the key and the data key.
+
+The key. ``OPENAI_API_KEY`` from the environment wins whenever it is set, and is never copied
+into the keyring unasked. Otherwise the key is the one saved in the OS keyring (``SecretStore``)
+— or, when no usable keyring exists, kept in memory for this run only, which the state says.
+A key is saved only after the configured server has accepted it (``verify_and_save``), so a
+typo never replaces a working key.
+
+The data key. Message bodies bound for the cloud are encrypted with the user's random data key
+(``services/crypto.py``). Its record is stored only *wrapped* under a key derived from the API
+key, in the store's settings (``WRAPPED_DATA_KEY_SETTING``); the unwrapped key lives in memory
+for this run. Replacing the API key re-wraps that record, so history stays readable. Removing
+the key leaves the record as it is: history encrypted under the removed key opens again only
+with that key (``crypto`` says so in its ``DecryptionFailed`` sentence).
+
+Identity. The user is known by the hash of the key in use (``services/identity.py``). Without
+any key — a compatible server that needs none — everything belongs to one fixed local user,
+``LOCAL_USER_HASH``: it is not a hex string, so it can never equal a real key's hash, and such a
+user has no data key (nothing can be encrypted for the cloud without a key to protect it).
+
+Secrets stay secret: no key material appears in a log line, a ``repr`` or an exception message.
+Qt-free; every blocking step (keyring, key derivation, SQLite) runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from gptlab_desktop.models import User
+from gptlab_desktop.services import crypto
+from gptlab_desktop.services.crypto import DataKey, WrappedKey
+from gptlab_desktop.services.errors import DecryptionFailed, LlmTimeout, ServiceError
+from gptlab_desktop.services.identity import user_hash_async
+from gptlab_desktop.services.llm import OPENAI_BASE_URL, LlmClient, LlmSettings
+from gptlab_desktop.services.secrets import (
+    API_KEY_ENV_VAR,
+    ApiKey,
+    ApiKeySource,
+    KeyringStatus,
+    SecretName,
+    SecretStore,
+)
+from gptlab_desktop.services.store.base import Store
+
+log = logging.getLogger(__name__)
+
+# The identity of the one local user when no API key is in use (see the module docstring).
+LOCAL_USER_HASH = "local-user-without-api-key"
+WRAPPED_DATA_KEY_SETTING = "account.wrapped_data_key"
+# How long a key check may take in all; a server that does not answer is not a verdict.
+CHECK_TIMEOUT_S = 20.0
+_CHECK_CONNECT_TIMEOUT_S = 10.0
+_DAMAGED_RECORD = "Your stored encryption key is damaged, so your encrypted history cannot be read."
+
+
+class KeyLocation(StrEnum):
+    """Where the API key in use comes from."""
+
+    NONE = "none"
+    ENVIRONMENT = "environment"
+    KEYRING = "keyring"
+    MEMORY = "memory"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    """The API key in use, where it lives, and whether secrets reach the keyring this run.
+
+    ``has_saved_key`` is True when a key is saved (keyring or memory), even while the
+    environment's key overrides it: that saved key is what ``remove`` removes.
+    """
+
+    api_key: ApiKey | None
+    location: KeyLocation
+    keyring: KeyringStatus
+    has_saved_key: bool = False
+
+    @property
+    def has_key(self) -> bool:
+        """Whether any API key is in use."""
+        return self.api_key is not None
+
+
+class NoDataKey(ServiceError):
+    """Encryption was asked for while no API key is in use to protect the data key."""
+
+    title = "API key needed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your history is encrypted with a key protected by your API key. Add your API key "
+            "in Settings to read or sync it."
+        )
+
+
+class Account:
+    """The current user's API key (environment, keyring or memory), identity and data key."""
+
+    def __init__(
+        self,
+        secrets: SecretStore,
+        store: Store,
+        *,
+        environ: Mapping[str, str] | None = None,
+        check_timeout_s: float = CHECK_TIMEOUT_S,
+    ) -> None:
+        self._secrets = secrets
+        self._store = store
+        self._environ = environ
+        self._source = ApiKeySource(secrets, environ=environ)
+        self._check_timeout_s = check_timeout_s
+        self._saved: ApiKey | None = None
+        self._is_loaded = False
+        self._data_key: DataKey | None = None
+        self._user_hashes: dict[str, str] = {}
+        self._commits: set[asyncio.Future[KeyState]] = set()
+        # One change at a time: a re-wrap must not interleave with another re-wrap or with the
+        # first creation of the data key.
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Account(location={self.state.location.value}, loaded={self._is_loaded})"
+
+    # -- the key --------------------------------------------------------------------------------
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether ``load`` has run (before it, the state knows only the environment)."""
+        return self._is_loaded
+
+    @property
+    def state(self) -> KeyState:
+        """The key in use and where it lives, as last loaded or changed."""
+        from_env = self._source.environment_key()
+        status = self._secrets.status
+        if from_env is not None:
+            location, key = KeyLocation.ENVIRONMENT, from_env
+        elif self._saved is not None:
+            location = KeyLocation.KEYRING if status.is_available else KeyLocation.MEMORY
+            key = self._saved
+        else:
+            location, key = KeyLocation.NONE, None
+        return KeyState(key, location, status, has_saved_key=self._saved is not None)
+
+    @property
+    def api_key(self) -> ApiKey | None:
+        """The key to use for requests, or None."""
+        return self.state.api_key
+
+    async def load(self) -> KeyState:
+        """Find the keyring and read the saved key; the environment's key still wins."""
+        await self._secrets.check()
+        stored = await self._secrets.get(SecretName.OPENAI_API_KEY)
+        self._saved = ApiKey(stored, from_environment=False) if stored else None
+        self._is_loaded = True
+        state = self.state
+        log.info("API key: %s (keyring %s)", state.location.value, state.keyring.state.value)
+        return state
+
+    def effective_base_url(self, base_url: str | None = None) -> str:
+        """The server a check goes to: ``base_url``, else ``OPENAI_BASE_URL``, else OpenAI's."""
+        environ = os.environ if self._environ is None else self._environ
+        return (base_url or environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+
+    async def check_key(self, key: str, base_url: str | None = None) -> None:
+        """Ask the server at ``base_url`` whether it accepts ``key``; raises a typed ``LlmError``.
+
+        A throwaway client with no retries and a bounded time: ``InvalidApiKey`` for a refused
+        key, ``LlmTimeout`` when the server does not answer in time.
+        """
+        settings = LlmSettings(
+            base_url=base_url,
+            api_key=key,
+            timeout_s=self._check_timeout_s,
+            max_retries=0,
+            connect_timeout_s=min(_CHECK_CONNECT_TIMEOUT_S, self._check_timeout_s),
+        )
+        client = LlmClient(settings, environ=self._environ)
+        try:
+            async with asyncio.timeout(self._check_timeout_s):
+                await client.check_key()
+        except TimeoutError:
+            raise LlmTimeout(self._check_timeout_s) from None
+        finally:
+            await client.aclose()
+
+    async def verify_and_save(self, key: str, base_url: str | None = None) -> KeyState:
+        """Check ``key`` against the server, and only if accepted save it (see ``replace``).
+
+        Raises the check's typed error (``InvalidApiKey``, ``ServerUnreachable``, …) with
+        nothing saved. Once the check has passed, cancelling no longer stops the save.
+        """
+        key = _clean(key)
+        await self.check_key(key, base_url)
+        log.info("The server accepted the API key")
+        # Shielded: a dialog closed during the keyring write must not leave half a change. The
+        # task is kept until done (asyncio holds only a weak reference to it).
+        commit = asyncio.ensure_future(self.replace(key))
+        self._commits.add(commit)
+        commit.add_done_callback(self._commits.discard)
+        return await asyncio.shield(commit)
+
+    async def replace(self, new_key: str) -> KeyState:
+        """Make ``new_key`` the saved key, re-wrapping the data key so history stays readable.
+
+        Does not ask the server (``verify_and_save`` does, then calls this). The key is saved in
+        the keyring, or in memory for this run when no keyring is usable. While
+        ``OPENAI_API_KEY`` is set it stays the key in use, and the data key is left as it is.
+        """
+        new_key = _clean(new_key)
+        async with self._lock:
+            old = self.api_key
+            from_env = self._source.environment_key()
+            in_use_after = from_env.value if from_env is not None else new_key
+            if old is not None and old.value != in_use_after:
+                await self._rewrap_data_key(old.value, in_use_after)
+            await self._source.save(new_key)
+            self._saved = ApiKey(new_key, from_environment=False)
+            if old is None or old.value != in_use_after:
+                self._data_key_changed_owner()
+        state = self.state
+        log.info("API key saved (%s)", state.location.value)
+        return state
+
+    async def remove(self) -> KeyState:
+        """Forget the saved key (keyring and memory); an environment key still applies."""
+        async with self._lock:
+            before = self.api_key
+            await self._source.forget()
+            self._saved = None
+            after = self.api_key
+            if after is None or before is None or before.value != after.value:
+                self._data_key_changed_owner()
+        state = self.state
+        log.info("Saved API key removed (now %s)", state.location.value)
+        return state
+
+    # -- identity ----------------------------------------------------------------------------
+
+    async def user_hash(self) -> str:
+        """The hash of the key in use, or ``LOCAL_USER_HASH`` when there is none."""
+        key = self.api_key
+        if key is None:
+            return LOCAL_USER_HASH
+        # Keyed by the hash itself would need the hash first; one entry per key, never logged.
+        cached = self._user_hashes.get(key.value)
+        if cached is None:
+            cached = await user_hash_async(key.value)
+            self._user_hashes = {key.value: cached}
+        return cached
+
+    async def current_user(self) -> User:
+        """The store's user for the key in use, created on first use."""
+        return await self._store.get_or_create_user(await self.user_hash())
+
+    # -- the data key ------------------------------------------------------------------------
+
+    async def data_key(self) -> DataKey:
+        """The user's data key for this run: unwrapped from its record, or created with it.
+
+        Raises ``NoDataKey`` without an API key, ``DecryptionFailed`` when the record was
+        wrapped under another key (use that key once, then replace it), ``StoreError`` when the
+        store cannot be used.
+        """
+        async with self._lock:
+            key = self.api_key
+            if key is None:
+                raise NoDataKey()
+            if self._data_key is not None:
+                return self._data_key
+            wrapped = await self._wrapped_data_key()
+            if wrapped is None:
+                data_key, wrapped = await crypto.create_data_key_async(key.value)
+                await self._store_wrapped_data_key(wrapped)
+                log.info("Created a new data key")
+            else:
+                data_key = await crypto.unwrap_data_key_async(wrapped, key.value)
+            self._data_key = data_key
+            return data_key
+
+    async def wrapped_data_key(self) -> WrappedKey | None:
+        """The stored (wrapped) data key record, if any: safe to upload."""
+        return await self._wrapped_data_key()
+
+    async def _wrapped_data_key(self) -> WrappedKey | None:
+        text = await self._store.get_setting(WRAPPED_DATA_KEY_SETTING)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise DecryptionFailed(_DAMAGED_RECORD) from None
+        if not isinstance(data, dict):
+            raise DecryptionFailed(_DAMAGED_RECORD)
+        return WrappedKey.from_dict(data)
+
+    async def _store_wrapped_data_key(self, wrapped: WrappedKey) -> None:
+        await self._store.set_setting(WRAPPED_DATA_KEY_SETTING, json.dumps(wrapped.to_dict()))
+
+    async def _rewrap_data_key(self, old_secret: str, new_secret: str) -> None:
+        """Re-wrap the record for ``new_secret``; without a record, or one ``old_secret`` cannot
+        open, there is nothing this key change can carry over (logged, not raised)."""
+        wrapped = await self._wrapped_data_key()
+        if wrapped is None:
+            return
+        try:
+            rewrapped = await crypto.rewrap_async(wrapped, old_secret, new_secret)
+        except DecryptionFailed:
+            # The record belongs to an earlier key; data_key() will say so when asked.
+            log.warning("The data key record was not wrapped under the previous API key")
+            return
+        await self._store_wrapped_data_key(rewrapped)
+        log.info("Data key re-wrapped for the new API key")
+
+    def _data_key_changed_owner(self) -> None:
+        # The data key itself survives a re-wrap, but whether the new key can open the record
+        # is decided by unwrapping it again; and a removed key must not leave it readable.
+        self._data_key = None
+
+
+def server_needs_key(base_url: str | None) -> bool:
+    """Whether the server at ``base_url`` (None: OpenAI's) is OpenAI's own, which needs a key.
+
+    Compatible servers (Ollama, LM Studio, vLLM) often need none, so the app may run without.
+    """
+    host = urlsplit((base_url or OPENAI_BASE_URL).strip()).hostname
+    return host == urlsplit(OPENAI_BASE_URL).hostname
+
+
+def _clean(key: str) -> str:
+    """``key`` without surrounding whitespace; ``ValueError`` (never echoing it) when empty."""
+    cleaned = key.strip() if isinstance(key, str) else ""
+    if not cleaned:
+        raise ValueError("The API key is empty.")
+    return cleaned
+
+
+__all__ = [
+    "API_KEY_ENV_VAR",
+    "LOCAL_USER_HASH",
+    "WRAPPED_DATA_KEY_SETTING",
+    "Account",
+    "KeyLocation",
+    "KeyState",
+    "NoDataKey",
+    "server_needs_key",
+]

@@ -1,0 +1,542 @@
+"""The documents a remote (Firestore) store receives, and reading them back: the one way out.
+
+**Everything destined for the cloud passes through this module**, and nothing else builds a
+remote document: a remote store (and the outbox that replays writes to it) takes the
+``CloudDocument`` values made here and writes their ``data`` as they are, and reads back only
+through the ``*_from_document`` decoders. So what leaves the machine in plaintext is decided,
+and can be reviewed, in this one file.
+
+The layout is GPT Lab's (DESIGN.md, data model), so its data and ours stay interchangeable:
+``users/{id}``, ``user_hash/{hash}``, ``bots/{id}`` with ``model_configs/{id}`` and
+``prompts/{id}`` below it, ``sessions/{id}`` with ``messages/{id}`` below it. Fields GPT Lab did
+not have are additions (a session's title and recap, a message's state and details, an
+assistant's prompt-leak guard), never renamings.
+
+What is encrypted, with the user's data key (``RecordCipher``, AES-256-GCM, crypto.py):
+
+* a message's ``message`` (the body) and ``meta`` (its details: model, usage, error text);
+* a session's ``messages_str`` (the JSON of the context the model sees next), ``title``
+  (written from the conversation) and ``recap`` (the assistant's summary of it).
+
+Each ciphertext's associated data names the user id, the document's path and the field, so a
+message token is bound to its user, its session and its own id: copied to another message,
+session or user, or damaged, it fails to decrypt (``DecryptionFailed``) instead of reading as
+something else.
+
+What stays plain, on purpose: ids, dates, counters, status codes, roles, model settings, and the
+assistants' prompts — the ``prompts`` documents and a session's snapshot of them
+(``bot_initial_prompt_msg``, ``bot_summary_prompt_msg``). Prompts are an assistant's definition,
+written to be shared (showcased assistants, assistants passed on by their code), not what a user
+said; GPT Lab stored them in plaintext too. The ``user_hash`` is plain because it is the lookup
+key (services/identity.py explains why it is safe), and the user's wrapped data key is plain
+because it is itself encrypted under a key only the API key opens.
+
+Dates are ``datetime`` values (Firestore stores them as timestamps); ``CloudDocument.to_json``
+gives a JSON form (ISO dates) for an outbox, and the decoders accept either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gptlab_desktop.models import (
+    SESSION_SCHEMA_VERSION,
+    Assistant,
+    Message,
+    MessageState,
+    ModelConfig,
+    ModelConfigVersion,
+    Prompt,
+    PromptType,
+    Role,
+    Session,
+    SessionStatus,
+    SessionType,
+    User,
+    UserLiked,
+)
+from gptlab_desktop.services.crypto import (
+    DataKey,
+    WrappedKey,
+    associated_data_for,
+    decrypt_context,
+    encrypt_context,
+)
+from gptlab_desktop.services.errors import DecryptionFailed
+from gptlab_desktop.services.identity import USER_HASH_TYPE
+
+USERS = "users"
+USER_HASHES = "user_hash"
+BOTS = "bots"
+PROMPTS = "prompts"
+MODEL_CONFIGS = "model_configs"
+SESSIONS = "sessions"
+MESSAGES = "messages"
+
+# The fields sealed with the data key, by collection (documentation and tests read these).
+ENCRYPTED_SESSION_FIELDS = ("messages_str", "title", "recap")
+ENCRYPTED_MESSAGE_FIELDS = ("message", "meta")
+
+_UNREADABLE = "A document from the cloud could not be read: it is incomplete or damaged."
+
+
+@dataclass(frozen=True, slots=True)
+class CloudDocument:
+    """One remote document: its full path (``sessions/{id}/messages/{id}``) and its fields."""
+
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The document's own id (the last path segment)."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def collection(self) -> str:
+        """The path of the collection holding the document."""
+        return self.path.rsplit("/", 1)[0]
+
+    def to_json(self) -> str:
+        """The fields as JSON, dates in ISO 8601 (for an outbox payload)."""
+        return json.dumps(self.data, default=_json_default, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, path: str, text: str) -> CloudDocument:
+        """A document from ``to_json``'s output."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("A document's fields are a JSON object.")
+        return cls(path, data)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a document value")
+
+
+class RecordCipher:
+    """One user's data key, bound to their user id: seals and opens the secret fields."""
+
+    __slots__ = ("_key", "user_id")
+
+    def __init__(self, key: DataKey, user_id: str) -> None:
+        if not user_id:
+            raise ValueError("A record cipher needs the user id its data belongs to.")
+        self._key = key
+        self.user_id = user_id
+
+    def __repr__(self) -> str:
+        return f"RecordCipher(user_id={self.user_id!r}, key=<hidden>)"
+
+    def associated_data(self, path: str, field_name: str) -> bytes:
+        """What a ciphertext in ``field_name`` of the document at ``path`` is bound to."""
+        return associated_data_for(self.user_id, path, field_name)
+
+    def seal(self, plaintext: str, path: str, field_name: str) -> str:
+        """``plaintext`` encrypted for ``field_name`` of the document at ``path``."""
+        return self._key.encrypt(plaintext, self.associated_data(path, field_name))
+
+    def open(self, token: object, path: str, field_name: str) -> str:
+        """The plaintext of a sealed field; ``DecryptionFailed`` unless it belongs right here."""
+        if not isinstance(token, str):
+            raise DecryptionFailed(_UNREADABLE)
+        return self._key.decrypt(token, self.associated_data(path, field_name))
+
+    @property
+    def data_key(self) -> DataKey:
+        """The data key (for the context helpers of ``crypto``)."""
+        return self._key
+
+
+# -- paths ---------------------------------------------------------------------------------------
+
+
+def user_path(user_id: str) -> str:
+    """``users/{id}``."""
+    return f"{USERS}/{_segment(user_id)}"
+
+
+def user_hash_path(user_hash: str) -> str:
+    """``user_hash/{hash}``."""
+    return f"{USER_HASHES}/{_segment(user_hash)}"
+
+
+def bot_path(bot_id: str) -> str:
+    """``bots/{id}``."""
+    return f"{BOTS}/{_segment(bot_id)}"
+
+
+def prompt_path(bot_id: str, prompt_id: str) -> str:
+    """``bots/{bot}/prompts/{id}``."""
+    return f"{bot_path(bot_id)}/{PROMPTS}/{_segment(prompt_id)}"
+
+
+def model_config_path(bot_id: str, config_id: str) -> str:
+    """``bots/{bot}/model_configs/{id}``."""
+    return f"{bot_path(bot_id)}/{MODEL_CONFIGS}/{_segment(config_id)}"
+
+
+def session_path(session_id: str) -> str:
+    """``sessions/{id}``."""
+    return f"{SESSIONS}/{_segment(session_id)}"
+
+
+def message_path(session_id: str, message_id: str) -> str:
+    """``sessions/{session}/messages/{id}``."""
+    return f"{session_path(session_id)}/{MESSAGES}/{_segment(message_id)}"
+
+
+def _segment(value: str) -> str:
+    if not value or "/" in value or value in {".", ".."}:
+        raise ValueError("A document id is non-empty and has no slash.")
+    return value
+
+
+def _ids(document: CloudDocument, *collections: str) -> list[str]:
+    """The ids in ``document.path`` for the collections given, outermost first."""
+    parts = document.path.split("/")
+    if len(parts) != 2 * len(collections) or tuple(parts[0::2]) != collections:
+        raise ValueError(f"{document.path!r} is not a {'/'.join(collections)} document path.")
+    return parts[1::2]
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserHashRecord:
+    """A ``user_hash/{hash}`` document: which kind of secret the hash was made from, and when."""
+
+    user_hash: str
+    user_hash_type: str
+    created_date: datetime
+
+
+def user_document(user: User, wrapped_key: WrappedKey | None = None) -> CloudDocument:
+    """``users/{id}``; with ``wrapped_key``, the user's data key as only their API key opens it."""
+    data: dict[str, Any] = {
+        "user_hash": user.user_hash,
+        "created_date": user.created_date,
+        "last_modified_date": user.last_modified_date,
+        "sessions_started": user.sessions_started,
+        "sessions_ended": user.sessions_ended,
+        "bots_created": user.bots_created,
+    }
+    if wrapped_key is not None:
+        data["data_key"] = wrapped_key.to_dict()
+    return CloudDocument(user_path(user.id), data)
+
+
+def user_from_document(document: CloudDocument) -> User:
+    """The user in a ``users/{id}`` document."""
+    (user_id,) = _ids(document, USERS)
+    data = document.data
+    with _reading():
+        created = _date(data["created_date"])
+        return User(
+            id=user_id,
+            user_hash=str(data["user_hash"]),
+            created_date=created,
+            last_modified_date=_date(data.get("last_modified_date", created)),
+            sessions_started=int(data.get("sessions_started", 0)),
+            sessions_ended=int(data.get("sessions_ended", 0)),
+            bots_created=int(data.get("bots_created", 0)),
+        )
+
+
+def wrapped_key_from_document(document: CloudDocument) -> WrappedKey | None:
+    """The wrapped data key in a ``users/{id}`` document, if it has one."""
+    _ids(document, USERS)
+    record = document.data.get("data_key")
+    if record is None:
+        return None
+    if not isinstance(record, Mapping):
+        raise DecryptionFailed(_UNREADABLE)
+    return WrappedKey.from_dict(record)
+
+
+def user_hash_document(user_hash: str, created_date: datetime) -> CloudDocument:
+    """``user_hash/{hash}``: the hash is the id, made from an OpenAI-style API key."""
+    return CloudDocument(
+        user_hash_path(user_hash),
+        {"user_hash_type": USER_HASH_TYPE, "created_date": created_date},
+    )
+
+
+def user_hash_from_document(document: CloudDocument) -> UserHashRecord:
+    """The record in a ``user_hash/{hash}`` document."""
+    (user_hash,) = _ids(document, USER_HASHES)
+    with _reading():
+        return UserHashRecord(
+            user_hash=user_hash,
+            user_hash_type=str(document.data.get("user_hash_type", USER_HASH_TYPE)),
+            created_date=_date(document.data["created_date"]),
+        )
+
+
+# -- assistants (plain: an assistant's definition is meant to be shared) ------------------------
+
+
+def bot_document(assistant: Assistant) -> CloudDocument:
+    """``bots/{id}``."""
+    return CloudDocument(
+        bot_path(assistant.id),
+        {
+            "name": assistant.name,
+            "tag_line": assistant.tag_line,
+            "description": assistant.description,
+            "session_type": int(assistant.session_type),
+            "creator_user_id": assistant.creator_user_id,
+            "created_date": assistant.created_date,
+            "last_modified_date": assistant.last_modified_date,
+            "active_initial_prompt_id": assistant.active_initial_prompt_id,
+            "active_model_config_id": assistant.active_model_config_id,
+            "active_summary_prompt_id": assistant.active_summary_prompt_id,
+            "showcased": assistant.showcased,
+            "is_active": assistant.is_active,
+            "guards_prompt_leak": assistant.guards_prompt_leak,
+            "sessions_started": assistant.sessions_started,
+            "sessions_ended": assistant.sessions_ended,
+            "showcase_key": assistant.showcase_key,
+        },
+    )
+
+
+def bot_from_document(document: CloudDocument) -> Assistant:
+    """The assistant in a ``bots/{id}`` document."""
+    (bot_id,) = _ids(document, BOTS)
+    data = document.data
+    with _reading():
+        created = _date(data["created_date"])
+        return Assistant(
+            id=bot_id,
+            name=str(data["name"]),
+            tag_line=str(data.get("tag_line", "")),
+            description=str(data.get("description", "")),
+            session_type=SessionType(int(data["session_type"])),
+            creator_user_id=_optional_str(data.get("creator_user_id")),
+            created_date=created,
+            last_modified_date=_date(data.get("last_modified_date", created)),
+            active_initial_prompt_id=str(data["active_initial_prompt_id"]),
+            active_model_config_id=str(data["active_model_config_id"]),
+            active_summary_prompt_id=str(data["active_summary_prompt_id"]),
+            showcased=bool(data.get("showcased", False)),
+            is_active=bool(data.get("is_active", True)),
+            guards_prompt_leak=bool(data.get("guards_prompt_leak", False)),
+            sessions_started=int(data.get("sessions_started", 0)),
+            sessions_ended=int(data.get("sessions_ended", 0)),
+            showcase_key=_optional_str(data.get("showcase_key")),
+        )
+
+
+def prompt_document(prompt: Prompt) -> CloudDocument:
+    """``bots/{bot}/prompts/{id}``; the prompt text is plain, as in GPT Lab (module docstring)."""
+    return CloudDocument(
+        prompt_path(prompt.bot_id, prompt.id),
+        {
+            "message_type": prompt.message_type.value,
+            "message": prompt.message,
+            "created_date": prompt.created_date,
+            "is_active": prompt.is_active,
+            "sessions_started": prompt.sessions_started,
+            "sessions_ended": prompt.sessions_ended,
+        },
+    )
+
+
+def prompt_from_document(document: CloudDocument) -> Prompt:
+    """The prompt version in a ``bots/{bot}/prompts/{id}`` document."""
+    bot_id, prompt_id = _ids(document, BOTS, PROMPTS)
+    data = document.data
+    with _reading():
+        return Prompt(
+            id=prompt_id,
+            bot_id=bot_id,
+            message_type=PromptType(data["message_type"]),
+            message=str(data["message"]),
+            created_date=_date(data["created_date"]),
+            is_active=bool(data.get("is_active", True)),
+            sessions_started=int(data.get("sessions_started", 0)),
+            sessions_ended=int(data.get("sessions_ended", 0)),
+        )
+
+
+def model_config_document(version: ModelConfigVersion) -> CloudDocument:
+    """``bots/{bot}/model_configs/{id}``."""
+    return CloudDocument(
+        model_config_path(version.bot_id, version.id),
+        {
+            "config": version.config.to_dict(),
+            "created_date": version.created_date,
+            "is_active": version.is_active,
+        },
+    )
+
+
+def model_config_from_document(document: CloudDocument) -> ModelConfigVersion:
+    """The model config version in a ``bots/{bot}/model_configs/{id}`` document."""
+    bot_id, config_id = _ids(document, BOTS, MODEL_CONFIGS)
+    data = document.data
+    with _reading():
+        return ModelConfigVersion(
+            id=config_id,
+            bot_id=bot_id,
+            config=ModelConfig.from_dict(dict(data["config"])),
+            created_date=_date(data["created_date"]),
+            is_active=bool(data.get("is_active", True)),
+        )
+
+
+# -- sessions and messages (their text sealed with the data key) --------------------------------
+
+
+def session_document(session: Session, cipher: RecordCipher) -> CloudDocument:
+    """``sessions/{id}``, with the context, title and recap encrypted."""
+    if session.user_id != cipher.user_id:
+        raise ValueError("A session is encrypted only with its own user's data key.")
+    path = session_path(session.id)
+    return CloudDocument(
+        path,
+        {
+            "user_id": session.user_id,
+            "bot_id": session.bot_id,
+            "bot_initial_prompt_msg": session.bot_initial_prompt_msg,
+            "bot_initial_prompt_id": session.bot_initial_prompt_id,
+            "bot_model_config": session.bot_model_config.to_dict(),
+            "bot_session_type": int(session.bot_session_type),
+            "bot_summary_prompt_msg": session.bot_summary_prompt_msg,
+            "bot_summary_prompt_id": session.bot_summary_prompt_id,
+            "guards_prompt_leak": session.guards_prompt_leak,
+            "created_date": session.created_date,
+            "last_modified_date": session.last_modified_date,
+            "session_schema_version": session.session_schema_version,
+            "status": int(session.status),
+            "message_count": session.message_count,
+            "messages_str": encrypt_context(
+                session.context,
+                cipher.data_key,
+                cipher.associated_data(path, "messages_str"),
+            ),
+            "title": cipher.seal(session.title, path, "title"),
+            "recap": cipher.seal(session.recap, path, "recap"),
+            "user_liked": None if session.user_liked is None else int(session.user_liked),
+        },
+    )
+
+
+def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Session:
+    """The session in a ``sessions/{id}`` document; ``DecryptionFailed`` if it is not readable
+    with ``cipher`` (another user's, moved, damaged)."""
+    (session_id,) = _ids(document, SESSIONS)
+    data = document.data
+    path = document.path
+    if data.get("user_id") != cipher.user_id:
+        raise DecryptionFailed("This session belongs to another user.")
+    token = data.get("messages_str")
+    if not isinstance(token, str):
+        raise DecryptionFailed(_UNREADABLE)
+    context = decrypt_context(token, cipher.data_key, cipher.associated_data(path, "messages_str"))
+    title = cipher.open(data["title"], path, "title") if "title" in data else ""
+    recap = cipher.open(data["recap"], path, "recap") if "recap" in data else ""
+    with _reading():
+        created = _date(data["created_date"])
+        liked = data.get("user_liked")
+        return Session(
+            id=session_id,
+            user_id=cipher.user_id,
+            bot_id=_optional_str(data.get("bot_id")),
+            bot_initial_prompt_msg=str(data["bot_initial_prompt_msg"]),
+            bot_model_config=ModelConfig.from_dict(dict(data["bot_model_config"])),
+            bot_session_type=SessionType(int(data["bot_session_type"])),
+            bot_summary_prompt_msg=str(data.get("bot_summary_prompt_msg", "")),
+            created_date=created,
+            last_modified_date=_date(data.get("last_modified_date", created)),
+            bot_initial_prompt_id=_optional_str(data.get("bot_initial_prompt_id")),
+            bot_summary_prompt_id=_optional_str(data.get("bot_summary_prompt_id")),
+            guards_prompt_leak=bool(data.get("guards_prompt_leak", False)),
+            title=title,
+            status=SessionStatus(int(data.get("status", SessionStatus.STARTED))),
+            message_count=int(data.get("message_count", 0)),
+            context=context,
+            user_liked=None if liked is None else UserLiked(int(liked)),
+            recap=recap,
+            session_schema_version=int(data.get("session_schema_version", SESSION_SCHEMA_VERSION)),
+        )
+
+
+def message_document(message: Message, cipher: RecordCipher) -> CloudDocument:
+    """``sessions/{session}/messages/{id}``, with the body and its details encrypted."""
+    path = message_path(message.session_id, message.id)
+    return CloudDocument(
+        path,
+        {
+            "created_date": message.created_date,
+            "role": message.role.value,
+            "state": message.state.value,
+            "message": cipher.seal(message.message, path, "message"),
+            "meta": cipher.seal(
+                json.dumps(message.meta, default=str, ensure_ascii=False), path, "meta"
+            ),
+        },
+    )
+
+
+def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Message:
+    """The message in a ``sessions/{session}/messages/{id}`` document; ``DecryptionFailed``
+    unless it was written for exactly this user, session and message id."""
+    session_id, message_id = _ids(document, SESSIONS, MESSAGES)
+    data = document.data
+    path = document.path
+    body = cipher.open(data.get("message"), path, "message")
+    meta: dict[str, object] = {}
+    if "meta" in data:
+        try:
+            loaded = json.loads(cipher.open(data["meta"], path, "meta"))
+        except ValueError:
+            raise DecryptionFailed(_UNREADABLE) from None
+        if isinstance(loaded, dict):
+            meta = loaded
+    with _reading():
+        return Message(
+            id=message_id,
+            session_id=session_id,
+            role=Role(data["role"]),
+            message=body,
+            created_date=_date(data["created_date"]),
+            state=MessageState(data.get("state", MessageState.COMPLETE.value)),
+            meta=meta,
+        )
+
+
+# -- reading helpers ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    """Turn a missing or malformed field into ``DecryptionFailed`` with a plain sentence."""
+    try:
+        yield
+    except (KeyError, ValueError, TypeError):
+        raise DecryptionFailed(_UNREADABLE) from None
+
+
+def _date(value: object) -> datetime:
+    """A stored date: a ``datetime`` (Firestore's timestamps are) or ISO text; UTC if naive."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+    else:
+        raise TypeError("not a date")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,353 @@
+"""The cloud documents: GPT Lab's layout, no plaintext conversation in them, and read back whole."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gptlab_desktop.models import (
+    Assistant,
+    ContextMessage,
+    Message,
+    MessageState,
+    ModelConfig,
+    ModelConfigVersion,
+    Prompt,
+    PromptType,
+    Role,
+    Session,
+    SessionStatus,
+    SessionType,
+    User,
+    UserLiked,
+)
+from gptlab_desktop.services import cloud_records
+from gptlab_desktop.services.cloud_records import (
+    CloudDocument,
+    RecordCipher,
+    bot_document,
+    bot_from_document,
+    message_document,
+    message_from_document,
+    model_config_document,
+    model_config_from_document,
+    prompt_document,
+    prompt_from_document,
+    session_document,
+    session_from_document,
+    user_document,
+    user_from_document,
+    user_hash_document,
+    user_hash_from_document,
+    wrapped_key_from_document,
+)
+from gptlab_desktop.services.crypto import DataKey, create_data_key
+from gptlab_desktop.services.errors import DecryptionFailed
+
+WHEN = datetime(2026, 3, 4, 5, 6, 7, 890_000, tzinfo=UTC)
+USER_ID = "U" * 20
+OTHER_USER_ID = "V" * 20
+# Distinctive words, so finding them anywhere in a document means plaintext leaked.
+USER_WORDS = "My neighbour Zebulon owes me 4711 euros"
+REPLY_WORDS = "Ask Zebulon politely about the quokka loan"
+RECAP_WORDS = "Recap: the quokka loan to Zebulon"
+TITLE_WORDS = "Zebulon and the quokka money"
+SECRET_WORDS = ("Zebulon", "quokka", "4711")
+
+
+@pytest.fixture
+def cipher() -> RecordCipher:
+    return RecordCipher(DataKey.generate(), USER_ID)
+
+
+def a_session(**changes: object) -> Session:
+    session = Session(
+        id="S" * 20,
+        user_id=USER_ID,
+        bot_id="B" * 20,
+        bot_initial_prompt_msg="You are a careful financial coach.",
+        bot_model_config=ModelConfig("gpt-4o-mini", max_tokens=300, temperature=0.5),
+        bot_session_type=SessionType.COACHING,
+        bot_summary_prompt_msg="Summarise the advice.",
+        created_date=WHEN,
+        last_modified_date=WHEN + timedelta(minutes=5),
+        bot_initial_prompt_id="P" * 20,
+        bot_summary_prompt_id="Q" * 20,
+        guards_prompt_leak=True,
+        title=TITLE_WORDS,
+        status=SessionStatus.COMPLETED,
+        message_count=2,
+        context=(
+            ContextMessage(Role.USER, USER_WORDS, WHEN),
+            ContextMessage(Role.ASSISTANT, REPLY_WORDS, WHEN + timedelta(seconds=3)),
+        ),
+        user_liked=UserLiked.LIKED,
+        recap=RECAP_WORDS,
+    )
+    return session.with_changes(**changes)
+
+
+def a_message(**changes: object) -> Message:
+    message = Message(
+        id="M" * 20,
+        session_id="S" * 20,
+        role=Role.ASSISTANT,
+        message=REPLY_WORDS,
+        created_date=WHEN,
+        state=MessageState.INTERRUPTED,
+        meta={"model": "gpt-4o-mini", "failure": "llm", "error": "About Zebulon: cut short"},
+    )
+    return replace(message, **changes)  # type: ignore[arg-type]
+
+
+def as_json(document: CloudDocument) -> str:
+    return document.path + document.to_json()
+
+
+# -- what the cloud sees -----------------------------------------------------------------------
+
+
+def test_a_session_document_holds_no_plaintext_of_the_conversation(cipher: RecordCipher) -> None:
+    text = as_json(session_document(a_session(), cipher))
+
+    for word in SECRET_WORDS:
+        assert word not in text
+
+
+def test_a_message_document_holds_no_plaintext_body_or_details(cipher: RecordCipher) -> None:
+    text = as_json(message_document(a_message(), cipher))
+
+    for word in SECRET_WORDS:
+        assert word not in text
+
+
+def test_a_session_document_has_gpt_labs_fields_at_its_path(cipher: RecordCipher) -> None:
+    document = session_document(a_session(), cipher)
+
+    assert document.path == f"sessions/{'S' * 20}"
+    assert {
+        "user_id",
+        "bot_id",
+        "bot_initial_prompt_msg",
+        "bot_model_config",
+        "bot_session_type",
+        "bot_summary_prompt_msg",
+        "created_date",
+        "session_schema_version",
+        "status",
+        "message_count",
+        "messages_str",
+        "user_liked",
+    } <= set(document.data)
+    assert document.data["bot_session_type"] == 3
+    assert document.data["status"] == 1
+    assert document.data["user_liked"] == 1
+
+
+def test_a_message_document_lives_under_its_session(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+
+    assert document.path == f"sessions/{'S' * 20}/messages/{'M' * 20}"
+    assert document.data["role"] == "assistant"
+    assert isinstance(document.data["created_date"], datetime)
+
+
+def test_the_encrypted_fields_are_v1_tokens(cipher: RecordCipher) -> None:
+    session = session_document(a_session(), cipher).data
+    message = message_document(a_message(), cipher).data
+
+    sealed = [session[name] for name in cloud_records.ENCRYPTED_SESSION_FIELDS]
+    sealed += [message[name] for name in cloud_records.ENCRYPTED_MESSAGE_FIELDS]
+    assert all(value.startswith("v1.") for value in sealed)
+
+
+def test_prompts_stay_plain_as_in_gpt_lab() -> None:
+    prompt = Prompt("P" * 20, "B" * 20, PromptType.INITIAL, "You are a careful coach.", WHEN)
+
+    document = prompt_document(prompt)
+
+    assert document.path == f"bots/{'B' * 20}/prompts/{'P' * 20}"
+    assert document.data["message"] == "You are a careful coach."
+
+
+def test_a_session_cannot_be_encrypted_with_another_users_key() -> None:
+    with pytest.raises(ValueError):
+        session_document(a_session(), RecordCipher(DataKey.generate(), OTHER_USER_ID))
+
+
+def test_the_cipher_repr_hides_the_key(cipher: RecordCipher) -> None:
+    assert "hidden" in repr(cipher)
+    assert repr(cipher.data_key) == "DataKey(<hidden>)"
+
+
+# -- reading back ------------------------------------------------------------------------------
+
+
+def test_a_session_reads_back_equal(cipher: RecordCipher) -> None:
+    session = a_session()
+
+    assert session_from_document(session_document(session, cipher), cipher) == session
+
+
+def test_a_session_reads_back_equal_through_json(cipher: RecordCipher) -> None:
+    session = a_session()
+    document = session_document(session, cipher)
+
+    stored = CloudDocument.from_json(document.path, document.to_json())
+
+    assert session_from_document(stored, cipher) == session
+
+
+def test_a_message_reads_back_equal_with_its_details(cipher: RecordCipher) -> None:
+    message = a_message()
+
+    read = message_from_document(message_document(message, cipher), cipher)
+
+    assert read == message
+    assert read.meta == message.meta
+
+
+def test_a_user_reads_back_equal_with_the_wrapped_data_key() -> None:
+    user = User(
+        USER_ID, "ab" * 32, WHEN, WHEN, sessions_started=3, sessions_ended=2, bots_created=1
+    )
+    _key, wrapped = create_data_key("sk-test-some-key-for-wrapping")
+
+    document = user_document(user, wrapped)
+
+    assert document.path == f"users/{USER_ID}"
+    assert user_from_document(document) == user
+    assert wrapped_key_from_document(document) == wrapped
+
+
+def test_a_user_hash_record_reads_back() -> None:
+    document = user_hash_document("ab" * 32, WHEN)
+
+    record = user_hash_from_document(document)
+
+    assert document.data["user_hash_type"] == "open_ai_key"
+    assert (record.user_hash, record.created_date) == ("ab" * 32, WHEN)
+
+
+def test_an_assistant_reads_back_equal() -> None:
+    assistant = Assistant(
+        id="B" * 20,
+        name="Coach",
+        tag_line="Plans with you",
+        description="A careful coach.",
+        session_type=SessionType.COACHING,
+        creator_user_id=USER_ID,
+        created_date=WHEN,
+        last_modified_date=WHEN,
+        active_initial_prompt_id="P" * 20,
+        active_model_config_id="C" * 20,
+        active_summary_prompt_id="Q" * 20,
+        sessions_started=4,
+    )
+
+    assert bot_from_document(bot_document(assistant)) == assistant
+
+
+def test_a_prompt_and_a_model_config_read_back_equal() -> None:
+    prompt = Prompt("P" * 20, "B" * 20, PromptType.SUMMARY, "Summarise.", WHEN, is_active=False)
+    config = ModelConfigVersion("C" * 20, "B" * 20, ModelConfig("gpt-4o", temperature=1.0), WHEN)
+
+    assert prompt_from_document(prompt_document(prompt)) == prompt
+    assert model_config_from_document(model_config_document(config)) == config
+
+
+def test_a_gpt_lab_document_without_our_additions_still_reads(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+    data = {key: value for key, value in document.data.items() if key not in {"state", "meta"}}
+
+    message = message_from_document(CloudDocument(document.path, data), cipher)
+
+    assert message.state is MessageState.COMPLETE
+    assert message.meta == {}
+
+
+# -- tampering ---------------------------------------------------------------------------------
+
+
+def test_a_damaged_message_body_fails_to_decrypt(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+    token = document.data["message"]
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    damaged = CloudDocument(document.path, {**document.data, "message": flipped})
+
+    with pytest.raises(DecryptionFailed):
+        message_from_document(damaged, cipher)
+
+
+def test_a_message_body_moved_to_another_message_fails_to_decrypt(cipher: RecordCipher) -> None:
+    first = message_document(a_message(), cipher)
+    second = message_document(a_message(id="N" * 20, message="Fine, thanks"), cipher)
+    swapped = CloudDocument(second.path, {**second.data, "message": first.data["message"]})
+
+    with pytest.raises(DecryptionFailed):
+        message_from_document(swapped, cipher)
+
+
+def test_a_message_moved_to_another_session_fails_to_decrypt(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+    moved = CloudDocument(f"sessions/{'T' * 20}/messages/{'M' * 20}", document.data)
+
+    with pytest.raises(DecryptionFailed):
+        message_from_document(moved, cipher)
+
+
+def test_another_users_key_cannot_read_a_message(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+    # Even with the same data key: the user id is part of what each token is bound to.
+    other = RecordCipher(cipher.data_key, OTHER_USER_ID)
+
+    with pytest.raises(DecryptionFailed):
+        message_from_document(document, other)
+
+
+def test_a_context_moved_to_another_session_fails_to_decrypt(cipher: RecordCipher) -> None:
+    first = session_document(a_session(), cipher)
+    second = session_document(a_session(id="T" * 20), cipher)
+    swapped = CloudDocument(
+        second.path, {**second.data, "messages_str": first.data["messages_str"]}
+    )
+
+    with pytest.raises(DecryptionFailed):
+        session_from_document(swapped, cipher)
+
+
+def test_a_session_of_another_user_is_refused(cipher: RecordCipher) -> None:
+    document = session_document(a_session(), cipher)
+    claimed = CloudDocument(document.path, {**document.data, "user_id": OTHER_USER_ID})
+
+    with pytest.raises(DecryptionFailed):
+        session_from_document(claimed, cipher)
+
+
+def test_a_document_missing_a_field_is_reported_as_unreadable(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+    data = {key: value for key, value in document.data.items() if key != "role"}
+
+    with pytest.raises(DecryptionFailed, match="incomplete or damaged"):
+        message_from_document(CloudDocument(document.path, data), cipher)
+
+
+def test_a_document_at_the_wrong_path_is_refused(cipher: RecordCipher) -> None:
+    document = message_document(a_message(), cipher)
+
+    with pytest.raises(ValueError):
+        message_from_document(CloudDocument(f"users/{USER_ID}", document.data), cipher)
+
+
+def test_ids_with_a_slash_are_refused() -> None:
+    with pytest.raises(ValueError):
+        cloud_records.session_path("a/b")
+
+
+def test_the_json_form_is_valid_json_with_iso_dates(cipher: RecordCipher) -> None:
+    data = json.loads(message_document(a_message(), cipher).to_json())
+
+    assert data["created_date"] == WHEN.isoformat()
