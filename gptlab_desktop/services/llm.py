@@ -17,6 +17,7 @@ import importlib
 import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -168,6 +169,10 @@ def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ..
     return tuple(sorted(unique, key=str.lower))
 
 
+# How long reading a stream may keep the event loop before letting the window paint.
+YIELD_EVERY_S = 0.005
+
+
 class LlmClient:
     """An OpenAI-compatible client with typed errors and its own bounded retries."""
 
@@ -212,8 +217,24 @@ class LlmClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def warm_up(self) -> None:
-        """Import ``openai`` in a worker thread, so the first request does not stall the loop."""
+        """Import ``openai`` and build its client in a worker thread, off the event loop.
+
+        Both are slow the first time (the import ~0.4 s, the client's TLS context ~0.1 s), so
+        doing them here keeps the first request from stalling the window.
+        """
         await run_blocking(importlib.import_module, "openai")
+        if self._api_key is not None:
+            await run_blocking(self._openai)
+
+    async def use_api_key(self, api_key: str | None) -> None:
+        """Send ``api_key`` from now on (a key saved or removed in Settings)."""
+        if api_key is None and not self.is_openai:
+            api_key = PLACEHOLDER_API_KEY
+        if api_key == self._api_key:
+            return
+        await self.aclose()
+        self._api_key = api_key
+        self._models = None
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -255,8 +276,14 @@ class LlmClient:
         finish_reason: str | None = None
         usage: Usage | None = None
         model = config.model
+        resumed = time.monotonic()
         try:
             async for chunk in stream:
+                # Events that have already arrived are parsed without ever suspending: a fast
+                # server would hold the event loop (and the window) for hundreds of ms.
+                if time.monotonic() - resumed > YIELD_EVERY_S:
+                    await asyncio.sleep(0)
+                    resumed = time.monotonic()
                 model = chunk.model or model
                 if chunk.usage is not None:
                     usage = Usage(

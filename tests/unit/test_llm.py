@@ -660,3 +660,17 @@ def test_cost_estimate_uses_list_prices() -> None:
 
 def test_cost_of_an_unknown_model_is_unknown() -> None:
     assert estimate_cost_usd("llama3:8b", 1_000, 1_000) is None
+
+
+@pytest.mark.asyncio
+async def test_a_new_key_is_used_for_the_next_request(openai_server: FakeOpenAIServer) -> None:
+    openai_server.api_key = "sk-new-key"
+    client = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-old-key"))
+    try:
+        with pytest.raises(InvalidApiKey):
+            await client.check_key()
+        await client.use_api_key("sk-new-key")
+        await client.check_key()
+        assert openai_server.requests[-1].headers["authorization"] == "Bearer sk-new-key"
+    finally:
+        await client.aclose()
