@@ -1,0 +1,104 @@
+"""Take the README's screenshot: the real main window on an X server (run under Xvfb).
+
+Run through ``scripts/take-screenshot`` (which installs Xvfb where missing). It fills a fresh
+data directory with the showcase and one short demo session, shows the window at a fixed size,
+opens the session and grabs the screen to docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEMO = [
+    ("assistant", "Hello! I'm your code reviewer. Paste some code and tell me what it should do."),
+    (
+        "user",
+        "Why does this return the wrong total?\n\n```python\ndef total(items):\n"
+        "    for item in items:\n        sum = 0\n        sum += item.price\n"
+        "    return sum\n```",
+    ),
+    (
+        "assistant",
+        "It resets the running total on every pass:\n\n**Bug** — `sum = 0` sits "
+        "inside the loop, so only the last price survives. It also shadows the "
+        "built-in `sum`.\n\n```python\ndef total(items):\n"
+        "    return sum(item.price for item in items)\n```\n\n"
+        "Does `items` ever hold `None` prices? If so, decide how to treat them.",
+    ),
+]
+
+
+async def _seed(data_dir: Path) -> str:
+    from gptlab_desktop.models import Message, Role, new_id, utcnow
+    from gptlab_desktop.paths import app_paths, ensure_created
+    from gptlab_desktop.services.showcase import load_showcase_entries
+    from gptlab_desktop.services.store.sqlite import SqliteStore
+
+    paths = app_paths(str(data_dir))
+    ensure_created(paths)
+    store = SqliteStore(paths.database_file)
+    await store.open()
+    await store.sync_showcase(load_showcase_entries())
+    reviewer = next(a for a in await store.list_assistants() if a.showcase_key == "code-reviewer")
+    from gptlab_desktop.app import build_services
+
+    services = build_services(paths, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    user = await store.get_or_create_user("screenshot")
+    session = await services.engine.start_session(reviewer.id, user.id)
+    await store.rename_session(session.id, "Fixing a running total")
+    start = utcnow() - timedelta(minutes=5)
+    for i, (role, text) in enumerate(DEMO):
+        await store.add_message(
+            Message(new_id(), session.id, Role(role), text, start + timedelta(minutes=i))
+        )
+    await store.close()
+    return session.id
+
+
+def main() -> None:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from gptlab_desktop.app import build_main_window, build_services
+    from gptlab_desktop.paths import app_paths
+    from gptlab_desktop.services.showcase import load_showcase_entries
+
+    out = ROOT / "docs" / "screenshot.png"
+    with tempfile.TemporaryDirectory() as tmp:
+        session_id = asyncio.run(_seed(Path(tmp)))
+        app = QApplication([])
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "not-needed"}
+        window = build_main_window(build_services(app_paths(tmp), env))
+
+        async def run() -> None:
+            window.resize(1280, 800)
+            window.move(0, 0)
+            window.show()
+            await asyncio.sleep(0)
+            await window.start(load_showcase_entries())
+            window.lobby_list.setCurrentIndex(window.lobby_list.model().index(2, 0))
+            await asyncio.sleep(0.5)
+            await window.open_session(session_id)
+            await asyncio.sleep(1.5)
+            screen = app.primaryScreen()
+            picture = screen.grabWindow(0, 0, 0, 1280, 800)
+            out.parent.mkdir(exist_ok=True)
+            picture.save(str(out))
+            print(f"saved {out}")
+            window.close()
+            await asyncio.sleep(0.5)
+
+        loop.run_until_complete(run())
+
+
+if __name__ == "__main__":
+    main()
