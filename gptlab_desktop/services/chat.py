@@ -48,6 +48,8 @@ from gptlab_desktop.services.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIM
 log = logging.getLogger(__name__)
 
 CONCLUDE_AFTER_MESSAGES = 5
+# A guarded reply is compared with the prompt each time it has grown by this much.
+LEAK_CHECK_CHARS = 200
 CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
 TITLE_INSTRUCTION = (
     "Give this conversation a short title of at most six words. Reply with the title only, "
@@ -132,6 +134,13 @@ class ReplyInterrupted:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRemoved:
+    """A message left the transcript (the reply a regenerated one replaced)."""
+
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RetryScheduled:
     """The server asked us to wait (rate limit); a retry follows after ``wait_s`` seconds."""
 
@@ -158,6 +167,7 @@ ChatEvent = (
     | ReplyDelta
     | ReplyFinished
     | ReplyInterrupted
+    | MessageRemoved
     | RetryScheduled
     | ModerationWarning
     | SessionUpdated
@@ -173,6 +183,8 @@ class _ReplyRequest:
     config: ModelConfig
     # continue an interrupted reply: the stored message to extend, and its text so far
     extend: Message | None = None
+    # regenerate: the reply this one replaces, removed only once this one is complete
+    replaces: str | None = None
     meta: dict[str, object] = field(default_factory=dict)
 
 
@@ -273,8 +285,10 @@ class SessionEngine:
             message=text,
             created_date=utcnow(),
         )
-        await self._store.add_message(message)
-        session = await self._append_context(session, message)
+        session = self._with_context_entry(session, message)
+        # A message too long for the model is refused before anything is stored.
+        await self._plan(session)
+        await self._store.add_message(message, context=session.context)
         yield MessageStored(message)
         moderation = asyncio.ensure_future(self._llm.moderate(text))
         try:
@@ -288,15 +302,19 @@ class SessionEngine:
             yield ModerationWarning(flagged)
 
     async def regenerate(self, session_id: str) -> AsyncIterator[ChatEvent]:
-        """Drop the last reply and ask again from the same context."""
+        """Ask again from the same context; the old reply goes only once the new one is whole.
+
+        A new reply that fails or is stopped stays beside the old one, so nothing is lost.
+        """
         session = await self._require_open(session_id)
         messages = await self._store.list_messages(session_id)
         last = messages[-1] if messages else None
         if last is None or last.role is not Role.ASSISTANT:
             raise NothingToDo("There is no reply to regenerate.")
-        await self._store.delete_message(last.id)
-        session = await self._drop_context_reply(session, last)
-        async for event in self._answer(session):
+        kept = session.context
+        if kept and kept[-1].role is Role.ASSISTANT and kept[-1].message == last.message:
+            kept = kept[:-1]
+        async for event in self._answer(session.with_changes(context=kept), replaces=last.id):
             yield event
 
     async def continue_reply(self, session_id: str) -> AsyncIterator[ChatEvent]:
@@ -409,12 +427,12 @@ class SessionEngine:
             raise SessionClosed("This session has ended; start a new one to keep talking.")
         return session
 
-    async def _append_context(self, session: Session, message: Message) -> Session:
+    def _with_context_entry(self, session: Session, message: Message) -> Session:
+        """The session with ``message`` added to the context it will store."""
         entry = ContextMessage(message.role, message.message, message.created_date)
         new_context = context_policy.kept_context(
             session.bot_session_type, (*session.context, entry)
         )
-        await self._store.update_session_context(session.id, new_context)
         return session.with_changes(context=new_context)
 
     async def _drop_context_reply(self, session: Session, reply: Message) -> Session:
@@ -433,12 +451,12 @@ class SessionEngine:
     async def _plan(self, session: Session) -> context_policy.ContextPlan:
         """The context to send; tokenising a long history runs off the event loop."""
         model = session.bot_model_config.model
-        system = self._turn_tokens(Role.SYSTEM, session.bot_initial_prompt_msg, model)
+        prompt = session.bot_initial_prompt_msg
 
         def count(context: Sequence[ContextMessage]) -> int:
             return (
                 TOKENS_REPLY_PRIMING
-                + system
+                + self._turn_tokens(Role.SYSTEM, prompt, model)
                 + sum(self._turn_tokens(e.role, e.message, model) for e in context)
             )
 
@@ -454,7 +472,9 @@ class SessionEngine:
         except context_policy.MessageTooLong as error:
             raise NothingToDo(str(error)) from None
 
-    async def _answer(self, session: Session) -> AsyncIterator[ChatEvent]:
+    async def _answer(
+        self, session: Session, *, replaces: str | None = None
+    ) -> AsyncIterator[ChatEvent]:
         """Stream a reply to the session's context, condensing it first where due."""
         plan = await self._plan(session)
         if plan.should_condense:
@@ -464,7 +484,10 @@ class SessionEngine:
                 yield event
             plan = await self._plan(session)
         request = _ReplyRequest(
-            session, self._request_turns(session, plan.context), session.bot_model_config
+            session,
+            self._request_turns(session, plan.context),
+            session.bot_model_config,
+            replaces=replaces,
         )
         async for event in self._reply(request):
             yield event
@@ -520,6 +543,7 @@ class SessionEngine:
         self._streaming.add(message.id)
         text = _ReplyText(prefix)
         length = len(prefix)
+        guarded_up_to = length if session.guards_prompt_leak else None
         meta = dict(message.meta)
         retries: asyncio.Queue[RetryNotice] = asyncio.Queue()
         last_flush = time.monotonic()
@@ -529,26 +553,34 @@ class SessionEngine:
             stream = self._llm.stream_chat(
                 request.turns, request.config, on_retry=retries.put_nowait
             )
-            async for event in _with_retry_notices(stream, retries):
-                if isinstance(event, RetryNotice):
-                    yield RetryScheduled(event)
-                elif isinstance(event, TextDelta):
-                    text.append(event.text)
-                    length += len(event.text)
-                    yield ReplyDelta(message.id, event.text, text, length)
-                    if time.monotonic() - last_flush >= self._flush_interval_s:
-                        last_flush = time.monotonic()
-                        await self._store.update_message(
-                            message.id, text=text.value(), state=MessageState.STREAMING
-                        )
-                elif isinstance(event, StreamEnd):
-                    meta.update(finish_reason=event.finish_reason, model=event.model)
-                    if event.usage is not None:
-                        meta.update(
-                            prompt_tokens=event.usage.prompt_tokens,
-                            completion_tokens=event.usage.completion_tokens,
-                        )
-                    outcome = MessageState.COMPLETE
+            async with contextlib.aclosing(_with_retry_notices(stream, retries)) as events:
+                async for event in events:
+                    if isinstance(event, RetryNotice):
+                        yield RetryScheduled(event)
+                    elif isinstance(event, TextDelta):
+                        text.append(event.text)
+                        length += len(event.text)
+                        yield ReplyDelta(message.id, event.text, text, length)
+                        if guarded_up_to is not None and length - guarded_up_to >= LEAK_CHECK_CHARS:
+                            guarded_up_to = length
+                            if leaks_prompt(text.value(), session.bot_initial_prompt_msg):
+                                # Cut the reply short: the rest would reveal the prompt too.
+                                meta.update(finish_reason="withheld")
+                                outcome = MessageState.COMPLETE
+                                break
+                        if time.monotonic() - last_flush >= self._flush_interval_s:
+                            last_flush = time.monotonic()
+                            await self._store.update_message(
+                                message.id, text=text.value(), state=MessageState.STREAMING
+                            )
+                    elif isinstance(event, StreamEnd):
+                        meta.update(finish_reason=event.finish_reason, model=event.model)
+                        if event.usage is not None:
+                            meta.update(
+                                prompt_tokens=event.usage.prompt_tokens,
+                                completion_tokens=event.usage.completion_tokens,
+                            )
+                        outcome = MessageState.COMPLETE
         except ServiceError as failure:
             error = failure
             meta.update(
@@ -559,35 +591,61 @@ class SessionEngine:
             meta.update(stopped=True)
             raise
         finally:
-            self._streaming.discard(message.id)
-            final_text = text.value()
-            if (
-                outcome is MessageState.COMPLETE
-                and session.guards_prompt_leak
-                and leaks_prompt(final_text, session.bot_initial_prompt_msg)
-            ):
-                final_text = REFUSAL
-                meta.update(withheld=True)
-            final = Message(
-                id=message.id,
-                session_id=message.session_id,
-                role=message.role,
-                message=final_text,
-                created_date=message.created_date,
-                state=outcome,
-                meta=meta,
-            )
-            # Stored even when the task is being cancelled (Stop, window close): shield it.
-            await asyncio.shield(
-                self._store.update_message(final.id, text=final_text, state=outcome, meta=meta)
+            final, session = await self._store_final(
+                request, message, text.value(), outcome, meta, add_to_context=add_to_context
             )
         if outcome is MessageState.COMPLETE:
             if add_to_context:
-                session = await self._append_context(session, final)
                 yield SessionUpdated(session)
+            if request.replaces is not None:
+                await self._store.delete_message(request.replaces)
+                yield MessageRemoved(request.replaces)
             yield ReplyFinished(final)
         else:
             yield ReplyInterrupted(final, error)
+
+    async def _store_final(
+        self,
+        request: _ReplyRequest,
+        message: Message,
+        text: str,
+        outcome: MessageState,
+        meta: dict[str, object],
+        *,
+        add_to_context: bool,
+    ) -> tuple[Message, Session]:
+        """Store a reply's final form (and, when complete, the context it extends) at once.
+
+        Shielded: it is stored even while the task is being cancelled (Stop, window close).
+        The message counts as streaming here until the write is done, so reopening the session
+        meanwhile cannot mistake it for a crash's leftover.
+        """
+        session = request.session
+        if session.guards_prompt_leak and leaks_prompt(text, session.bot_initial_prompt_msg):
+            text = REFUSAL
+            meta.update(withheld=True)
+        final = Message(
+            id=message.id,
+            session_id=message.session_id,
+            role=message.role,
+            message=text,
+            created_date=message.created_date,
+            state=outcome,
+            meta=meta,
+        )
+        if outcome is MessageState.COMPLETE and add_to_context:
+            session = self._with_context_entry(session, final)
+            context: tuple[ContextMessage, ...] | None = session.context
+        else:
+            context = None
+        write = asyncio.ensure_future(
+            self._store.update_message(
+                final.id, text=text, state=outcome, meta=meta, context=context
+            )
+        )
+        write.add_done_callback(lambda _: self._streaming.discard(message.id))
+        await asyncio.shield(write)
+        return final, session
 
 
 async def _with_retry_notices(

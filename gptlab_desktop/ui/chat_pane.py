@@ -29,6 +29,7 @@ from gptlab_desktop.models import Assistant, Message, MessageState, Role, Sessio
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.chat import (
     ChatEvent,
+    MessageRemoved,
     MessageStored,
     ModerationWarning,
     ReplyDelta,
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 RECAP_KIND = "recap"
 ENDED_NOTE = "This session has ended"
 _REPLY_TASK = "reply"
+# How often the streaming reply's text is handed to the view (which renders it ~10x/s).
+STREAM_PUSH_INTERVAL_MS = 50
 _TITLE_TASK = "title"
 
 
@@ -267,6 +270,14 @@ class ChatPane(QWidget):
         input_row.addLayout(buttons)
         layout.addLayout(input_row)
 
+        # The streamed text is read (joined) at most this often, not once per token: a long
+        # reply would otherwise be copied whole for every one of its tokens.
+        self._pending_delta: ReplyDelta | None = None
+        self._delta_timer = QTimer(self)
+        self._delta_timer.setSingleShot(True)
+        self._delta_timer.setInterval(STREAM_PUSH_INTERVAL_MS)
+        self._delta_timer.timeout.connect(self._push_pending_delta)
+
         # Counts a rate limit's wait down, one second at a time.
         self._retry_timer = QTimer(self)
         self._retry_timer.setObjectName("retryTimer")
@@ -426,6 +437,32 @@ class ChatPane(QWidget):
             return None
         return self._tasks.start(_REPLY_TASK, self._open_session(session_id))
 
+    def reload_session(self) -> asyncio.Task[None] | None:
+        """Read the open session again (it was changed elsewhere, say ended); None if none."""
+        if self._session is None:
+            return None
+        return self._tasks.start(_REPLY_TASK, self._open_session(self._session.id))
+
+    def close_session(self) -> None:
+        """Stop showing the open session (it was deleted): its work is cancelled, the pane empty.
+
+        Call ``show_assistant`` afterwards to describe an assistant instead.
+        """
+        for name in (_REPLY_TASK, _TITLE_TASK):
+            running = self._tasks.running(name)
+            if running is not None:
+                running.cancel()
+        self._session = None
+        self._streaming_id = None
+        self._is_busy = False
+        self._is_editing = False
+        self._is_rating = False
+        for label in (self.editing_label, self.notice_label, self.warning_label):
+            label.hide()
+        self._stop_retry_countdown()
+        self.message_input.clear()
+        self.show_assistant(None)
+
     def send(self) -> None:
         """Send the message box's text (or resend the edited last message)."""
         session = self._session
@@ -464,9 +501,8 @@ class ChatPane(QWidget):
         messages = self.chat_view.transcript().messages()
         if session is None or self._is_busy or not messages:
             return
-        last = messages[-1]
-        drop = [last.id] if last.role is Role.ASSISTANT else []
-        self._run(self._engine.regenerate(session.id), doing="Regenerating", drop_ids=drop)
+        # The old reply stays on screen until the new one is complete (MessageRemoved).
+        self._run(self._engine.regenerate(session.id), doing="Regenerating")
 
     def continue_reply(self) -> None:
         """Carry on an interrupted reply in the same message."""
@@ -615,9 +651,14 @@ class ChatPane(QWidget):
                 transcript.append(event.message)
             self._update_actions()
         elif isinstance(event, ReplyDelta):
-            self._stop_retry_countdown()
-            self.chat_view.set_streaming_text(event.message_id, event.text)
+            self._pending_delta = event
+            if not self._delta_timer.isActive():
+                self._stop_retry_countdown()
+                self._delta_timer.start()
+        elif isinstance(event, MessageRemoved):
+            transcript.remove(event.message_id)
         elif isinstance(event, ReplyFinished):
+            self._drop_pending_delta()
             self._streaming_id = None
             transcript.replace(event.message)
             finished.append(event.message)
@@ -626,6 +667,7 @@ class ChatPane(QWidget):
                 self.statusMessage.emit("Here is the recap. Rate the session to finish it.")
             self._show_session_header()
         elif isinstance(event, ReplyInterrupted):
+            self._drop_pending_delta()
             self._streaming_id = None
             transcript.replace(event.message)
             if event.error is not None:
@@ -647,6 +689,16 @@ class ChatPane(QWidget):
         ):
             self._session = event.session
         self._update_actions()
+
+    def _push_pending_delta(self) -> None:
+        delta, self._pending_delta = self._pending_delta, None
+        if delta is not None:
+            self.chat_view.set_streaming_text(delta.message_id, delta.text)
+
+    def _drop_pending_delta(self) -> None:
+        """The final message is about to replace the streamed text: skip the stale push."""
+        self._delta_timer.stop()
+        self._pending_delta = None
 
     def _is_current_reply(self) -> bool:
         running = self._tasks.running(_REPLY_TASK)

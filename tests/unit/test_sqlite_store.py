@@ -1003,3 +1003,37 @@ async def test_the_database_files_are_private_to_their_owner(
     assert [f.name for f in files] == [DB_NAME, DB_NAME + "-shm", DB_NAME + "-wal"]
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+@pytest.mark.asyncio
+async def test_a_message_and_the_context_it_extends_are_stored_together(
+    store: SqliteStore, user: User
+) -> None:
+    session = await start_session(store, user, None)
+    question = make_message(session.id, "What is a half?")
+    context = (ContextMessage(Role.USER, question.message, question.created_date),)
+    await store.add_message(question, context=context)
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.context == context
+
+    reply = make_message(session.id, "", role=Role.ASSISTANT, state=MessageState.STREAMING)
+    await store.add_message(reply)
+    longer = (*context, ContextMessage(Role.ASSISTANT, "One of two parts.", reply.created_date))
+    await store.update_message(
+        reply.id, text="One of two parts.", state=MessageState.COMPLETE, context=longer
+    )
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.context == longer
+
+
+@pytest.mark.asyncio
+async def test_a_message_update_without_context_leaves_the_context_alone(
+    store: SqliteStore, user: User
+) -> None:
+    session = await start_session(store, user, None)
+    question = make_message(session.id, "Hi")
+    context = (ContextMessage(Role.USER, "Hi", question.created_date),)
+    await store.add_message(question, context=context)
+    await store.update_message(question.id, text="Hi!", state=MessageState.COMPLETE)
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.context == context

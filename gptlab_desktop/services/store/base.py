@@ -165,8 +165,14 @@ class Store(ABC):
 
     # -- messages ---------------------------------------------------------------------------
     @abstractmethod
-    async def add_message(self, message: Message) -> None:
-        """Append a message to its session's transcript; counts message_count."""
+    async def add_message(
+        self, message: Message, *, context: Sequence[ContextMessage] | None = None
+    ) -> None:
+        """Append a message to its session's transcript; counts message_count.
+
+        With ``context``, the session's context (``messages_str``) is replaced in the same
+        transaction, so the transcript and what the model sees next never disagree.
+        """
 
     @abstractmethod
     async def update_message(
@@ -176,8 +182,12 @@ class Store(ABC):
         text: str,
         state: MessageState,
         meta: dict[str, object] | None = None,
+        context: Sequence[ContextMessage] | None = None,
     ) -> None:
-        """Replace a message's text and state (a streaming reply as it grows, then complete)."""
+        """Replace a message's text and state (a streaming reply as it grows, then complete).
+
+        With ``context``, the session's context is replaced in the same transaction.
+        """
 
     @abstractmethod
     async def delete_message(self, message_id: str) -> None:

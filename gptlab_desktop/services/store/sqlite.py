@@ -53,7 +53,7 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
-from gptlab_desktop.services.aio import SerialExecutor
+from gptlab_desktop.services.aio import SerialExecutor, run_blocking
 from gptlab_desktop.services.errors import (
     NotFound,
     ReadOnlyAssistant,
@@ -683,9 +683,10 @@ class SqliteStore(Store):
         if self._is_closed:
             return
         self._is_closed = True
-        if self._conn is not None:
-            await self._executor.run(self._do_close)
-        self._executor.shutdown()
+        # Always through the worker: an open() still running there is queued before this, so
+        # the connection it makes is closed too, and the event loop never waits on a join.
+        await self._executor.run(self._do_close)
+        await run_blocking(self._executor.shutdown)
 
     def _do_close(self) -> None:
         conn, self._conn = self._conn, None
@@ -1320,14 +1321,18 @@ class SqliteStore(Store):
                 raise NotFound("This session no longer exists.")
 
     # -- messages ---------------------------------------------------------------------------
-    async def add_message(self, message: Message) -> None:
+    async def add_message(
+        self, message: Message, *, context: Sequence[ContextMessage] | None = None
+    ) -> None:
         """Append a message to its session's transcript; counts message_count.
 
-        Adding the same message id again changes and counts nothing (a replayed write).
+        Adding the same message id again changes and counts nothing (a replayed write). With
+        ``context``, the session's context is replaced in the same transaction.
         """
-        await self._run(self._do_add_message, message)
+        context_json = None if context is None else _context_json(context)
+        await self._run(self._do_add_message, message, context_json)
 
-    def _do_add_message(self, message: Message) -> None:
+    def _do_add_message(self, message: Message, context_json: str | None) -> None:
         with self._transaction() as conn:
             try:
                 inserted = conn.execute(
@@ -1349,8 +1354,9 @@ class SqliteStore(Store):
             if inserted.rowcount == 1:
                 conn.execute(
                     "UPDATE sessions SET message_count = message_count + 1, "
-                    "last_modified_date = ? WHERE id = ?",
-                    (_to_text(utcnow()), message.session_id),
+                    "messages_str = coalesce(?, messages_str), last_modified_date = ? "
+                    "WHERE id = ?",
+                    (context_json, _to_text(utcnow()), message.session_id),
                 )
 
     async def update_message(
@@ -1360,24 +1366,40 @@ class SqliteStore(Store):
         text: str,
         state: MessageState,
         meta: dict[str, object] | None = None,
+        context: Sequence[ContextMessage] | None = None,
     ) -> None:
         """Replace a message's text and state (a streaming reply as it grows, then complete).
 
-        ``meta=None`` keeps the stored details.
+        ``meta=None`` keeps the stored details. With ``context``, the session's context is
+        replaced in the same transaction.
         """
         meta_json = None if meta is None else json.dumps(meta, ensure_ascii=False)
-        await self._run(self._do_update_message, message_id, text, state, meta_json)
+        context_json = None if context is None else _context_json(context)
+        await self._run(
+            self._do_update_message, message_id, text, state, meta_json, context_json
+        )
 
     def _do_update_message(
-        self, message_id: str, text: str, state: MessageState, meta_json: str | None
+        self,
+        message_id: str,
+        text: str,
+        state: MessageState,
+        meta_json: str | None,
+        context_json: str | None,
     ) -> None:
         with self._transaction() as conn:
             updated = conn.execute(
-                "UPDATE messages SET message = ?, state = ?, meta = coalesce(?, meta) WHERE id = ?",
+                "UPDATE messages SET message = ?, state = ?, meta = coalesce(?, meta) "
+                "WHERE id = ? RETURNING session_id",
                 (text, MessageState(state).value, meta_json, message_id),
-            )
-            if updated.rowcount == 0:
+            ).fetchone()
+            if updated is None:
                 raise NotFound("This message no longer exists.")
+            if context_json is not None:
+                conn.execute(
+                    "UPDATE sessions SET messages_str = ?, last_modified_date = ? WHERE id = ?",
+                    (context_json, _to_text(utcnow()), updated["session_id"]),
+                )
 
     async def delete_message(self, message_id: str) -> None:
         """Remove one message (regenerate, edit-and-resend); counts message_count down."""
