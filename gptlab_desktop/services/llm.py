@@ -134,6 +134,8 @@ class RetryNotice:
     attempt: int
     wait_s: float
     reason: str
+    # Whether the server asked us to slow down (429), rather than failing (5xx).
+    is_rate_limit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,7 @@ class LlmClient:
             key = PLACEHOLDER_API_KEY
         self._api_key = key
         self._client: openai.AsyncOpenAI | None = None
+        self._building_client = asyncio.Lock()
         self._models: ModelList | None = None
         self._sends_stream_options = True
         self._has_moderation = True
@@ -241,6 +244,14 @@ class LlmClient:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+    async def _client_off_loop(self) -> openai.AsyncOpenAI:
+        """The client, built in a worker thread the first time (its TLS set-up is slow)."""
+        if self._client is None:
+            async with self._building_client:  # a chat and its moderation start together
+                if self._client is None:
+                    await run_blocking(self._openai)
+        return self._openai()
 
     def _openai(self) -> openai.AsyncOpenAI:
         if self._api_key is None:
@@ -336,7 +347,14 @@ class LlmClient:
                 attempt += 1
                 log.info("Retrying the request in %.1f s (%s)", wait_s, type(error).__name__)
                 if on_retry is not None:
-                    on_retry(RetryNotice(attempt=attempt, wait_s=wait_s, reason=error.message))
+                    on_retry(
+                        RetryNotice(
+                            attempt=attempt,
+                            wait_s=wait_s,
+                            reason=error.message,
+                            is_rate_limit=isinstance(error, RateLimited),
+                        )
+                    )
                 await asyncio.sleep(wait_s)
 
     def _retry_wait(self, error: LlmError, attempt: int) -> float | None:
@@ -351,7 +369,7 @@ class LlmClient:
         return wait_s if wait_s <= MAX_RETRY_WAIT_S else None
 
     async def _open_stream(self, messages: Sequence[ChatTurn], config: ModelConfig) -> Any:
-        client = self._openai()
+        client = await self._client_off_loop()
         request: dict[str, Any] = {
             "model": config.model,
             "messages": [{"role": str(turn.role), "content": turn.content} for turn in messages],
@@ -391,7 +409,7 @@ class LlmClient:
         await self._fetch_models()
 
     async def _fetch_models(self) -> ModelList:
-        client = self._openai()
+        client = await self._client_off_loop()
         try:
             ids = [model.id async for model in client.models.list()]
         except Exception as exc:
@@ -406,7 +424,7 @@ class LlmClient:
         if not self._has_moderation:
             return None
         try:
-            client = self._openai()
+            client = await self._client_off_loop()
             response = await client.moderations.create(input=text)
         except LlmError:
             return None

@@ -756,8 +756,7 @@ class ChatPane(QWidget):
         self._update_actions()
 
     def _start_retry_countdown(self, notice: RetryNotice) -> None:
-        is_rate_limit = "too many requests" in notice.reason.lower()
-        self._retry_cause = "Rate limited" if is_rate_limit else "The AI service failed"
+        self._retry_cause = "Rate limited" if notice.is_rate_limit else "The AI service failed"
         self._retry_remaining_s = max(1, math.ceil(notice.wait_s))
         self.retry_label.setToolTip(notice.reason)
         self._show_retry_text()
