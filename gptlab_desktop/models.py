@@ -81,6 +81,13 @@ class MessageState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class MessageKind(StrEnum):
+    """A message's part in the session beyond its role (stored in its ``meta["kind"]``)."""
+
+    RECAP = "recap"  # the reply to the summary prompt that concludes a session
+    CONTEXT_SUMMARY = "context_summary"  # older turns condensed (a note, role SYSTEM)
+
+
 class ValidationError(ValueError):
     """User-facing problems with a value; ``problems`` maps a field name to a sentence."""
 
@@ -348,6 +355,12 @@ class Message:
     state: MessageState = MessageState.COMPLETE
     # Free-form details kept with a message: model, finish reason, token usage, error text.
     meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def kind(self) -> MessageKind | None:
+        """What the message is beyond its role, if anything special."""
+        value = self.meta.get("kind")
+        return MessageKind(value) if value in MessageKind._value2member_map_ else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from gptlab_desktop.models import (
     ContextMessage,
     Message,
+    MessageKind,
     MessageState,
     ModelConfig,
     Role,
@@ -368,7 +369,9 @@ class SessionEngine:
             *self._request_turns(session, plan.context),
             ChatTurn(Role.USER, session.bot_summary_prompt_msg),
         ]
-        request = _ReplyRequest(session, turns, session.bot_model_config, meta={"kind": "recap"})
+        request = _ReplyRequest(
+            session, turns, session.bot_model_config, meta={"kind": MessageKind.RECAP}
+        )
         async for event in self._reply(request, add_to_context=False):
             yield event
 
@@ -376,7 +379,7 @@ class SessionEngine:
         """Close a concluded session as completed with the user's rating."""
         await self._require(session_id)
         messages = await self._store.list_messages(session_id)
-        recap = next((m.message for m in reversed(messages) if m.meta.get("kind") == "recap"), "")
+        recap = next((m.message for m in reversed(messages) if m.kind is MessageKind.RECAP), "")
         return await self._store.end_session(
             session_id, SessionStatus.COMPLETED, user_liked=liked, recap=recap
         )
@@ -512,7 +515,7 @@ class SessionEngine:
             role=Role.SYSTEM,
             message=summary,
             created_date=now,
-            meta={"kind": "context_summary", "summarised_messages": len(context) - 1},
+            meta={"kind": MessageKind.CONTEXT_SUMMARY, "summarised_messages": len(context) - 1},
         )
         await self._store.add_message(notice)
         yield MessageStored(notice)

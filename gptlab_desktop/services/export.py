@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gptlab_desktop import __version__
-from gptlab_desktop.models import Message, MessageState, Role, Session
+from gptlab_desktop.models import Message, MessageKind, MessageState, Role, Session
 
 _SPEAKER = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "Note"}
 
@@ -34,7 +34,7 @@ def session_to_markdown(
         "",
     ]
     for message in messages:
-        if message.meta.get("kind") == "context_summary":
+        if message.kind is MessageKind.CONTEXT_SUMMARY:
             lines += [
                 f"> **Earlier messages were summarised** ({_stamp(message.created_date)}):",
                 *(f"> {line}" for line in message.message.splitlines()),
@@ -44,7 +44,7 @@ def session_to_markdown(
         heading = f"## {speaker[message.role]} · {_stamp(message.created_date)}"
         if message.state is MessageState.INTERRUPTED:
             heading += " (interrupted)"
-        if message.meta.get("kind") == "recap":
+        if message.kind is MessageKind.RECAP:
             heading += " (recap)"
         lines += [heading, "", message.message, ""]
     return "\n".join(lines).rstrip() + "\n"

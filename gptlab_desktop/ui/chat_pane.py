@@ -25,7 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gptlab_desktop.models import Assistant, Message, MessageState, Role, Session, UserLiked
+from gptlab_desktop.models import (
+    Assistant,
+    Message,
+    MessageKind,
+    MessageState,
+    Role,
+    Session,
+    UserLiked,
+)
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.chat import (
     ChatEvent,
@@ -48,7 +56,6 @@ from gptlab_desktop.ui.messages import describe_error
 
 log = logging.getLogger(__name__)
 
-RECAP_KIND = "recap"
 ENDED_NOTE = "This session has ended"
 _REPLY_TASK = "reply"
 # How often the streaming reply's text is handed to the view (which renders it ~10x/s).
@@ -377,7 +384,7 @@ class ChatPane(QWidget):
             session.status.is_open
             and last is not None
             and last.state is MessageState.COMPLETE
-            and last.meta.get("kind") == RECAP_KIND
+            and last.kind is MessageKind.RECAP
         )
         self._show_session_header()
         self._update_actions()
@@ -416,7 +423,7 @@ class ChatPane(QWidget):
             and not self._is_busy
             and last is not None
             and last.role is Role.ASSISTANT
-            and last.meta.get("kind") != RECAP_KIND
+            and last.kind is not MessageKind.RECAP
         )
         self.conclude_button.setEnabled(
             can_type and not self._is_busy and self._engine.can_conclude(messages)
@@ -662,7 +669,7 @@ class ChatPane(QWidget):
             self._streaming_id = None
             transcript.replace(event.message)
             finished.append(event.message)
-            if event.message.meta.get("kind") == RECAP_KIND:
+            if event.message.kind is MessageKind.RECAP:
                 self._is_rating = True
                 self.statusMessage.emit("Here is the recap. Rate the session to finish it.")
             self._show_session_header()

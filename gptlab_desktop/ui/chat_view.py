@@ -63,7 +63,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gptlab_desktop.models import Message, MessageState, Role
+from gptlab_desktop.models import Message, MessageKind, MessageState, Role
 from gptlab_desktop.ui.markdown import (
     COPY_SCHEME,
     StreamingMarkdown,
@@ -78,7 +78,6 @@ MessageIdRole = int(Qt.ItemDataRole.UserRole) + 2
 AuthorRole = int(Qt.ItemDataRole.UserRole) + 3  # models.Role
 StateRole = int(Qt.ItemDataRole.UserRole) + 4  # models.MessageState
 
-CONTEXT_SUMMARY_KIND = "context_summary"
 STREAM_RENDER_INTERVAL_MS = 100
 _PIN_TOLERANCE_PX = 2
 _REFINE_SLICE_S = 0.008
@@ -89,7 +88,7 @@ _LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
 def is_context_summary(message: Message) -> bool:
     """Whether a message is the notice that earlier turns were summarised to fit the context."""
-    return message.role is Role.SYSTEM and message.meta.get("kind") == CONTEXT_SUMMARY_KIND
+    return message.role is Role.SYSTEM and message.kind is MessageKind.CONTEXT_SUMMARY
 
 
 class ChatTranscriptModel(QAbstractListModel):
