@@ -1375,9 +1375,7 @@ class SqliteStore(Store):
         """
         meta_json = None if meta is None else json.dumps(meta, ensure_ascii=False)
         context_json = None if context is None else _context_json(context)
-        await self._run(
-            self._do_update_message, message_id, text, state, meta_json, context_json
-        )
+        await self._run(self._do_update_message, message_id, text, state, meta_json, context_json)
 
     def _do_update_message(
         self,
