@@ -51,8 +51,16 @@ def describe_error(error: BaseException) -> UserMessage:
         return UserMessage(error.title, error.message)
     return UserMessage(
         "Something went wrong",
-        "An unexpected error occurred. Details are in the log file.",
+        f"An unexpected error occurred. Details are in the log file{_log_file_hint()}.",
     )
+
+
+def _log_file_hint() -> str:
+    """Where the app's log file is, as `` (path)``, found from the configured handler."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return f" ({handler.baseFilename})"
+    return ""
 
 
 def describe_store_problem(health: StoreHealth) -> UserMessage:

@@ -70,3 +70,19 @@ def test_store_problem_box_is_found_by_its_name(qtbot, presenter) -> None:
     box = window.findChild(QMessageBox, "storeProblemBox")
     assert box is not None and box.isVisible()
     box.close()
+
+
+def test_an_unexpected_error_says_where_the_log_file_is(tmp_path) -> None:
+    import logging
+
+    from gptlab_desktop.ui.messages import describe_error
+
+    handler = logging.FileHandler(tmp_path / "gptlab-desktop.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        text = describe_error(RuntimeError("boom")).text
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert str(tmp_path / "gptlab-desktop.log") in text
+    assert "boom" not in text
