@@ -9,6 +9,7 @@ untyped is a bug: the user gets a plain sentence, the log gets the traceback.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from enum import Enum
 
@@ -57,8 +58,8 @@ def describe_error(error: BaseException) -> UserMessage:
 
 def _log_file_hint() -> str:
     """Where the app's log file is, as `` (path)``, found from the configured handler."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
+    for handler in reversed(logging.getLogger().handlers):
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename != os.devnull:
             return f" ({handler.baseFilename})"
     return ""
 
