@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -27,11 +28,16 @@ from gptlab_desktop import __version__
 from gptlab_desktop.paths import AppPaths, app_paths, create_private_file, ensure_created
 
 if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
     from PySide6.QtCore import QSettings
 
     from gptlab_desktop.models import User
+    from gptlab_desktop.services.account import Account
+    from gptlab_desktop.services.assistant_lab import AssistantLab
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.llm import LlmClient
+    from gptlab_desktop.services.secrets import SecretStore
+    from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.base import Store
     from gptlab_desktop.services.tokens import TokenCounter
     from gptlab_desktop.ui.main_window import MainWindow
@@ -45,40 +51,49 @@ SMOKE_TIMEOUT_SECONDS = 30.0
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-# Who the user is without an API key (a local OpenAI-compatible server needs none); hashed the
-# same way as a key, so such a user is one stable record.
-LOCAL_IDENTITY = "local-user"
 
-
-def identity_secret(environ: Mapping[str, str]) -> str:
-    """What the current user is known by: the API key, else the fixed local identity.
-
-    The one place that decides where the key comes from (the environment, for now).
-    """
-    return environ.get("OPENAI_API_KEY", "").strip() or LOCAL_IDENTITY
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Services:
-    """Every service of one run, built once; the window gets them as constructor arguments."""
+    """Every service of one run, built once; the window gets them as constructor arguments.
+
+    The account is built on first use (``account``): it brings the cryptography library, which
+    painting the window does not need.
+    """
 
     paths: AppPaths
     store: Store
     llm: LlmClient
     tokens: TokenCounter
     engine: SessionEngine
+    library: SessionLibrary
+    lab: AssistantLab
+    secrets: SecretStore
     environ: Mapping[str, str]
 
-    async def current_user(self) -> User:
-        """The user of this run, created on first use (the store must be open)."""
-        from gptlab_desktop.services.identity import user_hash_async
+    @functools.cached_property
+    def account(self) -> Account:
+        """Who the user is and which API key the chat uses (environment, keyring or memory)."""
+        from gptlab_desktop.services.account import Account
 
-        return await self.store.get_or_create_user(
-            await user_hash_async(identity_secret(self.environ))
-        )
+        return Account(self.secrets, self.store, environ=self.environ)
+
+    async def current_user(self) -> User:
+        """The user of this run (the key's, else the local user); the store must be open."""
+        if not self.account.is_loaded:
+            await self.account.load()
+        return await self.account.current_user()
 
     async def warm_up(self) -> None:
-        """Load the tokenizer and the OpenAI client off the loop, so the first reply is quick."""
+        """Load the Markdown renderer, the tokenizer and the OpenAI client off the loop.
+
+        So that neither the first message shown nor the first reply stalls the window.
+        """
+        from gptlab_desktop.services.aio import run_blocking
+        from gptlab_desktop.ui.markdown import warm_up as warm_up_markdown
+
+        await asyncio.gather(run_blocking(warm_up_markdown), self._warm_up_chat())
+
+    async def _warm_up_chat(self) -> None:
         await self.tokens.warm_up()
         await self.llm.warm_up()
 
@@ -87,20 +102,36 @@ class Services:
         await self.llm.aclose()
 
 
-def build_services(paths: AppPaths, environ: Mapping[str, str] | None = None) -> Services:
-    """Build the store and the chat services; cheap: nothing heavy is imported or opened."""
+def build_services(
+    paths: AppPaths,
+    environ: Mapping[str, str] | None = None,
+    *,
+    keyring_backend: KeyringBackend | None = None,
+) -> Services:
+    """Build the store and every service on it; cheap: nothing heavy is imported or opened.
+
+    ``keyring_backend`` is where secrets go; None is the system keyring that ``keyring`` picks
+    (looked up on first use, after the first paint). Tests pass an in-memory stand-in.
+    """
+    from gptlab_desktop.services.assistant_lab import AssistantLab
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.llm import LlmClient, LlmSettings
+    from gptlab_desktop.services.secrets import SecretStore
+    from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.sqlite import SqliteStore
     from gptlab_desktop.services.tokens import TokenCounter
 
     env = dict(os.environ if environ is None else environ)
     store = SqliteStore(paths.database_file)
-    # The base URL (OPENAI_BASE_URL) and the key (OPENAI_API_KEY) come from the environment.
+    # The base URL (OPENAI_BASE_URL) comes from the environment; so may the key
+    # (OPENAI_API_KEY), else the account gives the saved one once it is loaded.
     llm = LlmClient(LlmSettings(), environ=env)
     tokens = TokenCounter(paths.cache_dir / "tiktoken")
     engine = SessionEngine(store, llm, tokens)
-    return Services(paths, store, llm, tokens, engine, env)
+    library = SessionLibrary(store, ender=engine)
+    lab = AssistantLab(store, llm)
+    secrets = SecretStore(keyring_backend)
+    return Services(paths, store, llm, tokens, engine, library, lab, secrets, env)
 
 
 def build_settings(paths: AppPaths) -> QSettings:
@@ -118,7 +149,12 @@ def build_main_window(services: Services) -> MainWindow:
         services.store,
         build_settings(services.paths),
         engine=services.engine,
-        current_user=services.current_user,
+        library=services.library,
+        lab=services.lab,
+        account=lambda: services.account,
+        use_api_key=services.llm.use_api_key,
+        base_url=services.llm.base_url,
+        token_counter=services.tokens,
         warm_up=services.warm_up,
         release=services.release,
     )

@@ -1202,6 +1202,11 @@ class AssistantEditorDialog(QDialog):
             else:
                 self._closes_after_save = True
 
+    @property
+    def closing_cleanup(self) -> asyncio.Future[None] | None:
+        """The cancellation of the dialog's work, started when it closed (await, then delete)."""
+        return self._cleanup
+
     def close_discarding(self) -> asyncio.Future[None] | None:
         """Close without asking (the app is quitting); returns the cleanup to await, if any."""
         self._is_closing_confirmed = True

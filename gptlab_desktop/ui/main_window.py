@@ -1,25 +1,48 @@
-"""The main window: the lobby and past sessions on the left, the chat pane on the right.
+"""The main window: the lobby and the sessions panel on the left, the chat pane on the right.
 
 The window is built and shown before any data is read, so it paints at once; ``start`` then opens
-the store, fills the lobby, finds the current user and warms the chat services up, all in the
-background. A store that cannot be used never stops the window: it says so, and shows the
-shipped showcase read-only.
+the store, fills the lobby and the sessions panel, loads the API key and finds the current user,
+and warms the chat services up, all in the background. A store that cannot be used never stops
+the window: it says so, and shows the shipped showcase read-only.
+
+Every feature is reached from here: the lobby starts sessions; the Assistants menu and the
+lobby's context menu open the assistant editor (new, edit, duplicate) and import or export
+assistant files; the sessions panel opens, searches, renames, exports, ends and deletes past
+sessions; Settings → API Key… opens the key dialog, which also opens by itself on a first run
+against OpenAI without a key. The editor, the key dialog and the account (with its cryptography)
+are imported on first use: none of them is needed to paint the window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QDir,
+    QModelIndex,
+    QPoint,
+    QSettings,
+    QStandardPaths,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
@@ -32,6 +55,7 @@ from gptlab_desktop.models import Assistant, Session, User
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import ServiceError
+from gptlab_desktop.services.session_library import SessionLibrary
 from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
 from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
 from gptlab_desktop.ui.lobby_model import (
@@ -41,17 +65,31 @@ from gptlab_desktop.ui.lobby_model import (
     LobbyRole,
     showcase_preview,
 )
-from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
-from gptlab_desktop.ui.session_list_model import SessionListModel, SessionRole
+from gptlab_desktop.ui.messages import MessagePresenter, UserMessage, store_status_text
+from gptlab_desktop.ui.session_panel import SessionPanel
+
+if TYPE_CHECKING:
+    from gptlab_desktop.services.account import Account
+    from gptlab_desktop.services.assistant_lab import AssistantLab
+    from gptlab_desktop.services.tokens import TokenCounter
+    from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
+    from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "GPT Lab Desktop"
-# How many past sessions the Sessions tab lists.
+# How many past sessions the sessions panel lists.
 SESSION_LIST_LIMIT = 100
+# Laying out 10,000 lobby cards at once took 117 ms; in batches of 100 the first batch takes 3 ms
+# and the rest follow between paints.
+LOBBY_BATCH_SIZE = 100
+# The keyring notice is said once and must be readable: longer than a passing message.
+KEYRING_NOTICE_MS = 15_000
 
 _GEOMETRY_KEY = "mainWindow/geometry"
 _SPLITTER_KEY = "mainWindow/splitterState"
+_FILE_NAME_UNSAFE = re.compile(r"[^\w\- ]+")
+_ASSISTANT_FILES = "Assistant files (*.json)"
 
 
 def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
@@ -60,16 +98,26 @@ def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
     widget.setAccessibleName(accessible_name)
 
 
+def assistant_file_name(assistant: Assistant) -> str:
+    """A file name for an assistant's export: its name, without characters a path dislikes."""
+    stem = " ".join(_FILE_NAME_UNSAFE.sub("", assistant.name).split()) or "assistant"
+    return f"{stem}.json"
+
+
 class MainWindow(QMainWindow):
     """The app's window; its services come in as constructor arguments.
 
-    ``current_user`` finds (or creates) the user of this run once the store is open;
-    ``warm_up`` prepares the chat services after the first paint; ``release`` frees them
-    (the HTTP connections) when the window closes, before the store is closed.
+    ``account`` gives the account (API key and current user), built on first call so its
+    libraries load after the first paint; ``use_api_key`` makes the chat send a key (or none);
+    ``base_url`` is the AI server's address. ``warm_up`` prepares the chat services after the
+    first paint; ``release`` frees them (the HTTP connections) when the window closes, before
+    the store is closed.
     """
 
     #: The user opened an assistant (double-click or Enter in the lobby); carries its id.
     assistantActivated = Signal(str)
+    #: The API key in use changed and the window follows it (the chat, the user, the lists).
+    accountChanged = Signal()
     #: The window has closed and released its services.
     closed = Signal()
 
@@ -79,7 +127,12 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         *,
         engine: SessionEngine,
-        current_user: Callable[[], Awaitable[User]],
+        library: SessionLibrary,
+        lab: AssistantLab,
+        account: Callable[[], Account],
+        use_api_key: Callable[[str | None], Awaitable[None]],
+        base_url: str | None = None,
+        token_counter: TokenCounter | None = None,
         warm_up: Callable[[], Awaitable[None]] | None = None,
         release: Callable[[], Awaitable[None]] | None = None,
         parent: QWidget | None = None,
@@ -88,7 +141,12 @@ class MainWindow(QMainWindow):
         self._store = store
         self._settings = settings
         self._engine = engine
-        self._current_user = current_user
+        self._library = library
+        self._lab = lab
+        self._account_source = account
+        self._use_api_key = use_api_key
+        self._base_url = base_url
+        self._token_counter = token_counter
         self._warm_up = warm_up
         self._release = release
         self._user: User | None = None
@@ -97,6 +155,9 @@ class MainWindow(QMainWindow):
         self._health: StoreHealth | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
         self._is_shut_down = False
+        self._editors: list[AssistantEditorDialog] = []
+        self._api_key_dialog: ApiKeyDialog | None = None
+        self._has_told_keyring = False
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
@@ -104,14 +165,16 @@ class MainWindow(QMainWindow):
         self.lobby_model = LobbyModel(self)
         self.lobby_filter = LobbyFilterModel(self)
         self.lobby_filter.setSourceModel(self.lobby_model)
-        self.session_model = SessionListModel(self)
 
-        self._build_menus()
-        self._build_central()
+        # The status bar first: the sessions panel reports through the window's messages.
         self._build_status_bar()
         self.messages = MessagePresenter(self, self.statusBar())
+        self._build_menus()
+        self._build_central()
+        self._build_lobby_menu()
         self._connect()
         self._restore_window_state()
+        self._update_actions()
 
     # -- building ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -120,34 +183,50 @@ class MainWindow(QMainWindow):
         file_menu = menu_bar.addMenu("&File")
         file_menu.setObjectName("fileMenu")
         # Enabled while an assistant is selected and sessions can be saved.
-        self.new_session_action = self._action("New Session", "newSessionAction", enabled=False)
-        self.new_session_action.setShortcut(QKeySequence(QKeySequence.StandardKey.New))
+        self.new_session_action = self._action("New Session", "newSessionAction", "Ctrl+N")
         self.new_session_action.triggered.connect(self.start_session_with_selected)
         file_menu.addAction(self.new_session_action)
         file_menu.addSeparator()
-        self.quit_action = self._action("&Quit", "quitAction")
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action = self._action("&Quit", "quitAction", "Ctrl+Q")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
 
         assistants_menu = menu_bar.addMenu("&Assistants")
         assistants_menu.setObjectName("assistantsMenu")
-        # The assistant editor comes in a later issue; the actions exist so it can enable them.
         self.new_assistant_action = self._action(
-            "New Assistant…", "newAssistantAction", enabled=False
+            "New Assistant…", "newAssistantAction", "Ctrl+Shift+N"
         )
+        self.new_assistant_action.triggered.connect(self.new_assistant)
         self.edit_assistant_action = self._action(
-            "Edit Assistant…", "editAssistantAction", enabled=False
+            "Edit Assistant…", "editAssistantAction", "Ctrl+Shift+E"
         )
-        assistants_menu.addAction(self.new_assistant_action)
-        assistants_menu.addAction(self.edit_assistant_action)
+        self.edit_assistant_action.triggered.connect(self.edit_selected_assistant)
+        self.duplicate_assistant_action = self._action(
+            "Duplicate Assistant…", "duplicateAssistantAction"
+        )
+        self.duplicate_assistant_action.triggered.connect(self.duplicate_selected_assistant)
+        self.import_assistants_action = self._action("Import Assistants…", "importAssistantsAction")
+        self.import_assistants_action.triggered.connect(self.ask_import_path)
+        self.export_assistant_action = self._action("Export Assistant…", "exportAssistantAction")
+        self.export_assistant_action.triggered.connect(self.ask_export_path)
+        for action in (
+            self.new_assistant_action,
+            self.edit_assistant_action,
+            self.duplicate_assistant_action,
+        ):
+            assistants_menu.addAction(action)
+        assistants_menu.addSeparator()
+        assistants_menu.addAction(self.import_assistants_action)
+        assistants_menu.addAction(self.export_assistant_action)
 
         settings_menu = menu_bar.addMenu("&Settings")
         settings_menu.setObjectName("settingsMenu")
-        # Built by the API key and preferences issues.
-        self.api_key_action = self._action("API Key…", "apiKeyAction", enabled=False)
-        self.preferences_action = self._action("Preferences…", "preferencesAction", enabled=False)
+        self.api_key_action = self._action("API Key…", "apiKeyAction")
+        self.api_key_action.triggered.connect(self.show_api_key_dialog)
+        # Built by the preferences issue.
+        self.preferences_action = self._action("Preferences…", "preferencesAction")
+        self.preferences_action.setEnabled(False)
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         settings_menu.addAction(self.api_key_action)
         settings_menu.addAction(self.preferences_action)
@@ -159,10 +238,11 @@ class MainWindow(QMainWindow):
         self.about_action.triggered.connect(self.show_about)
         help_menu.addAction(self.about_action)
 
-    def _action(self, text: str, object_name: str, *, enabled: bool = True) -> QAction:
+    def _action(self, text: str, object_name: str, shortcut: str | None = None) -> QAction:
         action = QAction(text, self)
         action.setObjectName(object_name)
-        action.setEnabled(enabled)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
         return action
 
     def _build_central(self) -> None:
@@ -210,19 +290,33 @@ class MainWindow(QMainWindow):
         self.lobby_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.lobby_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.lobby_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.lobby_list.setLayoutMode(QListView.LayoutMode.Batched)
+        self.lobby_list.setBatchSize(LOBBY_BATCH_SIZE)
+        self.lobby_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         layout.addWidget(self.lobby_list, 1)
         self.sidebar_tabs.addTab(assistants_page, "Assistants")
 
-        # The sessions list. A richer session panel replaces this tab later; it needs only
-        # open_session(id) and reload_sessions() of the window.
-        self.session_list = QListView(self.sidebar_tabs)
-        _name(self.session_list, "sessionList", "Sessions")
-        self.session_list.setModel(self.session_model)
-        self.session_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.session_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.session_list.setWordWrap(True)
-        self.sidebar_tabs.addTab(self.session_list, "Sessions")
+        self.session_panel = SessionPanel(
+            self._library,
+            messages=self.messages,
+            list_limit=SESSION_LIST_LIMIT,
+            parent=self.sidebar_tabs,
+        )
+        self.session_list = self.session_panel.list_view
+        self.sidebar_tabs.addTab(self.session_panel, "Sessions")
         return self.sidebar_tabs
+
+    def _build_lobby_menu(self) -> None:
+        self.lobby_menu = QMenu(self)
+        self.lobby_menu.setObjectName("lobbyContextMenu")
+        self.lobby_menu.addAction(self.new_session_action)
+        self.lobby_menu.addSeparator()
+        for action in (
+            self.edit_assistant_action,
+            self.duplicate_assistant_action,
+            self.export_assistant_action,
+        ):
+            self.lobby_menu.addAction(action)
 
     def _build_status_bar(self) -> None:
         status_bar = self.statusBar()
@@ -243,8 +337,20 @@ class MainWindow(QMainWindow):
         self.assistant_filter.textChanged.connect(self._on_filter_changed)
         self.lobby_list.activated.connect(self._on_lobby_activated)
         self.lobby_list.selectionModel().currentChanged.connect(self._on_current_assistant)
+        self.lobby_list.customContextMenuRequested.connect(self._show_lobby_menu)
         self.assistantActivated.connect(self.start_session)
-        self.session_list.selectionModel().currentChanged.connect(self._on_current_session)
+
+        panel = self.session_panel
+        panel.sessionActivated.connect(self.open_session)
+        panel.searchHitActivated.connect(self.show_search_hit)
+        panel.sessionDeleted.connect(self._on_session_deleted)
+        panel.sessionEnded.connect(self._on_session_ended)
+        panel.sessionsChanged.connect(self._update_counts)
+        # The panel's Ctrl+Shift+F works only while it is visible; on the window it works from
+        # either tab (the panel's own slot runs first, then this one shows the tab).
+        self.addAction(panel.focus_search_action)
+        panel.focus_search_action.triggered.connect(self.focus_session_search)
+
         self.chat_pane.sessionChanged.connect(self._on_session_changed)
         self.chat_pane.statusMessage.connect(self.messages.show_status)
         for keys, name, slot in (
@@ -260,7 +366,8 @@ class MainWindow(QMainWindow):
             self.lobby_filter.modelReset,
             self.lobby_filter.rowsInserted,
             self.lobby_filter.rowsRemoved,
-            self.session_model.modelReset,
+            panel.model.modelReset,
+            panel.model.rowsRemoved,
         ):
             signal.connect(self._update_counts)
 
@@ -289,8 +396,12 @@ class MainWindow(QMainWindow):
         """Whether the window shows the shipped showcase because the store is unusable."""
         return self._health is not None and not self._health.is_usable
 
+    @property
+    def _is_usable(self) -> bool:
+        return self._health is not None and self._health.is_usable and not self._is_shut_down
+
     def start(self, showcase: Sequence[ShowcaseEntry]) -> asyncio.Task[StoreHealth]:
-        """Open the store, bring the showcase up to date and fill the lobby, in the background."""
+        """Open the store, fill the lobby and sessions, load the key and user, in the background."""
         return self._tasks.start("start", self._open_data(list(showcase)))
 
     async def _open_data(self, showcase: list[ShowcaseEntry]) -> StoreHealth:
@@ -307,6 +418,8 @@ class MainWindow(QMainWindow):
             )
             self.lobby_notice.show()
             self.lobby_model.set_assistants(showcase_preview(showcase))
+            self.session_panel.setEnabled(False)
+            self._update_actions()
             return health
         try:
             await self._store.sync_showcase(showcase)
@@ -314,12 +427,10 @@ class MainWindow(QMainWindow):
             # The lobby still shows whatever the store has.
             self.messages.show_error(error, doing="Updating the showcased assistants")
         await self.reload_lobby()
-        await self._load_sessions(None)
-        try:
-            self._user = await self._current_user()
-        except ServiceError as error:
-            self.messages.show_error(error, doing="Finding your user record")
-        self._update_session_actions()
+        # Waited for without taking its fate: a search typed meanwhile replaces this listing.
+        await asyncio.wait([self.session_panel.refresh()])
+        await self._load_account()
+        self._update_actions()
         if self._warm_up is not None:
             # The lobby is up by now; the chat's libraries load while the user looks at it.
             self._warm_up_task = asyncio.ensure_future(self._warm_up_services(self._warm_up))
@@ -339,11 +450,12 @@ class MainWindow(QMainWindow):
 
     @property
     def current_user(self) -> User | None:
-        """The user of this run, once the store is open."""
+        """The user of this run, once the store is open and the key loaded."""
         return self._user
 
-    async def reload_lobby(self) -> None:
-        """Read the assistants again (order kept; the selection survives unchanged rows)."""
+    async def reload_lobby(self, *, select: str | None = None) -> None:
+        """Read the assistants again; the selected one (or ``select``) stays selected."""
+        previous = self.selected_assistant()
         try:
             assistants = await self._store.list_assistants()
         except ServiceError as error:
@@ -354,36 +466,94 @@ class MainWindow(QMainWindow):
         self.lobby_model.set_assistants(assistants)
         self.lobby_notice.setVisible(not assistants)
         self.lobby_notice.setText("" if assistants else "No assistants yet.")
+        wanted = select or (previous.id if previous is not None else None)
+        if wanted is not None and self.selected_assistant_id() != wanted:
+            self.select_assistant(wanted)
 
-    async def _load_sessions(self, bot_id: str | None) -> None:
-        if self.is_read_only or self._health is None:
-            self.session_model.set_sessions(())
-            return
+    def select_assistant(self, assistant_id: str) -> bool:
+        """Make an assistant the lobby's current row and show it; whether it is listed."""
+        row = self.lobby_model.row_of(assistant_id)
+        if row is None:
+            return False
+        index = self.lobby_filter.mapFromSource(self.lobby_model.index(row, 0))
+        if not index.isValid():
+            return False  # hidden by the filter
+        self.lobby_list.setCurrentIndex(index)
+        self.lobby_list.scrollTo(index)
+        return True
+
+    # -- the account --------------------------------------------------------------------------
+    @property
+    def account(self) -> Account:
+        """The account (API key and current user); built on first use."""
+        return self._account_source()
+
+    async def _load_account(self) -> None:
+        """Read the API key, give it to the chat, find the user; ask for a key if one is needed."""
+        from gptlab_desktop.services.account import server_needs_key
+
+        account = self.account
         try:
-            sessions = await self._store.list_sessions(bot_id=bot_id, limit=SESSION_LIST_LIMIT)
+            await account.load()
+        except Exception:
+            # Keyring failures are handled inside (memory instead); anything else is a bug, and
+            # the key from the environment, if any, still works.
+            log.exception("Loading the API key failed")
+        await self._apply_key(account)
+        try:
+            self._user = await account.current_user()
         except ServiceError as error:
-            self.messages.show_error(error, doing="Reading the sessions")
-            return
-        self.session_model.set_sessions(sessions)
-        self._select_open_session()
+            self.messages.show_error(error, doing="Finding your user record")
+        self._tell_keyring_status(account)
+        if account.api_key is None and server_needs_key(self._base_url) and not self._is_shut_down:
+            # Not modal: the lobby and past sessions can be browsed while the key is found.
+            self.show_api_key_dialog()
 
-    def reload_sessions(self) -> asyncio.Task[None]:
-        """Read the sessions list again (of the selected assistant, or of all)."""
-        assistant = self.selected_assistant()
-        return self._tasks.start(
-            "sessions", self._load_sessions(assistant.id if assistant else None)
-        )
+    async def _apply_key(self, account: Account) -> None:
+        key = account.api_key
+        await self._use_api_key(key.value if key is not None else None)
 
-    def _select_open_session(self) -> None:
-        """Show the open session as the current row, without opening it again."""
-        session = self.chat_pane.session
-        if session is None:
+    def _tell_keyring_status(self, account: Account) -> None:
+        """Say once, in the status bar, that secrets stay in memory because no keyring works."""
+        status = account.state.keyring
+        if status.is_available or not status.reason or self._has_told_keyring:
             return
-        for row in range(self.session_model.rowCount()):
-            index = self.session_model.index(row, 0)
-            if index.data(SessionRole.SESSION_ID) == session.id:
-                self.session_list.setCurrentIndex(index)
-                return
+        self._has_told_keyring = True
+        self.messages.show_status(status.reason, KEYRING_NOTICE_MS)
+
+    def show_api_key_dialog(self) -> ApiKeyDialog:
+        """Settings → API Key…: the key dialog, shown without blocking the window."""
+        from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
+
+        dialog = self._api_key_dialog
+        if dialog is None:
+            dialog = ApiKeyDialog(self.account, self._base_url, parent=self)
+            dialog.keySaved.connect(self._on_key_changed)
+            dialog.keyRemoved.connect(self._on_key_changed)
+            self._api_key_dialog = dialog
+        # show(), not open(): open() would make it window-modal, and the window should stay
+        # usable for browsing while the user fetches a key.
+        _bring_forward(dialog)
+        return dialog
+
+    def _on_key_changed(self) -> None:
+        if not self._is_shut_down:
+            self._tasks.start("account", self._follow_account())
+
+    async def _follow_account(self) -> None:
+        """Use the new key (or none) for the chat, and show the lists of its user."""
+        account = self.account
+        await self._apply_key(account)
+        self._tell_keyring_status(account)
+        if self._is_usable:
+            try:
+                self._user = await account.current_user()
+            except ServiceError as error:
+                self.messages.show_error(error, doing="Finding your user record")
+            await self.reload_lobby()
+            await asyncio.wait([self.session_panel.refresh()])
+        self._update_actions()
+        self.accountChanged.emit()
 
     # -- slots ------------------------------------------------------------------------------
     def focus_filter(self) -> None:
@@ -391,6 +561,11 @@ class MainWindow(QMainWindow):
         self.sidebar_tabs.setCurrentIndex(0)
         self.assistant_filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.assistant_filter.selectAll()
+
+    def focus_session_search(self) -> None:
+        """Show the sessions panel and put the cursor in its search box (Ctrl+Shift+F)."""
+        self.sidebar_tabs.setCurrentWidget(self.session_panel)
+        self.session_panel.focus_search()
 
     def _on_filter_changed(self, text: str) -> None:
         self.lobby_filter.set_filter_text(text)
@@ -404,15 +579,29 @@ class MainWindow(QMainWindow):
     def _on_current_assistant(self, current: QModelIndex, _previous: QModelIndex) -> None:
         assistant = current.data(LobbyRole.ASSISTANT) if current.isValid() else None
         self.chat_pane.show_assistant(assistant if isinstance(assistant, Assistant) else None)
-        self._update_session_actions()
-        if self._health is not None and not self._is_shut_down:
+        self._update_actions()
+        if self._is_usable:
             bot_id = assistant.id if isinstance(assistant, Assistant) else None
-            self._tasks.start("sessions", self._load_sessions(bot_id))
+            self.session_panel.set_assistant(bot_id)
+
+    def _show_lobby_menu(self, position: QPoint) -> None:
+        index = self.lobby_list.indexAt(position)
+        if not index.isValid():
+            return
+        self.lobby_list.setCurrentIndex(index)
+        self._update_actions()
+        # popup(), not exec(): a menu must not nest an event loop (DESIGN.md).
+        self.lobby_menu.popup(self.lobby_list.viewport().mapToGlobal(position))
 
     def selected_assistant(self) -> Assistant | None:
         """The assistant selected in the lobby, if any."""
         assistant = self.lobby_list.currentIndex().data(LobbyRole.ASSISTANT)
         return assistant if isinstance(assistant, Assistant) else None
+
+    def selected_assistant_id(self) -> str | None:
+        """The id of the assistant selected in the lobby, if any."""
+        assistant = self.selected_assistant()
+        return assistant.id if assistant is not None else None
 
     # -- sessions -----------------------------------------------------------------------------
     def start_session(self, assistant_id: str) -> asyncio.Task[None] | None:
@@ -443,31 +632,237 @@ class MainWindow(QMainWindow):
             return None
         return self.chat_pane.open_session(session_id)
 
+    def show_search_hit(self, session_id: str, message_id: str) -> asyncio.Task[bool]:
+        """Once the session is open in the chat pane, scroll to the message a search found."""
+        return self._tasks.start("hit", self._show_when_open(session_id, message_id))
+
+    async def _show_when_open(self, session_id: str, message_id: str) -> bool:
+        while not self._is_open(session_id):
+            opening = self.chat_pane.reply_task()
+            if opening is None:
+                return False  # the session could not be opened (the pane says why)
+            await asyncio.wait([opening])
+        return self.scroll_to_message(message_id)
+
+    def scroll_to_message(self, message_id: str) -> bool:
+        """Make a message of the open session current and bring it into view; whether shown."""
+        transcript = self.chat_view.transcript()
+        row = transcript.row_of(message_id)
+        if row is None:
+            return False
+        index = transcript.index(row, 0)
+        self.chat_view.setCurrentIndex(index)
+        self.chat_view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    def _is_open(self, session_id: str) -> bool:
+        session = self.chat_pane.session
+        return session is not None and session.id == session_id
+
     def focus_message_input(self) -> None:
         """Put the cursor in the message box (Ctrl+L)."""
         self.message_input.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
-    def _on_current_session(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        session_id = current.data(SessionRole.SESSION_ID) if current.isValid() else None
-        if session_id:
-            self.open_session(str(session_id))
+    def _on_session_deleted(self, session_id: str) -> None:
+        if self._is_open(session_id):
+            self.chat_pane.close_session()
+            self.chat_pane.show_assistant(self.selected_assistant())
 
-    def _on_session_changed(self, _session: Session) -> None:
-        if not self._is_shut_down and self._health is not None:
-            self.reload_sessions()
+    def _on_session_ended(self, session_id: str) -> None:
+        if self._is_open(session_id):
+            self.chat_pane.reload_session()
 
-    def _update_session_actions(self) -> None:
-        self.new_session_action.setEnabled(
-            self.selected_assistant() is not None
-            and self._user is not None
-            and not self.is_read_only
+    def _on_session_changed(self, session: Session) -> None:
+        if self._is_usable:
+            self._tasks.start("sessions", self._show_changed_session(session))
+
+    async def _show_changed_session(self, session: Session) -> None:
+        """List a new or changed session (selected), and its assistant's new session count."""
+        await asyncio.wait([self.session_panel.refresh()])
+        self.session_panel.select_session(session.id)
+        if session.bot_id:
+            try:
+                assistant = await self._store.get_assistant(session.bot_id)
+            except ServiceError:
+                return  # only a counter in the lobby; the next reload shows it
+            if assistant is not None:
+                self.lobby_model.update_assistant(assistant)
+
+    # -- assistants ---------------------------------------------------------------------------
+    def _can_change_assistants(self) -> bool:
+        return self._is_usable and self._user is not None
+
+    def new_assistant(self) -> AssistantEditorDialog | None:
+        """Ctrl+Shift+N: the assistant editor on an empty form."""
+        dialog = self._make_editor()
+        if dialog is not None:
+            dialog.start_new()
+        return dialog
+
+    def edit_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
+        """The editor on an assistant (a showcased one read-only, with Duplicate)."""
+        for editor in self._editors:
+            if editor.assistant_id == assistant_id and editor.isVisible():
+                _bring_forward(editor)
+                return editor
+        dialog = self._make_editor()
+        if dialog is not None:
+            dialog.start_edit(assistant_id)
+        return dialog
+
+    def duplicate_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
+        """The editor on an unsaved own copy of an assistant."""
+        dialog = self._make_editor()
+        if dialog is not None:
+            dialog.start_duplicate(assistant_id)
+        return dialog
+
+    def edit_selected_assistant(self) -> AssistantEditorDialog | None:
+        """Ctrl+Shift+E: edit (or read) the assistant selected in the lobby."""
+        assistant_id = self.selected_assistant_id()
+        return self.edit_assistant(assistant_id) if assistant_id else None
+
+    def duplicate_selected_assistant(self) -> AssistantEditorDialog | None:
+        """Duplicate the assistant selected in the lobby."""
+        assistant_id = self.selected_assistant_id()
+        return self.duplicate_assistant(assistant_id) if assistant_id else None
+
+    @property
+    def assistant_editors(self) -> list[AssistantEditorDialog]:
+        """The assistant editors open now."""
+        return list(self._editors)
+
+    def _make_editor(self) -> AssistantEditorDialog | None:
+        """A new editor dialog (one per open), or None while assistants cannot be changed."""
+        if not self._can_change_assistants() or self._user is None:
+            self.messages.show_status("Assistants can be changed once your data is open.")
+            return None
+        from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+
+        dialog = AssistantEditorDialog(
+            self._lab,
+            creator_user_id=self._user.id,
+            token_counter=self._token_counter,
+            parent=self,
         )
+        dialog.assistantSaved.connect(self._on_assistant_saved)
+        dialog.assistantDeleted.connect(self._on_assistant_deleted)
+        dialog.finished.connect(functools.partial(self._on_editor_finished, dialog))
+        self._editors.append(dialog)
+        return dialog
+
+    def _on_editor_finished(self, dialog: AssistantEditorDialog, _result: int) -> None:
+        if dialog in self._editors:
+            self._editors.remove(dialog)
+            self._tasks.start(f"editor:{id(dialog)}", self._delete_editor(dialog))
+
+    async def _delete_editor(self, dialog: AssistantEditorDialog) -> None:
+        # Deleted only once its own tasks (a try-it reply, a save) have stopped.
+        cleanup = dialog.closing_cleanup
+        if cleanup is not None:
+            await asyncio.wait([cleanup])
+        dialog.deleteLater()
+
+    def _on_assistant_saved(self, assistant_id: str) -> None:
+        if self._is_usable:
+            self._tasks.start("lobby", self.reload_lobby(select=assistant_id))
+
+    def _on_assistant_deleted(self, _assistant_id: str) -> None:
+        if self._is_usable:
+            self._tasks.start("lobby", self.reload_lobby())
+
+    def ask_import_path(self) -> QFileDialog | None:
+        """Import Assistants…: choose a file (the file dialog then calls ``import_assistants``)."""
+        if not self._can_change_assistants():
+            return None
+        dialog = QFileDialog(self, "Import Assistants")
+        dialog.setObjectName("importAssistantsDialog")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters([_ASSISTANT_FILES, "All files (*)"])
+        dialog.setDirectory(_documents_folder())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.import_assistants)
+        # open(), never exec(): it must not nest an event loop inside a running coroutine.
+        dialog.open()
+        return dialog
+
+    def import_assistants(self, path: str | Path) -> asyncio.Task[list[str]] | None:
+        """Create the assistants in an assistant file (all or none) and show them in the lobby."""
+        if not self._can_change_assistants() or self._user is None:
+            return None
+        return self._tasks.start("import", self._import(Path(path), self._user.id))
+
+    async def _import(self, path: Path, user_id: str) -> list[str]:
+        try:
+            created = await self._lab.import_file(path, user_id)
+        except Exception as error:
+            # MalformedAssistantDocument names the problem (and, in a bundle, the entry).
+            self.messages.show_error(error, doing="Importing assistants")
+            return []
+        await self.reload_lobby(select=created[0].id if created else None)
+        count = len(created)
+        self.messages.show_status(
+            f"Imported {count} assistant{'s' if count != 1 else ''} from {path.name}."
+        )
+        return [assistant.id for assistant in created]
+
+    def ask_export_path(self) -> QFileDialog | None:
+        """Assistants → Export Assistant…: choose where (the dialog calls ``export_assistant``)."""
+        assistant = self.selected_assistant()
+        if assistant is None or not self._is_usable:
+            return None
+        dialog = QFileDialog(self, "Export Assistant")
+        dialog.setObjectName("exportAssistantDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(_ASSISTANT_FILES)
+        dialog.setDefaultSuffix("json")
+        dialog.setDirectory(_documents_folder())
+        dialog.selectFile(assistant_file_name(assistant))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(functools.partial(self.export_assistant, assistant.id))
+        dialog.open()
+        return dialog
+
+    def export_assistant(self, assistant_id: str, path: str | Path) -> asyncio.Task[bool] | None:
+        """Write one assistant's file to ``path``."""
+        if not self._is_usable:
+            return None
+        return self._tasks.start("export", self._export(assistant_id, Path(path)))
+
+    async def _export(self, assistant_id: str, path: Path) -> bool:
+        try:
+            await self._lab.export_file([assistant_id], path)
+        except OSError as error:
+            log.warning("Exporting an assistant failed: %s", type(error).__name__)
+            reason = error.strerror or "the file could not be written"
+            self.messages.show_message(
+                UserMessage(
+                    "Export failed", f"The assistant could not be saved to {path}: {reason}."
+                )
+            )
+            return False
+        except Exception as error:
+            self.messages.show_error(error, doing="Exporting the assistant")
+            return False
+        self.messages.show_status(f"Exported the assistant to {path}.")
+        return True
+
+    # -- enabling -----------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        selected = self.selected_assistant() is not None
+        can_change = self._can_change_assistants()
+        self.new_session_action.setEnabled(selected and can_change)
+        self.new_assistant_action.setEnabled(can_change)
+        self.edit_assistant_action.setEnabled(selected and can_change)
+        self.duplicate_assistant_action.setEnabled(selected and can_change)
+        self.import_assistants_action.setEnabled(can_change)
+        self.export_assistant_action.setEnabled(selected and self._is_usable)
 
     def _update_counts(self) -> None:
         total = self.lobby_model.rowCount()
         shown = self.lobby_filter.rowCount()
         assistants = f"{total} assistants" if shown == total else f"{shown} of {total} assistants"
-        sessions = self.session_model.rowCount()
+        sessions = len(self.session_panel.model.session_ids())
         self.counts_label.setText(f"{assistants} · {sessions} sessions")
 
     def show_about(self) -> QMessageBox:
@@ -508,11 +903,26 @@ class MainWindow(QMainWindow):
         self._shutdown_task = asyncio.ensure_future(self._shut_down())
 
     async def _shut_down(self) -> None:
+        # Editors first, unsaved changes discarded (the app is quitting): a try-it reply stops.
+        for editor in list(self._editors):
+            cleanup = editor.close_discarding()
+            if cleanup is not None:
+                await asyncio.wait([cleanup])
+        if self._api_key_dialog is not None:
+            self._api_key_dialog.reject()
         # A streaming reply is stored as interrupted before the store closes.
         await self.chat_pane.aclose()
+        try:
+            # Deletions still within their undo window are carried out now, while the store is
+            # open.
+            await self.session_panel.shut_down()
+        except Exception:
+            log.exception("Finishing the pending session deletions failed")
         await self._tasks.cancel_all()
         if self._warm_up_task is not None and not self._warm_up_task.done():
             self._warm_up_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._warm_up_task
         if self._release is not None:
             try:
                 await self._release()
@@ -533,6 +943,20 @@ class MainWindow(QMainWindow):
 
     async def _reload(self) -> None:
         await self.reload_lobby()
-        assistant = self.selected_assistant()
-        await self._load_sessions(assistant.id if assistant else None)
-        self._update_session_actions()
+        if self._is_usable:
+            await asyncio.wait([self.session_panel.refresh()])
+        self._update_actions()
+
+
+def _documents_folder() -> str:
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return folder or QDir.homePath()
+
+
+def _bring_forward(widget: QWidget) -> None:
+    """Show a window, or raise it when it is already shown, and give it the focus."""
+    if widget.isVisible():
+        widget.raise_()
+    else:
+        widget.show()
+    widget.activateWindow()

@@ -3,7 +3,7 @@
 Phase one talks to the loopback server through the services the app composes
 (``app.build_services``) and closes everything. Phase two is a new Python process that builds
 the app's real main window with the same composition, on the same data directory, with the
-chat pointed at a port where nothing listens; it selects the session in the sessions list and
+chat pointed at a port where nothing listens; it opens the session from the sessions panel and
 prints what the chat view shows.
 """
 
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from keyring.backends import fail
 
 from gptlab_desktop.app import build_services
 from gptlab_desktop.paths import AppPaths, ensure_created
@@ -57,7 +58,9 @@ async def run(window):
     sessions = window.findChild(QListView, "sessionList")
     model = sessions.model()
     listed = [model.index(row, 0).data(SessionRole.SESSION_ID) for row in range(model.rowCount())]
-    sessions.setCurrentIndex(model.index(listed.index(session_id), 0))
+    row = model.index(listed.index(session_id), 0)
+    sessions.setCurrentIndex(row)
+    sessions.activated.emit(row)  # Enter or a double-click opens it
     pane = window.chat_pane
     await until(lambda: pane.session is not None and pane.session.id == session_id
                 and not pane.is_busy)
@@ -88,7 +91,9 @@ print(json.dumps(result))
 async def _first_run(data_dir: Path, base_url: str) -> tuple[str, list[list[str]]]:
     """Start a session, get the greeting and one reply, then close everything."""
     services = build_services(
-        AppPaths(data_dir), {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": API_KEY}
+        AppPaths(data_dir),
+        {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": API_KEY},
+        keyring_backend=fail.Keyring(),
     )
     assert (await services.store.open()).is_usable
     try:
@@ -121,6 +126,8 @@ def _second_run(data_dir: Path, session_id: str) -> dict[str, object]:
         "QT_QPA_PLATFORM": "offscreen",
         "OPENAI_BASE_URL": unused_loopback_url(),
         "OPENAI_API_KEY": API_KEY,
+        # Never the developer's keyring (keyring honours this variable).
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
     result = subprocess.run(
         [sys.executable, "-c", _SECOND_RUN, str(data_dir), session_id],

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
+from keyring.backends import fail
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
@@ -94,14 +95,24 @@ def open_window(
     The window is composed as the app composes it (``app.build_services``). Call it with
     another directory to use that instead of the test's data directory, and with
     ``environ`` to point the chat at a server (``OPENAI_BASE_URL``); without, the chat has no
-    server it may reach. Every window is closed (and its store with it) at teardown.
+    server it may reach (OpenAI's address, with no key: the API key dialog opens). Secrets are
+    kept in memory, never in the developer's keyring; ``keyring_backend`` brings another. Every
+    window is closed (and its store with it) at teardown.
     """
     windows: list[MainWindow] = []
 
-    def build(directory: Path = data_dir, environ: dict[str, str] | None = None) -> MainWindow:
+    def build(
+        directory: Path = data_dir,
+        environ: dict[str, str] | None = None,
+        keyring_backend: Any = None,
+    ) -> MainWindow:
         paths = AppPaths(directory)
         ensure_created(paths)
-        window = build_main_window(build_services(paths, environ or {}))
+        # Never the developer's keyring: keyring's "no keyring" backend keeps secrets in memory
+        # unless the test brings its own (the test Secret Service).
+        backend = keyring_backend if keyring_backend is not None else fail.Keyring()
+        services = build_services(paths, environ or {}, keyring_backend=backend)
+        window = build_main_window(services)
         windows.append(window)
         window.show()
         started = window.start(load_showcase_entries())

@@ -391,7 +391,7 @@ def test_concluding_shows_the_recap_and_a_thumbs_up_completes_the_session(
 
 
 # -- opening past sessions -------------------------------------------------------------------
-def test_selecting_an_old_session_shows_its_messages(qtbot, window: MainWindow) -> None:
+def test_opening_an_old_session_shows_its_messages(qtbot, window: MainWindow) -> None:
     start_chat(qtbot, window)
     send(qtbot, window, "Remember this")
     first = open_session_id(window)
@@ -405,6 +405,8 @@ def test_selecting_an_old_session_shows_its_messages(qtbot, window: MainWindow) 
     session_list.setCurrentIndex(
         session_list.model().index(listed_session_ids(window).index(first), 0)
     )
+    # Enter opens it (selecting a row only selects: Del, F2 and the menu act on it).
+    qtbot.keyClick(session_list, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: is_idle(window) and open_session_id(window) == first, timeout=WAIT_MS)
     assert texts(window) == first_texts
     assert label(window, "assistantNameLabel").text() == ASSISTANT

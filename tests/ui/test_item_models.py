@@ -32,7 +32,7 @@ from gptlab_desktop.ui.lobby_model import (
     LobbyRole,
     showcase_preview,
 )
-from gptlab_desktop.ui.session_list_model import SessionListModel, SessionRole
+from gptlab_desktop.ui.session_list_model import session_title
 
 
 def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
@@ -162,22 +162,14 @@ def test_lobby_delegate_gives_the_first_row_of_each_group_room_for_its_header(qt
 
 
 # -- sessions --------------------------------------------------------------------------------
-def test_session_list_model_passes_the_model_checker(qapp) -> None:
-    model = SessionListModel()
-    tester = check(model)
-    model.set_sessions([session("One"), session()])
-    model.set_sessions([])
-    assert tester is not None
-
-
-def test_session_list_names_an_untitled_session_by_its_start(qapp) -> None:
-    model = SessionListModel()
+def test_an_untitled_session_is_named_by_its_start(qapp) -> None:
     untitled = session()
-    model.set_sessions([untitled])
-    first_line, details = model.index(0, 0).data().split("\n")
-    assert first_line == f"Session of {untitled.created_date.astimezone():%Y-%m-%d %H:%M}"
-    assert details == "gpt-4o · 3 messages · open"
-    assert model.index(0, 0).data(SessionRole.SESSION_ID) == untitled.id
+    expected = f"Session of {untitled.created_date.astimezone():%Y-%m-%d %H:%M}"
+    assert session_title(untitled) == expected
+
+
+def test_a_titled_session_is_named_by_its_title(qapp) -> None:
+    assert session_title(session("Dinner plans")) == "Dinner plans"
 
 
 def test_models_expose_accessible_text(qapp) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from keyring.backends import fail
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -120,7 +121,9 @@ def test_counts_say_how_many_assistants_the_filter_shows(qtbot, open_window: Ope
 
 def test_ctrl_f_puts_the_cursor_in_the_filter(qtbot, open_window: OpenWindow) -> None:
     window = open_window()
+    # Shortcuts reach only the active window (the API key dialog opened on top of it).
     window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
     window.findChild(QListView, "lobbyList").setFocus()
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.findChild(QLineEdit, "assistantFilter").hasFocus()
@@ -238,12 +241,60 @@ def test_filter_explains_itself_and_its_shortcut(open_window: OpenWindow) -> Non
     assert line.placeholderText() == "Filter assistants… (Ctrl+F)"
 
 
-def test_assistant_actions_exist_for_the_editor_to_enable(open_window: OpenWindow) -> None:
+def test_assistant_actions_that_need_no_selection_are_enabled_once_the_data_is_open(
+    open_window: OpenWindow,
+) -> None:
     window = open_window()
-    for name in ("newAssistantAction", "editAssistantAction"):
-        action = window.findChild(QAction, name)
-        assert action is not None, name
-        assert not action.isEnabled(), name
+    enabled = {
+        name: window.findChild(QAction, name).isEnabled()
+        for name in (
+            "newAssistantAction",
+            "importAssistantsAction",
+            "editAssistantAction",
+            "duplicateAssistantAction",
+            "exportAssistantAction",
+            "newSessionAction",
+        )
+    }
+    assert enabled == {
+        "newAssistantAction": True,
+        "importAssistantsAction": True,
+        "editAssistantAction": False,
+        "duplicateAssistantAction": False,
+        "exportAssistantAction": False,
+        "newSessionAction": False,
+    }
+
+
+def test_selecting_an_assistant_enables_the_actions_on_it(open_window: OpenWindow) -> None:
+    window = open_window()
+    window.findChild(QListView, "lobbyList").setCurrentIndex(
+        lobby_index_of(window, "Code Reviewer")
+    )
+    for name in (
+        "editAssistantAction",
+        "duplicateAssistantAction",
+        "exportAssistantAction",
+        "newSessionAction",
+    ):
+        assert window.findChild(QAction, name).isEnabled(), name
+
+
+def test_a_read_only_window_offers_no_assistant_changes(
+    open_window: OpenWindow, data_dir: Path
+) -> None:
+    _write_garbage_database(data_dir)
+    window = open_window()
+    window.findChild(QListView, "lobbyList").setCurrentIndex(
+        lobby_index_of(window, "Code Reviewer")
+    )
+    for name in ("newAssistantAction", "importAssistantsAction", "editAssistantAction"):
+        assert not window.findChild(QAction, name).isEnabled(), name
+
+
+def test_the_api_key_action_is_enabled(open_window: OpenWindow) -> None:
+    window = open_window()
+    assert window.findChild(QAction, "apiKeyAction").isEnabled()
 
 
 def test_stop_is_disabled_until_a_chat_exists(open_window: OpenWindow) -> None:
@@ -337,7 +388,7 @@ def test_database_from_a_newer_version_is_reported_and_kept(
 
 # -- closing ---------------------------------------------------------------------------------
 def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) -> None:
-    services = build_services(AppPaths(data_dir), {})
+    services = build_services(AppPaths(data_dir), {}, keyring_backend=fail.Keyring())
     store = services.store
     window = build_main_window(services)
     window.show()
@@ -353,7 +404,9 @@ def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) ->
 
 
 def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, qt_loop, data_dir: Path) -> None:
-    window = build_main_window(build_services(AppPaths(data_dir), {}))
+    window = build_main_window(
+        build_services(AppPaths(data_dir), {}, keyring_backend=fail.Keyring())
+    )
     window.show()
     started = window.start(load_showcase_entries())
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):

@@ -18,8 +18,9 @@ import platformdirs
 import pytest
 
 from gptlab_desktop import __version__
-from gptlab_desktop.app import LOCAL_IDENTITY, identity_secret, main
+from gptlab_desktop.app import main
 from gptlab_desktop.paths import APP_NAME, DATA_DIR_ENV, AppPaths, resolve_data_dir
+from gptlab_desktop.services.account import LOCAL_USER_HASH
 from gptlab_desktop.services.identity import user_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,11 +32,17 @@ HEAVY_MODULES = (
     "tiktoken",
     "markdown",
     "pygments",
+    "cryptography",
+    "keyring",
 )
+# keyring honours this: the subprocesses keep secrets in memory, never in the real keyring.
+NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 
 
-def run_python(*args: str, data_env: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+def run_python(
+    *args: str, data_env: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **NO_KEYRING, **(extra_env or {})}
     env.pop(DATA_DIR_ENV, None)
     if data_env is not None:
         env[DATA_DIR_ENV] = str(data_env)
@@ -117,7 +124,7 @@ _FIRST_PAINT_SCRIPT = """
 import json, sys
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
-from gptlab_desktop.app import LOCAL_IDENTITY, identity_secret, main
+from gptlab_desktop.app import main
 
 HEAVY = {heavy!r}
 seen = {{}}
@@ -163,7 +170,7 @@ def test_chat_services_warm_up_in_the_background_after_the_first_paint(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
     _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
-    assert {"openai", "tiktoken"} <= set(at_exit)  # type: ignore[arg-type]
+    assert {"openai", "tiktoken", "markdown", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
 
 
 def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> None:
@@ -172,7 +179,7 @@ def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(paths.database_file) as conn:
         hashes = [row[0] for row in conn.execute("SELECT user_hash FROM users")]
-    assert hashes == [user_hash(LOCAL_IDENTITY)]
+    assert hashes == [LOCAL_USER_HASH]
 
 
 # -- where the data lives ----------------------------------------------------------------------
@@ -197,10 +204,28 @@ def test_everything_lives_inside_the_data_dir(tmp_path: Path) -> None:
     assert paths.cache_dir == tmp_path / "cache"
 
 
-# -- who the user is ---------------------------------------------------------------------------
-def test_the_api_key_identifies_the_user() -> None:
-    assert identity_secret({"OPENAI_API_KEY": "sk-abc"}) == "sk-abc"
+# -- the API key at start-up -------------------------------------------------------------------
+def test_smoke_run_without_a_key_or_keyring_still_exits_zero(tmp_path: Path) -> None:
+    # OpenAI's address and no key: the key dialog opens, and must not hold the run up.
+    paths = AppPaths(tmp_path / "d")
+    result = run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
+    assert result.returncode == 0, result.stderr
+    assert "System keyring not used" in paths.log_file.read_text("utf-8")
 
 
-def test_without_an_api_key_the_user_is_the_local_identity() -> None:
-    assert identity_secret({}) == identity_secret({"OPENAI_API_KEY": "  "}) == LOCAL_IDENTITY
+def test_smoke_run_with_a_key_in_the_environment_makes_that_keys_user(tmp_path: Path) -> None:
+    paths = AppPaths(tmp_path / "d")
+    key = "sk-test-SmokeKey0123456789abcdef0123456789"
+    result = run_python(
+        "-m",
+        "gptlab_desktop",
+        "--smoke",
+        "--data-dir",
+        str(paths.data_dir),
+        extra_env={"OPENAI_API_KEY": key},
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(paths.database_file) as conn:
+        hashes = [row[0] for row in conn.execute("SELECT user_hash FROM users")]
+    assert hashes == [user_hash(key)]
+    assert key not in paths.log_file.read_text("utf-8")
