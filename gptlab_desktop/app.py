@@ -16,11 +16,12 @@ import argparse
 import asyncio
 import functools
 import logging
+import logging.handlers
 import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,8 @@ class Services:
     library: SessionLibrary
     lab: AssistantLab
     secrets: SecretStore
-    environ: Mapping[str, str]
+    # The environment may hold OPENAI_API_KEY: never part of a repr that could reach a log.
+    environ: Mapping[str, str] = field(repr=False)
 
     @functools.cached_property
     def account(self) -> Account:
@@ -180,14 +182,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# HTTP libraries log every request's full URL at INFO, and a base URL may carry credentials
+# (http://user:password@host): only their warnings reach the log.
+_CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+LOG_MAX_BYTES = 2_000_000
+LOG_BACKUPS = 3
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the fresh one after a rotation too, is 0600."""
+
+    def _open(self) -> Any:
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(descriptor, "a", encoding=self.encoding)
+
+
 def configure_logging(paths: AppPaths) -> logging.Handler:
-    """Log INFO and above to the private log file; returns the handler (to remove later)."""
+    """Log INFO and above to the private, rotated log file; returns the handler (to remove)."""
     create_private_file(paths.log_file)
-    handler = logging.FileHandler(paths.log_file, encoding="utf-8")
+    handler = _PrivateRotatingFileHandler(
+        paths.log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

@@ -229,3 +229,54 @@ def test_smoke_run_with_a_key_in_the_environment_makes_that_keys_user(tmp_path: 
         hashes = [row[0] for row in conn.execute("SELECT user_hash FROM users")]
     assert hashes == [user_hash(key)]
     assert key not in paths.log_file.read_text("utf-8")
+
+
+def test_the_log_rotates_and_every_log_file_stays_private(tmp_path) -> None:
+    import logging
+    import stat
+
+    from gptlab_desktop import app
+    from gptlab_desktop.paths import app_paths, ensure_created
+
+    paths = app_paths(str(tmp_path / "data"))
+    ensure_created(paths)
+    handler = app.configure_logging(paths)
+    try:
+        assert isinstance(handler, logging.handlers.RotatingFileHandler)
+        handler.doRollover()
+        logging.getLogger("gptlab_desktop.test").warning("after the rotation")
+        handler.flush()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    files = sorted(paths.log_file.parent.iterdir())
+    assert len(files) == 2
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_http_libraries_do_not_log_request_urls(tmp_path) -> None:
+    import logging
+
+    from gptlab_desktop import app
+    from gptlab_desktop.paths import app_paths, ensure_created
+
+    paths = app_paths(str(tmp_path / "data"))
+    ensure_created(paths)
+    handler = app.configure_logging(paths)
+    try:
+        logging.getLogger("httpx2").info("HTTP Request: GET http://user:s3cret@host/v1/models")
+        handler.flush()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert "s3cret" not in paths.log_file.read_text()
+
+
+def test_the_services_repr_holds_no_api_key(tmp_path) -> None:
+    from gptlab_desktop.app import build_services
+    from gptlab_desktop.paths import app_paths
+
+    services = build_services(
+        app_paths(str(tmp_path / "data")), {"OPENAI_API_KEY": "sk-test-do-not-print"}
+    )
+    assert "sk-test-do-not-print" not in repr(services)
