@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench_long_session import _text
-from bench_startup import start
+from bench_startup import compile_bytecode, start
 from harness import Figure, report
 
 from gptlab_desktop.models import (
@@ -71,6 +71,7 @@ async def _seed(data_dir: Path, count: int) -> str:
 
 
 def main() -> None:
+    compile_bytecode()
     figures: list[Figure] = []
     bare_mb = statistics.median(start("bare")["PAINTED"][1] or 0 for _ in range(3))
     for count in (200, 2_000):

@@ -15,6 +15,11 @@ import resource
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A user whose key is already known (no dialog), a keyring that never touches the developer's,
+# and a server address on this machine: start-up must not depend on the network anyway.
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+os.environ.setdefault("OPENAI_API_KEY", "sk-bench-not-a-real-key")
+os.environ.setdefault("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
 
 
 def _rss_mb() -> float:
@@ -51,6 +56,7 @@ def bare() -> None:
 def gptlab(data_dir: str, session_id: str | None) -> None:
     """GPT Lab Desktop, started as ``app.main`` starts it."""
     import asyncio
+    from collections.abc import Callable
 
     import qasync
     from PySide6.QtCore import QEvent, QObject
@@ -72,40 +78,49 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
     window = build_main_window(build_services(paths))
 
     class PaintSeen(QObject):
-        def __init__(self) -> None:
+        """Set once the watched widget paints while ``condition`` holds."""
+
+        def __init__(self, condition: Callable[[], bool] = lambda: True) -> None:
             super().__init__()
             self.event = asyncio.Event()
+            self.condition = condition
 
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
+            if event.type() == QEvent.Type.Paint and self.condition():
                 self.event.set()
             return False
 
     async def run() -> None:
-        lobby_painted = PaintSeen()
+        lobby_painted = PaintSeen(lambda: window.lobby_model.rowCount() > 0)
         window.lobby_list.viewport().installEventFilter(lobby_painted)
         window.show()
         await asyncio.sleep(0)
-        started = window.start(load_showcase_entries())
-        await started
-        while window.lobby_model.rowCount() == 0:
-            await asyncio.sleep(0.001)
-        lobby_painted.event.clear()
+        window.start(load_showcase_entries())
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
+        if os.environ.get("GPTLAB_PROBE_MODULES"):
+            heavy = ("openai", "tiktoken", "markdown", "pygments", "cryptography", "keyring",
+                     "google.cloud", "httpx2", "pydantic", "sqlite3")
+            print("loaded:", [m for m in heavy if m in sys.modules], len(sys.modules),
+                  file=sys.stderr)
         if window.warm_up_task is not None:
             await window.warm_up_task
         _say("CHAT_READY")
         if session_id is not None:
-            chat_painted = PaintSeen()
+            chat_painted = PaintSeen(lambda: window.chat_view.model().rowCount() > 0)
             window.chat_view.viewport().installEventFilter(chat_painted)
             await window.open_session(session_id)
-            chat_painted.event.clear()
+            window.chat_view.viewport().update()
             await chat_painted.event.wait()
             _say(f"SESSION_PAINTED {_rss_mb():.1f}")
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
         window.close()
+        await closed.wait()
 
     loop.run_until_complete(run())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,13 @@ DEMO = [
 ]
 
 
+def _memory_keyring() -> object:
+    """A keyring that keeps nothing: the screenshot must not touch the user's real one."""
+    from keyring.backends.fail import Keyring
+
+    return Keyring()
+
+
 async def _seed(data_dir: Path) -> str:
     from gptlab_desktop.models import Message, Role, new_id, utcnow
     from gptlab_desktop.paths import app_paths, ensure_created
@@ -47,11 +54,18 @@ async def _seed(data_dir: Path) -> str:
     await store.open()
     await store.sync_showcase(load_showcase_entries())
     reviewer = next(a for a in await store.list_assistants() if a.showcase_key == "code-reviewer")
-    from gptlab_desktop.app import build_services
+    from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.llm import LlmClient, LlmSettings
+    from gptlab_desktop.services.tokens import TokenCounter
 
-    services = build_services(paths, {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    # Only starts the session (a snapshot of the assistant): no request is ever made.
+    engine = SessionEngine(
+        store,
+        LlmClient(LlmSettings(base_url="http://127.0.0.1:9/v1", api_key="unused")),
+        TokenCounter(paths.cache_dir / "tiktoken"),
+    )
     user = await store.get_or_create_user("screenshot")
-    session = await services.engine.start_session(reviewer.id, user.id)
+    session = await engine.start_session(reviewer.id, user.id)
     await store.rename_session(session.id, "Fixing a running total")
     start = utcnow() - timedelta(minutes=5)
     for i, (role, text) in enumerate(DEMO):
@@ -74,10 +88,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         session_id = asyncio.run(_seed(Path(tmp)))
         app = QApplication([])
+        app.setQuitOnLastWindowClosed(False)
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)
         env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "not-needed"}
-        window = build_main_window(build_services(app_paths(tmp), env))
+        window = build_main_window(
+            build_services(app_paths(tmp), env, keyring_backend=_memory_keyring())
+        )
 
         async def run() -> None:
             window.resize(1280, 800)
@@ -94,10 +111,13 @@ def main() -> None:
             out.parent.mkdir(exist_ok=True)
             picture.save(str(out))
             print(f"saved {out}")
+            closed = asyncio.Event()
+            window.closed.connect(closed.set)
             window.close()
-            await asyncio.sleep(0.5)
+            await closed.wait()
 
         loop.run_until_complete(run())
+        loop.close()
 
 
 if __name__ == "__main__":

@@ -861,9 +861,12 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         total = self.lobby_model.rowCount()
         shown = self.lobby_filter.rowCount()
-        assistants = f"{total} assistants" if shown == total else f"{shown} of {total} assistants"
+        noun = "assistant" if total == 1 else "assistants"
+        assistants = f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"
         sessions = len(self.session_panel.model.session_ids())
-        self.counts_label.setText(f"{assistants} · {sessions} sessions")
+        self.counts_label.setText(
+            f"{assistants} · {sessions:,} session{'' if sessions == 1 else 's'}"
+        )
 
     def show_about(self) -> QMessageBox:
         """The About box (opened, never exec'd: it must not block a running coroutine)."""
