@@ -7,13 +7,24 @@ every 100 ms, and only the part of it that changed: settled Markdown blocks are 
 its document once, and just the unsettled tail is replaced; rows not yet shown get an
 estimated height that is made exact when they are painted or, a few at a time, when the
 event loop is idle.
+
+Per chat turn (bench/bench_turn.py), QListView's own geometry placed every row again on each
+new row (a size query per row: O(rows) per turn) and repainted the whole viewport on each
+update. So the view keeps row heights and tops itself (a change recomputes tops from the
+changed row on), repaints only the rows a change or scroll uncovered, and paints each settled
+row once into a pixmap that later repaints blit (a bounded cache, see RowPixmapCache).
 """
 
 from __future__ import annotations
 
+import bisect
 import html
+import itertools
 import logging
+import math
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -21,6 +32,8 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QByteArray,
     QEvent,
+    QItemSelection,
+    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -46,8 +59,11 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
+    QRegion,
     QResizeEvent,
     QTextCursor,
     QTextDocument,
@@ -84,6 +100,11 @@ _REFINE_SLICE_S = 0.008
 _REFINE_DELAY_MS = 150
 _REFINE_RELAYOUT_INTERVAL_S = 0.25
 _LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Painted rows kept as pixmaps: at most this many bytes (a few screens' worth), and only rows
+# up to this many viewport heights tall (taller ones are drawn directly, only the part shown).
+PIXMAP_CACHE_BYTES = 24 * 1024 * 1024
+_PIXMAP_MAX_VIEWPORTS = 2
+_RESIZE_RELAYOUT_DELAY_MS = 100
 
 
 def is_context_summary(message: Message) -> bool:
@@ -103,6 +124,9 @@ class ChatTranscriptModel(QAbstractListModel):
         self._row_by_id: dict[str, int] = {}
 
     # Qt's model interface -------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._messages)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         """One row per message (a list: no children)."""
@@ -302,6 +326,82 @@ class _StreamedDocument:
     tail_start: int | None = None
 
 
+@dataclass(slots=True)
+class _PaintedRow:
+    """One row as painted: valid while its layout is the same object and its look the same."""
+
+    layout: _RowLayout
+    look: tuple[object, ...]
+    pixmap: QPixmap
+    cost: int  # bytes
+
+
+class RowPixmapCache:
+    """Painted rows by message id, least recently used dropped first, bounded in bytes.
+
+    A row's layout object is replaced whenever its text, state or width changes, so an
+    entry made for another layout (or another look: size, selection, palette, device pixel
+    ratio, header) is never shown.
+    """
+
+    def __init__(self, limit_bytes: int = PIXMAP_CACHE_BYTES) -> None:
+        self._rows: OrderedDict[str, _PaintedRow] = OrderedDict()
+        self._bytes = 0
+        self.limit_bytes = limit_bytes
+
+    def find(self, message_id: str, layout: _RowLayout, look: tuple[object, ...]) -> QPixmap | None:
+        """The row's pixmap if it was painted from this layout with this look."""
+        entry = self._rows.get(message_id)
+        if entry is None:
+            return None
+        if entry.layout is not layout or entry.look != look:
+            self.forget(message_id)
+            return None
+        self._rows.move_to_end(message_id)
+        return entry.pixmap
+
+    def put(
+        self, message_id: str, layout: _RowLayout, look: tuple[object, ...], pixmap: QPixmap
+    ) -> bool:
+        """Keep a painted row (False, and nothing kept, if it alone exceeds the limit)."""
+        self.forget(message_id)
+        cost = pixmap.width() * pixmap.height() * max(1, pixmap.depth() // 8)
+        if cost > self.limit_bytes:
+            return False
+        self._rows[message_id] = _PaintedRow(layout, look, pixmap, cost)
+        self._bytes += cost
+        while self._bytes > self.limit_bytes:
+            _, oldest = self._rows.popitem(last=False)
+            self._bytes -= oldest.cost
+        return True
+
+    def forget(self, message_id: str) -> None:
+        """Drop one row's pixmap."""
+        entry = self._rows.pop(message_id, None)
+        if entry is not None:
+            self._bytes -= entry.cost
+
+    def clear(self) -> None:
+        """Drop every pixmap."""
+        self._rows.clear()
+        self._bytes = 0
+
+    def bytes_used(self) -> int:
+        """The memory the kept pixmaps take."""
+        return self._bytes
+
+    def pixmap_of(self, message_id: str) -> QPixmap | None:
+        """The pixmap kept for a message, whatever it was painted from."""
+        entry = self._rows.get(message_id)
+        return None if entry is None else entry.pixmap
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._rows
+
+
 class MessageDelegate(QStyledItemDelegate):
     """Paints a message as a bubble: author, time, Markdown body, and its state."""
 
@@ -320,8 +420,10 @@ class MessageDelegate(QStyledItemDelegate):
         self._streams: dict[str, _StreamedDocument] = {}
         self._layout_width = 0
         self.assistant_name = "Assistant"
-        # The view's model, read directly: sizeHint runs for every row on every placement.
+        # The view's model, read directly: heights are looked up for every row on a reset.
         self.transcript = ChatTranscriptModel(self)
+        # A repaint (a scroll, a new row) then blits the rows already painted.
+        self._pixmaps = RowPixmapCache()
 
     # Cache ---------------------------------------------------------------------------
 
@@ -329,11 +431,24 @@ class MessageDelegate(QStyledItemDelegate):
         """Drop one message's cached look (it left the transcript)."""
         self._layouts.pop(message_id, None)
         self._streams.pop(message_id, None)
+        self._pixmaps.forget(message_id)
 
     def forget_all(self) -> None:
         """Drop every cached look (another transcript, font or theme)."""
         self._layouts.clear()
         self._streams.clear()
+        self._pixmaps.clear()
+
+    def pixmap_cache(self) -> RowPixmapCache:
+        """The painted rows kept for repaints."""
+        return self._pixmaps
+
+    def height_for(self, message: Message, row_width: int) -> int:
+        """The row's cached (or estimated) height at a width; a lookup on the usual path."""
+        cached = self._layouts.get(message.id)
+        if cached is not None and cached.source is message and cached.width == row_width:
+            return cached.height
+        return self.layout_for(message, row_width).height
 
     def cached_layout_count(self) -> int:
         """How many messages have a cached look (exact or estimated)."""
@@ -513,13 +628,8 @@ class MessageDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         """The cached (or estimated) height of the row at the viewport's width."""
-        # Called for every row whenever rows are placed: keep the usual path to a lookup.
-        message = self.transcript.message_at(index.row())
         width = self._layout_width
-        cached = self._layouts.get(message.id)
-        if cached is not None and cached.source is message and cached.width == width:
-            return QSize(width, cached.height)
-        return QSize(width, self.layout_for(message, width).height)
+        return QSize(width, self.height_for(self.transcript.message_at(index.row()), width))
 
     def set_layout_width(self, width: int) -> None:
         """The row width sizes are answered for (the view sets it before placing rows)."""
@@ -531,7 +641,7 @@ class MessageDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        """Draw the bubble, header and document of one message."""
+        """Draw a message's row: from its cached pixmap when it looks as it did last time."""
         message = index.data(MessageRole)
         if message is None:
             return
@@ -539,18 +649,72 @@ class MessageDelegate(QStyledItemDelegate):
         row_rect.setWidth(self._view.row_width())
         changed, layout = self.ensure_exact(message, row_rect.width())
         if changed and layout.height != option.rect.height():
-            # The row was placed with an estimate: place the rows again (coalesced by Qt).
-            self.sizeHintChanged.emit(index)
+            # The row was placed with an estimate: place the rows from it on again, after
+            # this paint.
+            self._view.note_row_resized(message.id)
         palette: QPalette = option.palette
+        is_selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        viewport = self._view.viewport()
+        if (
+            message.state is MessageState.STREAMING
+            or row_rect.height() > _PIXMAP_MAX_VIEWPORTS * max(1, viewport.height())
+        ):
+            # A reply still arriving changes before a pixmap of it could be reused, and one
+            # far taller than the screen is worth drawing only where it is in view.
+            shown = QRect(option.rect).intersected(viewport.rect())
+            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected)
+            return
+        # The device actually painted on (the backing store, or an image a widget is
+        # rendered into), whose pixel ratio the pixmap must match to stay sharp.
+        engine = painter.paintEngine()
+        device = engine.paintDevice() if engine is not None else painter.device()
+        ratio = device.devicePixelRatio() if device is not None else 1.0
+        background = _row_background(viewport)
+        # Everything the drawing reads besides the layout (hover and focus are not drawn).
+        look = (
+            row_rect.width(),
+            row_rect.height(),
+            is_selected,
+            ratio,
+            palette.cacheKey(),
+            background.rgba(),
+            self.assistant_name,
+            _short_time(message.created_date),
+        )
+        pixmap = self._pixmaps.find(message.id, layout, look)
+        if pixmap is None:
+            pixmap = QPixmap(
+                math.ceil(row_rect.width() * ratio), math.ceil(row_rect.height() * ratio)
+            )
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(background)
+            local = QRect(0, 0, row_rect.width(), row_rect.height())
+            row_painter = QPainter(pixmap)
+            self._draw_row(row_painter, local, local, message, layout, palette, is_selected)
+            row_painter.end()
+            self._pixmaps.put(message.id, layout, look, pixmap)
+        painter.drawPixmap(row_rect.topLeft(), pixmap)
+
+    def _draw_row(
+        self,
+        painter: QPainter,
+        row_rect: QRect,
+        shown: QRect,
+        message: Message,
+        layout: _RowLayout,
+        palette: QPalette,
+        is_selected: bool,
+    ) -> None:
+        """Draw the bubble, header and the ``shown`` part of the document of one message."""
         painter.save()
-        painter.setClipRect(option.rect)
+        painter.setClipRect(row_rect)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         bubble = self.bubble_rect(row_rect, message)
         fill, border = _bubble_colours(message, palette)
         pen = QPen(border, 1)
         if is_context_summary(message):
             pen.setStyle(Qt.PenStyle.DashLine)
-        if option.state & QStyle.StateFlag.State_Selected:
+        if is_selected:
             pen = QPen(palette.color(QPalette.ColorRole.Highlight), 2)
         painter.setPen(pen)
         painter.setBrush(fill)
@@ -584,7 +748,6 @@ class MessageDelegate(QStyledItemDelegate):
             context.palette = palette
             # Only the part in view: a long reply is far taller than the viewport, and drawing
             # all of it on every streamed update would cost more than everything else.
-            shown = QRect(option.rect).intersected(self._view.viewport().rect())
             context.clip = QRectF(
                 0, shown.top() - origin.y(), document.textWidth(), max(0, shown.height())
             )
@@ -682,6 +845,15 @@ def _state_html(message: Message) -> str:
     return f'<p style="color: #b3261e;"><b>Interrupted</b>{detail}</p>'
 
 
+def _row_background(viewport: QWidget) -> QColor:
+    """What a row's pixmap is filled with first: the viewport's own background if it paints
+    one (an opaque pixmap keeps sub-pixel text antialiasing), else transparency."""
+    colour = viewport.palette().color(viewport.backgroundRole())
+    if viewport.autoFillBackground() and colour.alpha() == 255:
+        return colour
+    return QColor(Qt.GlobalColor.transparent)
+
+
 def _bubble_colours(message: Message, palette: QPalette) -> tuple[QColor, QColor]:
     base = palette.color(QPalette.ColorRole.Base)
     mid = palette.color(QPalette.ColorRole.Mid)
@@ -722,6 +894,15 @@ class ChatStreamView(QListView):
         self._transcript: ChatTranscriptModel | None = None
         self._pending_text: dict[str, str] = {}
         self._delegate = MessageDelegate(self)
+        # Row geometry, kept here rather than in QListView (which places every row again on
+        # any insertion): each row's height, and each row's top, valid for a leading run of
+        # rows only; a change recomputes the tops from the changed row on.
+        self._heights: list[int] = []
+        self._tops: list[int] = []
+        self._tops_valid = 0
+        self._heights_width = 0
+        # Rows found taller or shorter when painted; placed again once the paint is done.
+        self._resized_ids: set[str] = set()
         self.setObjectName("chatView")
         self.setAccessibleName("Conversation")
         self.setUniformItemSizes(False)
@@ -755,8 +936,18 @@ class ChatStreamView(QListView):
         self._refine_delay.setInterval(_REFINE_DELAY_MS)
         self._refine_delay.timeout.connect(self._refine_timer.start)
         self._refine_row = -1
-        self._refine_changed = False
+        self._refine_changed: list[int] = []
         self._last_refine_layout = 0.0
+
+        self._resized_timer = QTimer(self)
+        self._resized_timer.setSingleShot(True)
+        self._resized_timer.setInterval(0)
+        self._resized_timer.timeout.connect(self._apply_resized_rows)
+        # A new width changes every row's height: place them all again once resizing pauses.
+        self._relayout_timer = QTimer(self)
+        self._relayout_timer.setSingleShot(True)
+        self._relayout_timer.setInterval(_RESIZE_RELAYOUT_DELAY_MS)
+        self._relayout_timer.timeout.connect(self.doItemsLayout)
 
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._on_range_changed)
@@ -781,8 +972,7 @@ class ChatStreamView(QListView):
     def _model_connections(self, model: ChatTranscriptModel) -> list[tuple[object, object]]:
         return [
             (model.modelReset, self._on_model_reset),
-            (model.rowsInserted, self._on_rows_inserted),
-            (model.rowsAboutToBeRemoved, self._on_rows_about_to_be_removed),
+            (model.rowsRemoved, self._on_rows_removed),
             (model.messageReplaced, self._on_message_replaced),
         ]
 
@@ -930,31 +1120,342 @@ class ChatStreamView(QListView):
                 return
         super().keyPressEvent(event)
 
+    # Row geometry ----------------------------------------------------------------------------
+
+    def _sync_rows(self) -> None:
+        """Heights for every row (after a change the view was not told of row by row)."""
+        # Qt asks for geometry while the view is being built, before it has a model.
+        if self._transcript is not None and len(self._heights) != len(self._transcript):
+            self._measure_all_rows()
+
+    def _measure_all_rows(self) -> None:
+        width = self.row_width()
+        self._delegate.set_layout_width(width)
+        height_for = self._delegate.height_for
+        messages = self._transcript.messages() if self._transcript is not None else ()
+        self._heights = [height_for(message, width) for message in messages]
+        self._tops_valid = 0
+        self._heights_width = width
+
+    def _row_tops(self) -> list[int]:
+        """Every row's top in content coordinates, recomputed from the first stale one on."""
+        heights = self._heights
+        valid = self._tops_valid
+        if valid < len(heights) or len(self._tops) != len(heights):
+            tops = self._tops
+            del tops[valid:]
+            top = tops[-1] + heights[valid - 1] if valid else 0
+            tops.extend(itertools.accumulate(heights[valid:-1], initial=top))
+            self._tops_valid = len(heights)
+        return self._tops
+
+    def content_height(self) -> int:
+        """The height of every row together."""
+        self._sync_rows()
+        if not self._heights:
+            return 0
+        return self._row_tops()[-1] + self._heights[-1]
+
+    def _row_at(self, y: int) -> int:
+        """The row at a content y (clamped to the rows there are; -1 when there are none)."""
+        tops = self._row_tops()
+        if not tops:
+            return -1
+        return min(len(tops) - 1, max(0, bisect.bisect_right(tops, y) - 1))
+
+    def _set_height(self, row: int, height: int) -> bool:
+        if self._heights[row] == height:
+            return False
+        self._heights[row] = height
+        self._tops_valid = min(self._tops_valid, row + 1)
+        return True
+
+    def _scroll_anchor(self) -> tuple[int, int] | None:
+        """The top row in view and where it is, to keep it there (None when pinned)."""
+        if self._is_pinned or not self._heights:
+            return None
+        row = self._row_at(self.verticalOffset())
+        return row, self._row_tops()[row] - self.verticalOffset()
+
+    def _rows_moved(self, first: int, anchor: tuple[int, int] | None) -> None:
+        """Rows from ``first`` on changed height or place: scroll range, anchor, repaint."""
+        self.updateGeometries()
+        bar = self.verticalScrollBar()
+        if anchor is not None and anchor[0] < len(self._heights):
+            bar.setValue(self._row_tops()[anchor[0]] - anchor[1])
+        elif self._is_pinned:
+            bar.setValue(bar.maximum())
+        viewport = self.viewport()
+        tops = self._row_tops()
+        top = tops[first] if first < len(tops) else self.content_height()
+        # Only what is at or below the first moved row: what is above it, a scroll blitted.
+        top = max(0, top - self.verticalOffset())
+        if top < viewport.height():
+            viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
+
+    def note_row_resized(self, message_id: str) -> None:
+        """A row painted at another height than it was placed at: place it again soon."""
+        self._resized_ids.add(message_id)
+        if not self._resized_timer.isActive():
+            self._resized_timer.start()
+
+    def _apply_resized_rows(self) -> None:
+        ids, self._resized_ids = self._resized_ids, set()
+        self._update_heights(row for row in map(self.transcript().row_of, ids) if row is not None)
+
+    def _update_heights(self, rows: Iterable[int]) -> None:
+        """Take the delegate's heights for some rows; move what follows if any changed."""
+        self._sync_rows()
+        transcript = self.transcript()
+        width = self.row_width()
+        anchor = self._scroll_anchor()
+        first: int | None = None
+        for row in rows:
+            height = self._delegate.height_for(transcript.message_at(row), width)
+            if self._set_height(row, height):
+                first = row if first is None else min(first, row)
+        if first is not None:
+            self._rows_moved(first, anchor)
+
+    # QAbstractItemView's geometry interface, answered from the heights above -------------
+
+    def visualRect(self, index: QModelIndex | QPersistentModelIndex) -> QRect:
+        """Where a row is, in viewport coordinates."""
+        if not index.isValid() or index.parent().isValid():
+            return QRect()
+        self._sync_rows()
+        row = index.row()
+        if not 0 <= row < len(self._heights):
+            return QRect()
+        top = self._row_tops()[row] - self.verticalOffset()
+        return QRect(0, top, self.row_width(), self._heights[row])
+
+    def indexAt(self, point: QPoint) -> QModelIndex:
+        """The row under a viewport point."""
+        self._sync_rows()
+        y = point.y() + self.verticalOffset()
+        if not self._heights or y < 0 or y >= self.content_height():
+            return QModelIndex()
+        if not 0 <= point.x() < self.row_width():
+            return QModelIndex()
+        return self.transcript().index(self._row_at(y))
+
+    def horizontalOffset(self) -> int:
+        """Rows always fit the width: never scrolled sideways."""
+        return 0
+
+    def verticalOffset(self) -> int:
+        """How far the content is scrolled, in pixels."""
+        return self.verticalScrollBar().value()
+
+    def isIndexHidden(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Every message is shown."""
+        return False
+
+    def scrollTo(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible,
+    ) -> None:
+        """Scroll so that a row is in view (as QListView does, its top first)."""
+        rect = self.visualRect(index)
+        if not rect.isValid():
+            return
+        area = self.viewport().rect()
+        Hint = QAbstractItemView.ScrollHint
+        if hint == Hint.EnsureVisible and area.contains(rect):
+            return
+        value = self.verticalOffset()
+        if hint == Hint.PositionAtTop or (hint == Hint.EnsureVisible and rect.top() < 0):
+            value += rect.top()
+        elif hint == Hint.PositionAtBottom or hint == Hint.EnsureVisible:
+            value += min(rect.top(), rect.bottom() - area.height() + 1)
+        else:  # PositionAtCenter
+            value += rect.top() - (area.height() - rect.height()) // 2
+        self.verticalScrollBar().setValue(value)
+
+    def moveCursor(
+        self, cursorAction: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        """The row a key moves to: the next or previous message, a page on, the first or last."""
+        self._sync_rows()
+        count = len(self._heights)
+        if not count:
+            return QModelIndex()
+        current = self.currentIndex()
+        row = current.row() if current.isValid() else -1
+        Action = QAbstractItemView.CursorAction
+        page = self.viewport().height()
+        if cursorAction in (Action.MoveUp, Action.MovePrevious):
+            row = row - 1 if row >= 0 else count - 1
+        elif cursorAction in (Action.MoveDown, Action.MoveNext):
+            row += 1
+        elif cursorAction == Action.MoveHome:
+            row = 0
+        elif cursorAction == Action.MoveEnd:
+            row = count - 1
+        elif cursorAction == Action.MovePageUp:
+            row = self._row_at(self._row_tops()[max(0, row)] - page)
+        elif cursorAction == Action.MovePageDown:
+            row = self._row_at(self._row_tops()[max(0, row)] + page)
+        return self.transcript().index(min(count - 1, max(0, row)))
+
+    def setSelection(self, rect: QRect, command: QItemSelectionModel.SelectionFlag) -> None:
+        """Select the rows a viewport rectangle touches."""
+        self._sync_rows()
+        selection = QItemSelection()
+        offset = self.verticalOffset()
+        top, bottom = rect.normalized().top() + offset, rect.normalized().bottom() + offset
+        if self._heights and bottom >= 0 and top < self.content_height():
+            transcript = self.transcript()
+            selection.select(
+                transcript.index(self._row_at(top)), transcript.index(self._row_at(bottom))
+            )
+        selection_model = self.selectionModel()
+        if selection_model is not None:
+            selection_model.select(selection, command)
+
+    def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:
+        """The viewport area of the selected rows."""
+        region = QRegion()
+        transcript = self.transcript()
+        for selected in selection:
+            if selected.parent().isValid():
+                continue
+            top = self.visualRect(transcript.index(selected.top()))
+            bottom = self.visualRect(transcript.index(selected.bottom()))
+            if top.isValid() and bottom.isValid():
+                region += top.united(bottom)
+        return region
+
+    def updateGeometries(self) -> None:
+        """The scroll range: every row's height, with one viewport's worth shown."""
+        page = self.viewport().height()
+        bar = self.verticalScrollBar()
+        bar.setPageStep(page)
+        bar.setRange(0, max(0, self.content_height() - page))
+        self.horizontalScrollBar().setRange(0, 0)
+        QAbstractItemView.updateGeometries(self)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        """Move what is painted and repaint only what scrolled into view.
+
+        QListView's own version does nothing when its (unused) layout is empty.
+        """
+        self.viewport().scroll(0, dy)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint the rows in the damaged area only."""
+        self._sync_rows()
+        if not self._heights:
+            return
+        offset = self.verticalOffset()
+        # Row by row of the damaged region, not its bounding rectangle: a scroll damages a
+        # strip at each end, and the rows between are already on screen.
+        rows: set[int] = set()
+        for area in event.region():
+            rows.update(
+                range(self._row_at(area.top() + offset), self._row_at(area.bottom() + offset) + 1)
+            )
+        tops = self._row_tops()
+        transcript = self.transcript()
+        selection = self.selectionModel()
+        current = self.currentIndex()
+        has_focus = self.hasFocus()
+        base = QStyleOptionViewItem()
+        self.initViewItemOption(base)
+        width = self.row_width()
+        painter = QPainter(self.viewport())
+        for row in sorted(rows):
+            index = transcript.index(row)
+            option = QStyleOptionViewItem(base)
+            option.rect = QRect(0, tops[row] - offset, width, self._heights[row])
+            state = base.state
+            if selection is not None and selection.isSelected(index):
+                state |= QStyle.StateFlag.State_Selected
+            if has_focus and index == current:
+                state |= QStyle.StateFlag.State_HasFocus
+            option.state = state
+            self._delegate.paint(painter, option, index)
+        painter.end()
+
     # Layout and pinning --------------------------------------------------------------------
 
     def doItemsLayout(self) -> None:
-        """Place the rows again, keeping the bottom in view when pinned, else the top row."""
-        anchor: tuple[QPersistentModelIndex, int] | None = None
-        if not self._is_pinned:
-            top = self.indexAt(QPoint(1, 1))
-            if top.isValid():
-                anchor = (QPersistentModelIndex(top), self.visualRect(top).top())
-        self._delegate.set_layout_width(self.row_width())
-        super().doItemsLayout()
+        """Place every row again, keeping the bottom in view when pinned, else the top row."""
+        self._relayout_timer.stop()
+        anchor = self._scroll_anchor()
+        self._measure_all_rows()
+        # Ends a pending delayed layout, sets the scroll range and repaints.
+        QAbstractItemView.doItemsLayout(self)
+        bar = self.verticalScrollBar()
         if self._is_pinned:
-            self.scrollToBottom()
-        elif anchor is not None and anchor[0].isValid():
-            moved = self.visualRect(QModelIndex(anchor[0])).top() - anchor[1]
-            if moved:
-                bar = self.verticalScrollBar()
-                bar.setValue(bar.value() + moved)
+            bar.setValue(bar.maximum())
+        elif anchor is not None and anchor[0] < len(self._heights):
+            bar.setValue(self._row_tops()[anchor[0]] - anchor[1])
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """A new width changes every row's height: refine them again, bottom first."""
-        super().resizeEvent(event)
+        """A new width changes every row's height: place them again, refine them again."""
+        QAbstractItemView.resizeEvent(self, event)
         self._delegate.set_layout_width(self.row_width())
-        if event.size().width() != event.oldSize().width():
+        if self.row_width() != self._heights_width:
+            self._relayout_timer.start()
             self._start_refining()
+
+    def rowsInserted(
+        self, parent: QModelIndex | QPersistentModelIndex, first: int, last: int
+    ) -> None:
+        """New rows: laid out exactly (the first 50), placed, and only they painted."""
+        if parent.isValid():
+            return
+        transcript = self.transcript()
+        width = self.row_width()
+        for row in range(first, min(last, first + 50) + 1):
+            self._delegate.ensure_exact(transcript.message_at(row), width)
+        count = last - first + 1
+        anchor = self._scroll_anchor() if len(self._heights) + count == len(transcript) else None
+        if anchor is not None and anchor[0] >= first:
+            anchor = (anchor[0] + count, anchor[1])
+        if len(self._heights) + count != len(transcript):
+            self._measure_all_rows()
+        else:
+            height_for = self._delegate.height_for
+            self._heights[first:first] = [
+                height_for(transcript.message_at(row), width) for row in range(first, last + 1)
+            ]
+            self._tops_valid = min(self._tops_valid, first)
+        self._rows_moved(first, anchor)
+        if last - first >= 50:
+            self._start_refining()
+        QAbstractItemView.rowsInserted(self, parent, first, last)
+
+    def rowsAboutToBeRemoved(
+        self, parent: QModelIndex | QPersistentModelIndex, first: int, last: int
+    ) -> None:
+        """Rows leaving: forget their looks and any text still waiting for them."""
+        QAbstractItemView.rowsAboutToBeRemoved(self, parent, first, last)
+        if parent.isValid():
+            return
+        transcript = self.transcript()
+        for row in range(first, last + 1):
+            message_id = transcript.message_at(row).id
+            self._pending_text.pop(message_id, None)
+            self._delegate.forget(message_id)
+
+    def _on_rows_removed(self, parent: QModelIndex, first: int, last: int) -> None:
+        if parent.isValid():
+            return
+        anchor = self._scroll_anchor()
+        if len(self._heights) - (last - first + 1) == self.transcript().rowCount():
+            del self._heights[first : last + 1]
+            self._tops_valid = min(self._tops_valid, first)
+        else:
+            self._measure_all_rows()
+        if anchor is not None and anchor[0] > last:
+            anchor = (anchor[0] - (last - first + 1), anchor[1])
+        elif anchor is not None and anchor[0] >= first:
+            anchor = None
+        self._rows_moved(first, anchor)
 
     def _on_scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
@@ -970,6 +1471,10 @@ class ChatStreamView(QListView):
         self._delegate.forget_all()
         self._is_pinned = True
         self._lay_out_last_rows()
+        self._measure_all_rows()
+        self.updateGeometries()
+        self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+        self.viewport().update()
         self._start_refining()
 
     def _lay_out_last_rows(self) -> None:
@@ -983,21 +1488,6 @@ class ChatStreamView(QListView):
             filled += layout.height
             row -= 1
 
-    def _on_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
-        transcript = self.transcript()
-        width = self.row_width()
-        for row in range(first, min(last, first + 50) + 1):
-            self._delegate.ensure_exact(transcript.message_at(row), width)
-        if last - first >= 50:
-            self._start_refining()
-
-    def _on_rows_about_to_be_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
-        transcript = self.transcript()
-        for row in range(first, last + 1):
-            message_id = transcript.message_at(row).id
-            self._pending_text.pop(message_id, None)
-            self._delegate.forget(message_id)
-
     def _on_message_replaced(self, message_id: str) -> None:
         # The final version wins over any streamed text still waiting to be shown.
         self._pending_text.pop(message_id, None)
@@ -1008,22 +1498,20 @@ class ChatStreamView(QListView):
         bottom_right: QModelIndex | QPersistentModelIndex,
         roles: list[int] | None = None,
     ) -> None:
-        """Re-lay out the changed rows only; place every row again only if a height changed.
+        """Re-lay out the changed rows only; move the rows after them only if a height changed.
 
         QListView's own handling places every row again on any change, which for a
         streamed reply in a long transcript costs far more than the change itself.
         """
+        self._sync_rows()
         transcript = self.transcript()
         width = self.row_width()
-        resized = False
-        for row in range(top_left.row(), bottom_right.row() + 1):
-            changed, _ = self._delegate.ensure_exact(transcript.message_at(row), width)
-            resized |= changed
-        if resized:
-            self.scheduleDelayedItemsLayout()
-        else:
-            for row in range(top_left.row(), bottom_right.row() + 1):
-                self.update(transcript.index(row))
+        rows = range(top_left.row(), bottom_right.row() + 1)
+        for row in rows:
+            self._delegate.ensure_exact(transcript.message_at(row), width)
+        self._update_heights(rows)
+        # Repaints the changed rows and tells assistive technology.
+        QAbstractItemView.dataChanged(self, top_left, bottom_right, roles or [])
 
     def _start_refining(self) -> None:
         self._refine_row = self.transcript().rowCount() - 1
@@ -1037,7 +1525,8 @@ class ChatStreamView(QListView):
         self._refine_row = min(self._refine_row, transcript.rowCount() - 1)
         while self._refine_row >= 0 and time.perf_counter() < deadline:
             changed, _ = self._delegate.ensure_exact(transcript.message_at(self._refine_row), width)
-            self._refine_changed |= changed
+            if changed:
+                self._refine_changed.append(self._refine_row)
             self._refine_row -= 1
         is_done = self._refine_row < 0
         if is_done:
@@ -1046,9 +1535,9 @@ class ChatStreamView(QListView):
         if self._refine_changed and (
             is_done or now - self._last_refine_layout > _REFINE_RELAYOUT_INTERVAL_S
         ):
-            self._refine_changed = False
+            rows, self._refine_changed = self._refine_changed, []
             self._last_refine_layout = now
-            self.scheduleDelayedItemsLayout()
+            self._update_heights(row for row in rows if row < len(transcript))
 
     def is_refining(self) -> bool:
         """Whether rows are still being laid out exactly in idle time."""
