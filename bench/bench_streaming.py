@@ -23,6 +23,7 @@ from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
+from gptlab_desktop.ui.chat_pane import STREAM_PUSH_INTERVAL_MS
 
 TOKEN = "tok "  # four characters: about one token of English
 
@@ -69,12 +70,17 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
     await llm.warm_up()
     await tokens.warm_up()
     start = time.perf_counter()
+    pushed_at = 0.0
     async for event in engine.send(session.id, "Go"):
-        # what the chat pane does with each event
+        # what the chat pane does with each event (ui/chat_pane.py: the streamed text is
+        # handed to the view at most every STREAM_PUSH_INTERVAL_MS)
         if isinstance(event, ReplyStarted):
             view.transcript().append(event.message)  # type: ignore[attr-defined]
         elif isinstance(event, ReplyDelta):
-            view.set_streaming_text(event.message_id, event.text)  # type: ignore[attr-defined]
+            now = time.perf_counter()
+            if now - pushed_at >= STREAM_PUSH_INTERVAL_MS / 1000:
+                pushed_at = now
+                view.set_streaming_text(event.message_id, event.text)  # type: ignore[attr-defined]
         elif isinstance(event, ReplyFinished):
             view.transcript().replace(event.message)  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
@@ -88,6 +94,9 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.markdown import warm_up
+
+    warm_up()  # the app does this in the background after its first paint
 
     app = QApplication.instance() or QApplication([])
     figures: list[Figure] = []

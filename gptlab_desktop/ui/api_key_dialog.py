@@ -42,6 +42,7 @@ from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.secrets import KeyringState
 from gptlab_desktop.ui.messages import describe_error
+from gptlab_desktop.ui.naming import name_widget
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +226,7 @@ class ApiKeyDialog(QDialog):
             self._tasks.start("load", self._load())
 
     def _named(self, widget: W, object_name: str, accessible: str = "") -> W:
-        widget.setObjectName(object_name)
-        widget.setAccessibleName(accessible or widget.objectName())
+        name_widget(widget, object_name, accessible or object_name)
         return widget
 
     # -- actions -------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ from gptlab_desktop.services.model_catalog import context_window, max_output_tok
 from gptlab_desktop.services.tokens import CHARS_PER_TOKEN_ESTIMATE, TokenCounter
 from gptlab_desktop.ui.chat_view import ChatStreamView
 from gptlab_desktop.ui.messages import describe_error
+from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.version_history import VersionHistoryWidget
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,6 @@ class EditorMode(Enum):
     EDIT = "edit"
     DUPLICATE = "duplicate"
     VIEW = "view"  # a showcased assistant: read-only, can be duplicated
-
-
-def _named(widget: QWidget, object_name: str, accessible_name: str) -> None:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(accessible_name)
 
 
 def _blank_draft() -> AssistantDraft:
@@ -186,17 +182,17 @@ class AssistantEditorDialog(QDialog):
 
     def _build(self) -> None:
         self.title_label = QLabel()
-        _named(self.title_label, "editorTitleLabel", "What the editor is doing")
+        name_widget(self.title_label, "editorTitleLabel", "What the editor is doing")
         font = self.title_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.title_label.setFont(font)
 
         self.tabs = QTabWidget()
-        _named(self.tabs, "editorTabs", "Assistant and history")
+        name_widget(self.tabs, "editorTabs", "Assistant and history")
         self.tabs.addTab(self._build_form(), "Assistant")
         self.history = VersionHistoryWidget()
-        _named(self.history, "historyTab", "Version history")
+        name_widget(self.history, "historyTab", "Version history")
         self.tabs.addTab(self.history, "History")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -206,9 +202,9 @@ class AssistantEditorDialog(QDialog):
         splitter.setStretchFactor(1, 2)
 
         self.problems_label = QLabel()
-        _named(self.problems_label, "problemsLabel", "Why the assistant cannot be saved yet")
+        name_widget(self.problems_label, "problemsLabel", "Why the assistant cannot be saved yet")
         self.status_label = QLabel()
-        _named(self.status_label, "statusLabel", "Editor status")
+        name_widget(self.status_label, "statusLabel", "Editor status")
         # Names and model names are the user's text: never let them be read as HTML.
         for label in (self.title_label, self.problems_label, self.status_label):
             label.setTextFormat(Qt.TextFormat.PlainText)
@@ -239,7 +235,7 @@ class AssistantEditorDialog(QDialog):
     @staticmethod
     def _button(text: str, object_name: str, accessible_name: str) -> QPushButton:
         button = QPushButton(text)
-        _named(button, object_name, accessible_name)
+        name_widget(button, object_name, accessible_name)
         # In a dialog Enter presses the default button; Enter in the try-it box must not save.
         button.setAutoDefault(False)
         button.setDefault(False)
@@ -268,24 +264,24 @@ class AssistantEditorDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
         self.name_edit = QLineEdit()
-        _named(self.name_edit, "nameEdit", "Name")
+        name_widget(self.name_edit, "nameEdit", "Name")
         self.name_hint = self._hint("nameHint")
         self._row(form, "Name", self.name_edit, self.name_hint)
 
         self.tag_line_edit = QLineEdit()
-        _named(self.tag_line_edit, "tagLineEdit", "Tag line")
+        name_widget(self.tag_line_edit, "tagLineEdit", "Tag line")
         self.tag_line_hint = self._hint("tagLineHint")
         self._row(form, "Tag line", self.tag_line_edit, self.tag_line_hint)
 
         self.description_edit = QPlainTextEdit()
-        _named(self.description_edit, "descriptionEdit", "Description")
+        name_widget(self.description_edit, "descriptionEdit", "Description")
         self.description_edit.setTabChangesFocus(True)
         self.description_edit.setFixedHeight(70)
         self.description_hint = self._hint("descriptionHint")
         self._row(form, "Description", self.description_edit, self.description_hint)
 
         self.initial_prompt_edit = QPlainTextEdit()
-        _named(self.initial_prompt_edit, "initialPromptEdit", "Initial prompt")
+        name_widget(self.initial_prompt_edit, "initialPromptEdit", "Initial prompt")
         self.initial_prompt_edit.setTabChangesFocus(True)
         self.initial_prompt_edit.setMinimumHeight(160)
         self.initial_prompt_edit.setPlaceholderText(
@@ -303,7 +299,7 @@ class AssistantEditorDialog(QDialog):
         )
 
         self.summary_prompt_edit = QPlainTextEdit()
-        _named(self.summary_prompt_edit, "summaryPromptEdit", "Summary prompt")
+        name_widget(self.summary_prompt_edit, "summaryPromptEdit", "Summary prompt")
         self.summary_prompt_edit.setTabChangesFocus(True)
         self.summary_prompt_edit.setFixedHeight(80)
         self.summary_prompt_edit.setPlaceholderText(
@@ -313,7 +309,7 @@ class AssistantEditorDialog(QDialog):
         self._row(form, "Summary prompt", self.summary_prompt_edit, self.summary_prompt_hint)
 
         self.session_type_combo = QComboBox()
-        _named(self.session_type_combo, "sessionTypeCombo", "Session type")
+        name_widget(self.session_type_combo, "sessionTypeCombo", "Session type")
         for session_type in SessionType:
             self.session_type_combo.addItem(session_type.label, session_type)
         self.session_type_hint = self._hint(
@@ -324,14 +320,14 @@ class AssistantEditorDialog(QDialog):
         self._row(form, "Session type", self.session_type_combo, self.session_type_hint)
 
         self.model_combo = QComboBox()
-        _named(self.model_combo, "modelCombo", "Model")
+        name_widget(self.model_combo, "modelCombo", "Model")
         self.model_combo.setEditable(True)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_hint = self._hint("modelHint", "Asking the server for its models…")
         self._row(form, "Model", self.model_combo, self.model_hint)
 
         self.max_tokens_spin = QSpinBox()
-        _named(self.max_tokens_spin, "maxTokensSpin", "Response token limit")
+        name_widget(self.max_tokens_spin, "maxTokensSpin", "Response token limit")
         self.max_tokens_spin.setRange(1, UNKNOWN_MODEL_MAX_TOKENS)
         self.max_tokens_spin.setSingleStep(MAX_TOKENS_STEP)
         self.max_tokens_spin.setGroupSeparatorShown(True)
@@ -339,7 +335,7 @@ class AssistantEditorDialog(QDialog):
         self._row(form, "Response token limit", self.max_tokens_spin, self.max_tokens_hint)
 
         self.personality_combo = QComboBox()
-        _named(self.personality_combo, "personalityCombo", "Personality template")
+        name_widget(self.personality_combo, "personalityCombo", "Personality template")
         for template in PERSONALITY_TEMPLATES:
             self.personality_combo.addItem(template.name, template.name)
         self.personality_hint = self._hint(
@@ -380,7 +376,7 @@ class AssistantEditorDialog(QDialog):
         self._row(form, "Presence penalty", self.presence_penalty_spin, self.presence_penalty_hint)
 
         self.guard_check = QCheckBox("Guard the prompt against leaks")
-        _named(self.guard_check, "guardPromptCheck", "Guard the prompt against leaks")
+        name_widget(self.guard_check, "guardPromptCheck", "Guard the prompt against leaks")
         self.guard_hint = self._hint(
             "guardPromptHint",
             "A reply too similar to the initial prompt is replaced by a polite refusal.",
@@ -400,7 +396,7 @@ class AssistantEditorDialog(QDialog):
         object_name: str, name: str, low: float, high: float, step: float
     ) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
-        _named(spin, object_name, name)
+        name_widget(spin, object_name, name)
         spin.setDecimals(2)
         spin.setRange(low, high)
         spin.setSingleStep(step)
@@ -410,10 +406,10 @@ class AssistantEditorDialog(QDialog):
         box = QGroupBox("Try it")
         box.setObjectName("tryItPane")
         self.try_it_view = ChatStreamView()
-        _named(self.try_it_view, "tryItView", "Try-it conversation")
+        name_widget(self.try_it_view, "tryItView", "Try-it conversation")
         self.try_it_view.set_assistant_name("Assistant")
         self.try_it_input = QLineEdit()
-        _named(self.try_it_input, "tryItInput", "Test message")
+        name_widget(self.try_it_input, "tryItInput", "Test message")
         self.try_it_input.setPlaceholderText("Test message (empty: the greeting)")
         self.try_it_button = self._button("Send", "tryItButton", "Send test message")
         self.try_it_stop_button = self._button("Stop", "tryItStopButton", "Stop the reply")
@@ -423,7 +419,7 @@ class AssistantEditorDialog(QDialog):
         self.try_it_status_label = QLabel(
             "Talk to the assistant as it stands in the form, saved or not. Nothing here is stored."
         )
-        _named(self.try_it_status_label, "tryItStatusLabel", "Try-it status")
+        name_widget(self.try_it_status_label, "tryItStatusLabel", "Try-it status")
         self.try_it_status_label.setWordWrap(True)
         self.try_it_status_label.setTextFormat(Qt.TextFormat.PlainText)
 

@@ -53,6 +53,7 @@ from gptlab_desktop.services.llm import RetryNotice
 from gptlab_desktop.services.model_catalog import estimate_cost_usd
 from gptlab_desktop.ui.chat_view import ChatStreamView
 from gptlab_desktop.ui.messages import describe_error
+from gptlab_desktop.ui.naming import name_widget
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,6 @@ def _as_int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(accessible_name)
-
-
 class MessageInput(QPlainTextEdit):
     """The message box: Enter (or Ctrl+Enter) sends, Shift+Enter starts a new line."""
 
@@ -183,20 +179,20 @@ class ChatPane(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
 
         self.assistant_name_label = QLabel(self)
-        _name(self.assistant_name_label, "assistantNameLabel", "Assistant name")
+        name_widget(self.assistant_name_label, "assistantNameLabel", "Assistant name")
         name_font = self.assistant_name_label.font()
         name_font.setPointSizeF(name_font.pointSizeF() * 1.4)
         name_font.setBold(True)
         self.assistant_name_label.setFont(name_font)
         self.assistant_tag_line_label = QLabel(self)
-        _name(self.assistant_tag_line_label, "assistantTagLineLabel", "Assistant tag line")
+        name_widget(self.assistant_tag_line_label, "assistantTagLineLabel", "Assistant tag line")
         self.assistant_description_label = QLabel(self)
-        _name(
+        name_widget(
             self.assistant_description_label, "assistantDescriptionLabel", "Assistant description"
         )
         self.assistant_description_label.setWordWrap(True)
         self.session_info_label = QLabel(self)
-        _name(self.session_info_label, "sessionInfoLabel", "Model, tokens and cost")
+        name_widget(self.session_info_label, "sessionInfoLabel", "Model, tokens and cost")
         for label in (
             self.assistant_name_label,
             self.assistant_tag_line_label,
@@ -237,9 +233,9 @@ class ChatPane(QWidget):
         rating_question = QLabel("How was this session?", self.rating_bar)
         rating_layout.addWidget(rating_question)
         self.like_button = QPushButton("👍 Liked it", self.rating_bar)
-        _name(self.like_button, "likeButton", "Liked the session")
+        name_widget(self.like_button, "likeButton", "Liked the session")
         self.dislike_button = QPushButton("👎 Did not", self.rating_bar)
-        _name(self.dislike_button, "dislikeButton", "Did not like the session")
+        name_widget(self.dislike_button, "dislikeButton", "Did not like the session")
         rating_layout.addWidget(self.like_button)
         rating_layout.addWidget(self.dislike_button)
         rating_layout.addStretch(1)
@@ -248,21 +244,21 @@ class ChatPane(QWidget):
 
         input_row = QHBoxLayout()
         self.message_input = MessageInput(self)
-        _name(self.message_input, "messageInput", "Message")
+        name_widget(self.message_input, "messageInput", "Message")
         self.message_input.setMaximumHeight(120)
         self.message_input.setTabChangesFocus(True)
         input_row.addWidget(self.message_input, 1)
         buttons = QVBoxLayout()
         self.send_button = QPushButton("Send", self)
-        _name(self.send_button, "sendButton", "Send message")
+        name_widget(self.send_button, "sendButton", "Send message")
         self.send_button.setToolTip("Send (Enter or Ctrl+Enter; Shift+Enter for a new line)")
         self.stop_button = QPushButton("Stop", self)
-        _name(self.stop_button, "stopButton", "Stop the reply")
+        name_widget(self.stop_button, "stopButton", "Stop the reply")
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.regenerate_button = QPushButton("Regenerate", self)
-        _name(self.regenerate_button, "regenerateButton", "Regenerate the last reply")
+        name_widget(self.regenerate_button, "regenerateButton", "Regenerate the last reply")
         self.conclude_button = QPushButton("Conclude", self)
-        _name(self.conclude_button, "concludeButton", "Conclude the session")
+        name_widget(self.conclude_button, "concludeButton", "Conclude the session")
         self.conclude_button.setToolTip(
             "Ask for a recap of the session and rate it (after more than five messages)"
         )
@@ -292,7 +288,7 @@ class ChatPane(QWidget):
 
     def _notice_label(self, object_name: str, accessible_name: str) -> QLabel:
         label = QLabel(self)
-        _name(label, object_name, accessible_name)
+        name_widget(label, object_name, accessible_name)
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

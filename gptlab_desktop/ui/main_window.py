@@ -66,6 +66,7 @@ from gptlab_desktop.ui.lobby_model import (
     showcase_preview,
 )
 from gptlab_desktop.ui.messages import MessagePresenter, UserMessage, store_status_text
+from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.session_panel import SessionPanel
 
 if TYPE_CHECKING:
@@ -90,12 +91,6 @@ _GEOMETRY_KEY = "mainWindow/geometry"
 _SPLITTER_KEY = "mainWindow/splitterState"
 _FILE_NAME_UNSAFE = re.compile(r"[^\w\- ]+")
 _ASSISTANT_FILES = "Assistant files (*.json)"
-
-
-def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
-    """Give ``widget`` the stable name tests use and the name assistive technology reads."""
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(accessible_name)
 
 
 def assistant_file_name(assistant: Assistant) -> str:
@@ -247,7 +242,7 @@ class MainWindow(QMainWindow):
 
     def _build_central(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        _name(self.splitter, "mainSplitter", "Lobby and chat divider")
+        name_widget(self.splitter, "mainSplitter", "Lobby and chat divider")
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_sidebar())
         self.chat_pane = ChatPane(
@@ -267,23 +262,23 @@ class MainWindow(QMainWindow):
 
     def _build_sidebar(self) -> QWidget:
         self.sidebar_tabs = QTabWidget(self)
-        _name(self.sidebar_tabs, "sidebarTabs", "Assistants and sessions")
+        name_widget(self.sidebar_tabs, "sidebarTabs", "Assistants and sessions")
 
         assistants_page = QWidget(self.sidebar_tabs)
         layout = QVBoxLayout(assistants_page)
         layout.setContentsMargins(4, 4, 4, 4)
         self.assistant_filter = QLineEdit(assistants_page)
-        _name(self.assistant_filter, "assistantFilter", "Filter assistants")
+        name_widget(self.assistant_filter, "assistantFilter", "Filter assistants")
         self.assistant_filter.setPlaceholderText("Filter assistants… (Ctrl+F)")
         self.assistant_filter.setClearButtonEnabled(True)
         layout.addWidget(self.assistant_filter)
         self.lobby_notice = QLabel(assistants_page)
-        _name(self.lobby_notice, "lobbyNotice", "Lobby notice")
+        name_widget(self.lobby_notice, "lobbyNotice", "Lobby notice")
         self.lobby_notice.setWordWrap(True)
         self.lobby_notice.setText("Opening your data…")
         layout.addWidget(self.lobby_notice)
         self.lobby_list = QListView(assistants_page)
-        _name(self.lobby_list, "lobbyList", "Assistants")
+        name_widget(self.lobby_list, "lobbyList", "Assistants")
         self.lobby_list.setModel(self.lobby_filter)
         self.lobby_list.setItemDelegate(LobbyDelegate(self.lobby_list))
         self.lobby_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -322,9 +317,9 @@ class MainWindow(QMainWindow):
         status_bar = self.statusBar()
         status_bar.setObjectName("statusBar")
         self.store_status_label = QLabel("Opening your data…", status_bar)
-        _name(self.store_status_label, "storeStatusLabel", "Data status")
+        name_widget(self.store_status_label, "storeStatusLabel", "Data status")
         self.counts_label = QLabel(status_bar)
-        _name(self.counts_label, "countsLabel", "Counts")
+        name_widget(self.counts_label, "countsLabel", "Counts")
         # A normal widget, not a permanent one: a transient message (an error) takes its place
         # for a few seconds, then it comes back.
         status_bar.addWidget(self.store_status_label, 1)

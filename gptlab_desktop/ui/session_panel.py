@@ -73,6 +73,7 @@ from gptlab_desktop.services.session_library import (
     export_file_name,
 )
 from gptlab_desktop.ui.messages import MessagePresenter, describe_error
+from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.session_list_model import SessionRole, session_title
 
 log = logging.getLogger(__name__)
@@ -331,11 +332,6 @@ class SessionRowDelegate(QStyledItemDelegate):
         return QSize(int(document.idealWidth()), int(document.size().height()) + 2 * self._PADDING)
 
 
-def _name(widget: QWidget, object_name: str, accessible_name: str) -> None:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(accessible_name)
-
-
 class SessionPanel(QWidget):
     """Past sessions: a search box, a scope choice, the list, and an undo bar for deletions.
 
@@ -403,25 +399,25 @@ class SessionPanel(QWidget):
 
         top = QHBoxLayout()
         self.search_box = QLineEdit(self)
-        _name(self.search_box, "sessionSearch", "Search all sessions")
+        name_widget(self.search_box, "sessionSearch", "Search all sessions")
         self.search_box.setPlaceholderText("Search all sessions… (Ctrl+Shift+F)")
         self.search_box.setClearButtonEnabled(True)
         top.addWidget(self.search_box, 1)
         self.scope_combo = QComboBox(self)
-        _name(self.scope_combo, "sessionScopeCombo", "Which sessions to list")
+        name_widget(self.scope_combo, "sessionScopeCombo", "Which sessions to list")
         self.scope_combo.addItem("This assistant", "assistant")
         self.scope_combo.addItem("All sessions", "all")
         top.addWidget(self.scope_combo)
         layout.addLayout(top)
 
         self.notice_label = QLabel(self)
-        _name(self.notice_label, "sessionNotice", "Sessions notice")
+        name_widget(self.notice_label, "sessionNotice", "Sessions notice")
         self.notice_label.setWordWrap(True)
         self.notice_label.hide()
         layout.addWidget(self.notice_label)
 
         self.list_view = QListView(self)
-        _name(self.list_view, "sessionList", "Sessions")
+        name_widget(self.list_view, "sessionList", "Sessions")
         self.list_view.setModel(self.model)
         self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         # F2 renames (through the action); a double-click opens rather than edits.
@@ -435,15 +431,15 @@ class SessionPanel(QWidget):
         layout.addWidget(self.list_view, 1)
 
         self.undo_bar = QFrame(self)
-        _name(self.undo_bar, "undoBar", "Deleted session")
+        name_widget(self.undo_bar, "undoBar", "Deleted session")
         self.undo_bar.setFrameShape(QFrame.Shape.StyledPanel)
         bar = QHBoxLayout(self.undo_bar)
         bar.setContentsMargins(6, 2, 6, 2)
         self.undo_label = QLabel("Session deleted.", self.undo_bar)
-        _name(self.undo_label, "undoLabel", "Session deleted")
+        name_widget(self.undo_label, "undoLabel", "Session deleted")
         bar.addWidget(self.undo_label, 1)
         self.undo_button = QPushButton("Undo (Ctrl+Z)", self.undo_bar)
-        _name(self.undo_button, "undoDeleteButton", "Undo delete")
+        name_widget(self.undo_button, "undoDeleteButton", "Undo delete")
         bar.addWidget(self.undo_button)
         self.undo_bar.hide()
         layout.addWidget(self.undo_bar)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from gptlab_desktop.models import ModelConfigVersion, Prompt, PromptType
 from gptlab_desktop.services.assistant_lab import AssistantHistory, prompt_diff
+from gptlab_desktop.ui.naming import name_widget
 
 # Item data role holding the version's id on the first column of each row.
 VersionIdRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -40,11 +41,6 @@ CONFIG_COLUMNS = (
     "Frequency penalty",
     "Presence penalty",
 )
-
-
-def _named(widget: QWidget, object_name: str, accessible_name: str) -> None:
-    widget.setObjectName(object_name)
-    widget.setAccessibleName(accessible_name)
 
 
 def _date(prompt_or_config: Prompt | ModelConfigVersion) -> str:
@@ -79,19 +75,19 @@ class VersionHistoryWidget(QWidget):
         self._activation_note = ""
 
         self.prompt_kind_combo = QComboBox()
-        _named(self.prompt_kind_combo, "promptKindCombo", "Which prompt's versions")
+        name_widget(self.prompt_kind_combo, "promptKindCombo", "Which prompt's versions")
         self.prompt_kind_combo.addItem("Initial prompt", PromptType.INITIAL)
         self.prompt_kind_combo.addItem("Summary prompt", PromptType.SUMMARY)
 
         self.prompt_model = QStandardItemModel(0, len(PROMPT_COLUMNS), self)
         self.prompt_model.setHorizontalHeaderLabels(list(PROMPT_COLUMNS))
         self.prompt_view = QTreeView()
-        _named(self.prompt_view, "promptVersionsView", "Prompt versions")
+        name_widget(self.prompt_view, "promptVersionsView", "Prompt versions")
         self._configure_view(self.prompt_view, self.prompt_model)
         self.prompt_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
 
         self.diff_view = QPlainTextEdit()
-        _named(self.diff_view, "promptDiffView", "Prompt text or differences")
+        name_widget(self.diff_view, "promptDiffView", "Prompt text or differences")
         self.diff_view.setReadOnly(True)
         self.diff_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.diff_view.setPlaceholderText(
@@ -99,20 +95,22 @@ class VersionHistoryWidget(QWidget):
         )
 
         self.make_prompt_active_button = QPushButton("Make Active")
-        _named(self.make_prompt_active_button, "makePromptActiveButton", "Make prompt active")
+        name_widget(self.make_prompt_active_button, "makePromptActiveButton", "Make prompt active")
 
         self.config_model = QStandardItemModel(0, len(CONFIG_COLUMNS), self)
         self.config_model.setHorizontalHeaderLabels(list(CONFIG_COLUMNS))
         self.config_view = QTreeView()
-        _named(self.config_view, "configVersionsView", "Model config versions")
+        name_widget(self.config_view, "configVersionsView", "Model config versions")
         self._configure_view(self.config_view, self.config_model)
         self.config_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
 
         self.make_config_active_button = QPushButton("Make Active")
-        _named(self.make_config_active_button, "makeConfigActiveButton", "Make model config active")
+        name_widget(
+            self.make_config_active_button, "makeConfigActiveButton", "Make model config active"
+        )
 
         self.note_label = QLabel()
-        _named(self.note_label, "historyNoteLabel", "History note")
+        name_widget(self.note_label, "historyNoteLabel", "History note")
         self.note_label.setWordWrap(True)
 
         prompts = QWidget()
