@@ -98,11 +98,6 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         window.start(load_showcase_entries())
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
-        if os.environ.get("GPTLAB_PROBE_MODULES"):
-            heavy = ("openai", "tiktoken", "markdown", "pygments", "cryptography", "keyring",
-                     "google.cloud", "httpx2", "pydantic", "sqlite3")
-            print("loaded:", [m for m in heavy if m in sys.modules], len(sys.modules),
-                  file=sys.stderr)
         if window.warm_up_task is not None:
             await window.warm_up_task
         _say("CHAT_READY")
