@@ -137,9 +137,11 @@ def build_services(
 
 
 def build_settings(paths: AppPaths) -> QSettings:
-    """The app's INI settings in the data directory."""
+    """The app's INI settings in the data directory, private like everything else there."""
     from PySide6.QtCore import QSettings
 
+    # Qt saves by replacing the file and keeps an existing file's permissions.
+    create_private_file(paths.settings_file)
     return QSettings(str(paths.settings_file), QSettings.Format.IniFormat)
 
 

@@ -87,6 +87,8 @@ def test_smoke_run_keeps_everything_in_a_private_data_directory(tmp_path: Path) 
     run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
     assert stat.S_IMODE(paths.data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(paths.log_file.stat().st_mode) == 0o600
+    # Qt saves settings by replacing the file; the private mode survives that.
+    assert stat.S_IMODE(paths.settings_file.stat().st_mode) == 0o600
     assert paths.database_file.is_file()
     assert paths.settings_file.is_file()
     assert paths.cache_dir.is_dir()
