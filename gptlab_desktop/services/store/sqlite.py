@@ -388,6 +388,9 @@ _ASSISTANT_COLUMNS = (
 )
 
 
+_ASSISTANT_COLUMN_NAMES = tuple(name.strip() for name in _ASSISTANT_COLUMNS.split(","))
+
+
 def _assistant_from_tuple(row: tuple[Any, ...]) -> Assistant:
     (
         id_,
@@ -430,25 +433,7 @@ def _assistant_from_tuple(row: tuple[Any, ...]) -> Assistant:
 
 
 def _assistant(row: sqlite3.Row) -> Assistant:
-    return Assistant(
-        id=row["id"],
-        name=row["name"],
-        tag_line=row["tag_line"],
-        description=row["description"],
-        session_type=SessionType(row["session_type"]),
-        creator_user_id=row["creator_user_id"],
-        created_date=_to_datetime(row["created_date"]),
-        last_modified_date=_to_datetime(row["last_modified_date"]),
-        active_initial_prompt_id=row["active_initial_prompt_id"],
-        active_model_config_id=row["active_model_config_id"],
-        active_summary_prompt_id=row["active_summary_prompt_id"],
-        showcased=bool(row["showcased"]),
-        is_active=bool(row["is_active"]),
-        guards_prompt_leak=bool(row["guards_prompt_leak"]),
-        sessions_started=row["sessions_started"],
-        sessions_ended=row["sessions_ended"],
-        showcase_key=row["showcase_key"],
-    )
+    return _assistant_from_tuple(tuple(row[name] for name in _ASSISTANT_COLUMN_NAMES))
 
 
 def _prompt(row: sqlite3.Row) -> Prompt:
