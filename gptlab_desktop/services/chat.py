@@ -529,7 +529,9 @@ class SessionEngine:
         if request.extend is not None:
             message = _with_state(request.extend, MessageState.STREAMING)
             prefix = request.extend.message
-            await self._store.update_message(message.id, text=prefix, state=MessageState.STREAMING)
+            begin = self._store.update_message(
+                message.id, text=prefix, state=MessageState.STREAMING
+            )
         else:
             prefix = ""
             message = Message(
@@ -541,9 +543,29 @@ class SessionEngine:
                 state=MessageState.STREAMING,
                 meta={"model": request.config.model, **request.meta},
             )
-            await self._store.add_message(message)
-        yield ReplyStarted(message)
+            begin = self._store.add_message(message)
         self._streaming.add(message.id)
+        begun = asyncio.ensure_future(begin)
+        try:
+            await asyncio.shield(begun)
+        except asyncio.CancelledError:
+            # Stopped just as the reply began: the row is written all the same, so mark it.
+            with contextlib.suppress(Exception):
+                await begun
+                await self._store_final(
+                    request,
+                    message,
+                    prefix,
+                    MessageState.INTERRUPTED,
+                    {**message.meta, "stopped": True},
+                    add_to_context=False,
+                )
+            self._streaming.discard(message.id)
+            raise
+        except BaseException:
+            self._streaming.discard(message.id)
+            raise
+        yield ReplyStarted(message)
         text = _ReplyText(prefix)
         length = len(prefix)
         guarded_up_to = length if session.guards_prompt_leak else None

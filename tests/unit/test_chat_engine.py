@@ -546,3 +546,39 @@ async def test_a_title_is_suggested_from_the_first_exchange(
     assert title == "Learning About Halves"
     stored = await store.get_session(session.id)
     assert stored is not None and stored.title == title
+
+
+class _SlowReplyRowStore(SqliteStore):
+    """The real store, slowed where a reply's row is first written, so a Stop can land there."""
+
+    async def add_message(self, message: Message, **kwargs: object) -> None:
+        if message.role is Role.ASSISTANT and message.state is MessageState.STREAMING:
+            await asyncio.sleep(0.2)
+        await super().add_message(message, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
+    data_dir: Path, llm: LlmClient, tmp_path: Path
+) -> None:
+    store = _SlowReplyRowStore(data_dir / "slow.sqlite3")
+    assert (await store.open()).is_usable
+    try:
+        user = await store.get_or_create_user("hash")
+        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+        session = await engine.start_session(await make_assistant(store, user), user.id)
+
+        async def consume() -> None:
+            async for event in engine.send(session.id, "Hello"):
+                if isinstance(event, MessageStored):
+                    asyncio.get_running_loop().call_later(0.05, task.cancel)
+
+        task = asyncio.ensure_future(consume())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        messages = await store.list_messages(session.id)
+        assert [(m.role, m.state) for m in messages] == [
+            (Role.USER, MessageState.COMPLETE),
+            (Role.ASSISTANT, MessageState.INTERRUPTED),
+        ]
+    finally:
+        await store.close()
