@@ -317,6 +317,7 @@ def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
 
 async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
     """Show the window, start its data, and run until it has closed."""
+    from gptlab_desktop.services.aio import run_blocking
     from gptlab_desktop.services.showcase import load_showcase_entries
 
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -330,7 +331,8 @@ async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
     window.show()
     # One turn of the loop first, so the window paints before any data is read.
     await asyncio.sleep(0)
-    started = window.start(load_showcase_entries())
+    # Reading and validating the shipped files is disk and CPU work: off the event loop.
+    started = window.start(await run_blocking(load_showcase_entries))
     if not is_smoke:
         await closed
         return 0

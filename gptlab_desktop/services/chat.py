@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gptlab_desktop.models import (
     ContextMessage,
@@ -49,8 +49,11 @@ from gptlab_desktop.services.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIM
 log = logging.getLogger(__name__)
 
 CONCLUDE_AFTER_MESSAGES = 5
-# A guarded reply is compared with the prompt each time it has grown by this much.
+# A guarded reply is first compared with the prompt at this length, then each time it has
+# grown by a quarter: a leak shows early, and each check scores the whole reply, so a fixed
+# step would make long guarded replies quadratic on the event loop.
 LEAK_CHECK_CHARS = 200
+LEAK_CHECK_GROWTH = 1.25
 CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
 TITLE_INSTRUCTION = (
     "Give this conversation a short title of at most six words. Reply with the title only, "
@@ -226,7 +229,7 @@ class SessionEngine:
             raise NotFound("That assistant no longer exists.")
         config = details.model_config.config
         if model and model != config.model:
-            config = ModelConfig(**{**config.to_dict(), "model": model})  # type: ignore[arg-type]
+            config = replace(config, model=model)
         now = utcnow()
         session = Session(
             id=new_id(),
@@ -254,7 +257,7 @@ class SessionEngine:
                 await self._store.update_message(
                     message.id, text=message.message, state=MessageState.INTERRUPTED
                 )
-                messages[index] = _with_state(message, MessageState.INTERRUPTED)
+                messages[index] = replace(message, state=MessageState.INTERRUPTED)
         return session, messages
 
     def can_conclude(self, messages: Sequence[Message]) -> bool:
@@ -527,7 +530,7 @@ class SessionEngine:
         """Stream one reply into the store: started, flushed while streaming, then final."""
         session = request.session
         if request.extend is not None:
-            message = _with_state(request.extend, MessageState.STREAMING)
+            message = replace(request.extend, state=MessageState.STREAMING)
             prefix = request.extend.message
             begin = self._store.update_message(
                 message.id, text=prefix, state=MessageState.STREAMING
@@ -568,7 +571,7 @@ class SessionEngine:
         yield ReplyStarted(message)
         text = _ReplyText(prefix)
         length = len(prefix)
-        guarded_up_to = length if session.guards_prompt_leak else None
+        next_leak_check = length + LEAK_CHECK_CHARS if session.guards_prompt_leak else None
         meta = dict(message.meta)
         retries: asyncio.Queue[RetryNotice] = asyncio.Queue()
         last_flush = time.monotonic()
@@ -586,8 +589,10 @@ class SessionEngine:
                         text.append(event.text)
                         length += len(event.text)
                         yield ReplyDelta(message.id, event.text, text, length)
-                        if guarded_up_to is not None and length - guarded_up_to >= LEAK_CHECK_CHARS:
-                            guarded_up_to = length
+                        if next_leak_check is not None and length >= next_leak_check:
+                            next_leak_check = max(
+                                length + LEAK_CHECK_CHARS, int(length * LEAK_CHECK_GROWTH)
+                            )
                             if leaks_prompt(text.value(), session.bot_initial_prompt_msg):
                                 # Cut the reply short: the rest would reveal the prompt too.
                                 meta.update(finish_reason="withheld")
@@ -649,15 +654,7 @@ class SessionEngine:
         if session.guards_prompt_leak and leaks_prompt(text, session.bot_initial_prompt_msg):
             text = REFUSAL
             meta.update(withheld=True)
-        final = Message(
-            id=message.id,
-            session_id=message.session_id,
-            role=message.role,
-            message=text,
-            created_date=message.created_date,
-            state=outcome,
-            meta=meta,
-        )
+        final = replace(message, message=text, state=outcome, meta=meta)
         if outcome is MessageState.COMPLETE and add_to_context:
             session = self._with_context_entry(session, final)
             context: tuple[ContextMessage, ...] | None = session.context
@@ -726,15 +723,3 @@ async def _flagged_categories(moderation: asyncio.Future[object]) -> tuple[str, 
         if result is not None and getattr(result, "flagged", False):
             return tuple(getattr(result, "categories", ()))
     return ()
-
-
-def _with_state(message: Message, state: MessageState) -> Message:
-    return Message(
-        id=message.id,
-        session_id=message.session_id,
-        role=message.role,
-        message=message.message,
-        created_date=message.created_date,
-        state=state,
-        meta=message.meta,
-    )

@@ -24,11 +24,11 @@ from gptlab_desktop.models import SearchHit, Session, SessionStatus
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import NotFound, ServiceError
 from gptlab_desktop.services.export import session_to_json, session_to_markdown
-from gptlab_desktop.services.store.base import Store
 
 # Re-exported for views: the marks the store puts around matched words in a hit's snippet.
-from gptlab_desktop.services.store.sqlite import SNIPPET_CLOSE as SNIPPET_CLOSE
-from gptlab_desktop.services.store.sqlite import SNIPPET_OPEN as SNIPPET_OPEN
+from gptlab_desktop.services.store.base import SNIPPET_CLOSE as SNIPPET_CLOSE
+from gptlab_desktop.services.store.base import SNIPPET_OPEN as SNIPPET_OPEN
+from gptlab_desktop.services.store.base import Store
 
 log = logging.getLogger(__name__)
 

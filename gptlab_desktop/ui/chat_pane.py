@@ -48,11 +48,10 @@ from gptlab_desktop.services.chat import (
     SessionEngine,
     SessionUpdated,
 )
-from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.llm import RetryNotice
 from gptlab_desktop.services.model_catalog import estimate_cost_usd
 from gptlab_desktop.ui.chat_view import ChatStreamView
-from gptlab_desktop.ui.messages import describe_error
+from gptlab_desktop.ui.messages import describe_failure
 from gptlab_desktop.ui.naming import name_widget
 
 log = logging.getLogger(__name__)
@@ -353,11 +352,7 @@ class ChatPane(QWidget):
         self.statusMessage.emit(text.split("\n", 1)[0])
 
     def _show_error(self, error: BaseException, *, doing: str) -> None:
-        if isinstance(error, ServiceError):
-            log.warning("%s failed: %s", doing, type(error).__name__)
-        else:
-            log.error("%s failed unexpectedly", doing, exc_info=error)
-        message = describe_error(error)
+        message = describe_failure(error, doing=doing)
         self.show_notice(f"{message.title}: {message.text}")
 
     def _show_session(self, session: Session, messages: list[Message], assistant: str) -> None:

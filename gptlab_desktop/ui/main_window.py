@@ -935,16 +935,6 @@ class MainWindow(QMainWindow):
         self.close()
         self.closed.emit()
 
-    def reload(self) -> asyncio.Task[None]:
-        """Re-read the lobby and the sessions in the background (after an edit, say)."""
-        return self._tasks.start("reload", self._reload())
-
-    async def _reload(self) -> None:
-        await self.reload_lobby()
-        if self._is_usable:
-            await asyncio.wait([self.session_panel.refresh()])
-        self._update_actions()
-
 
 def _documents_folder() -> str:
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)

@@ -71,12 +71,6 @@ def render_cache_info() -> Any:
     return _render_cached.cache_info()
 
 
-def clear_render_cache() -> None:
-    """Forget every cached render (a theme change would need this)."""
-    _render_cached.cache_clear()
-    _render_piece_cached.cache_clear()
-
-
 def warm_up() -> None:
     """Import ``markdown`` and ``pygments`` and prime their caches, so a first reply renders fast.
 

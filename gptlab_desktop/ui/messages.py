@@ -56,6 +56,19 @@ def describe_error(error: BaseException) -> UserMessage:
     )
 
 
+def describe_failure(error: BaseException, *, doing: str) -> UserMessage:
+    """Log ``error`` raised while ``doing`` and return what the user reads about it.
+
+    Typed errors are expected (a wrong key, a lost connection): one line, never their text,
+    which could quote a server. Anything else is a bug: logged with its traceback.
+    """
+    if isinstance(error, ServiceError):
+        log.warning("%s failed: %s", doing, type(error).__name__)
+    else:
+        log.error("%s failed unexpectedly", doing, exc_info=error)
+    return describe_error(error)
+
+
 def _log_file_hint() -> str:
     """Where the app's log file is, as `` (path)``, found from the configured handler."""
     for handler in reversed(logging.getLogger().handlers):
@@ -120,11 +133,9 @@ class MessagePresenter:
 
     def show_error(self, error: BaseException, *, doing: str) -> QMessageBox:
         """Report ``error`` raised while ``doing`` (logged; untyped errors with a traceback)."""
-        if isinstance(error, ServiceError):
-            log.warning("%s failed: %s", doing, type(error).__name__)
-        else:
-            log.error("%s failed unexpectedly", doing, exc_info=error)
-        return self.show_message(describe_error(error), object_name="errorMessageBox")
+        return self.show_message(
+            describe_failure(error, doing=doing), object_name="errorMessageBox"
+        )
 
     def show_store_problem(self, health: StoreHealth) -> QMessageBox:
         """Report a store that cannot be used this run."""

@@ -72,7 +72,7 @@ from gptlab_desktop.services.session_library import (
     SessionSearchResult,
     export_file_name,
 )
-from gptlab_desktop.ui.messages import MessagePresenter, describe_error
+from gptlab_desktop.ui.messages import MessagePresenter, describe_failure
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.session_list_model import SessionRole, session_title
 
@@ -831,8 +831,4 @@ class SessionPanel(QWidget):
         if self._messages is not None:
             self._messages.show_error(error, doing=doing)
             return
-        if isinstance(error, ServiceError):
-            log.warning("%s failed: %s", doing, type(error).__name__)
-        else:
-            log.error("%s failed unexpectedly", doing, exc_info=error)
-        self._set_notice(describe_error(error).text)
+        self._set_notice(describe_failure(error, doing=doing).text)

@@ -36,8 +36,8 @@ from gptlab_desktop.models import (
     utcnow,
 )
 from gptlab_desktop.services.errors import NotFound, ReadOnlyAssistant, StoreError
-from gptlab_desktop.services.store.base import ShowcaseEntry
-from gptlab_desktop.services.store.sqlite import SNIPPET_CLOSE, SNIPPET_OPEN, SqliteStore
+from gptlab_desktop.services.store.base import SNIPPET_CLOSE, SNIPPET_OPEN, ShowcaseEntry
+from gptlab_desktop.services.store.sqlite import SqliteStore
 
 DB_NAME = "gptlab.sqlite3"
 

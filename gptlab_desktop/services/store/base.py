@@ -29,6 +29,10 @@ from gptlab_desktop.models import (
     UserLiked,
 )
 
+# A SearchHit's snippet marks each matched word between these, for the UI to emphasise.
+SNIPPET_OPEN = "«"
+SNIPPET_CLOSE = "»"
+
 
 @dataclass(frozen=True, slots=True)
 class StoreHealth:

@@ -62,7 +62,13 @@ from gptlab_desktop.services.errors import (
     StoreTooNew,
     StoreUnavailable,
 )
-from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
+from gptlab_desktop.services.store.base import (
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    ShowcaseEntry,
+    Store,
+    StoreHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +273,6 @@ MAX_SEARCH_WORDS = 16
 # A one-letter prefix matches a large share of every word ever written, and ranking all
 # those messages takes ~100 ms at 100,000 messages; a one-letter last word matches whole.
 MIN_PREFIX_LENGTH = 2
-SNIPPET_OPEN = "«"
-SNIPPET_CLOSE = "»"
 _SNIPPET_TOKENS = 12
 # Letters and digits only: what FTS5's unicode61 tokenizer keeps as parts of a token.
 _SEARCH_WORD = re.compile(r"[^\W_]+")
