@@ -58,17 +58,22 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
     import asyncio
     from collections.abc import Callable
 
-    import qasync
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    from gptlab_desktop.app import build_main_window, build_services
+    from gptlab_desktop.ui.pyside_imports import scan_sources_cheaply
+
+    scan_sources_cheaply()  # as app.main does, before anything else is imported
+    import qasync
+
+    from gptlab_desktop.app import build_main_window, build_services, configure_logging
     from gptlab_desktop.paths import app_paths, ensure_created
     from gptlab_desktop.services.showcase import load_showcase_entries
 
     paths = app_paths(data_dir)
     ensure_created(paths)
+    configure_logging(paths)
     app = QApplication([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -95,12 +100,15 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         window.lobby_list.viewport().installEventFilter(lobby_painted)
         window.show()
         await asyncio.sleep(0)
-        window.start(load_showcase_entries())
+        started = window.start(load_showcase_entries())
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
-        if window.warm_up_task is not None:
-            await window.warm_up_task
-        _say("CHAT_READY")
+        # The warm-up begins once the start-up work is done; the chat is usable when it ends.
+        await started
+        if window.warm_up_task is None:
+            raise RuntimeError("the window started no warm-up of its chat services")
+        await window.warm_up_task
+        _say(f"CHAT_READY {_rss_mb():.1f}")
         if session_id is not None:
             chat_painted = PaintSeen(lambda: window.chat_view.model().rowCount() > 0)
             window.chat_view.viewport().installEventFilter(chat_painted)

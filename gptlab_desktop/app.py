@@ -3,8 +3,9 @@
 The command line is parsed before Qt is imported, so ``--version`` answers at once. The window
 is shown before any data is read; the store opens and the lobby fills in the background. Heavy
 libraries (the OpenAI client, Firestore, tokenisers, Markdown) are never imported on this path:
-they cost more start-up time than the whole window (DESIGN.md). The chat services are built
-cheaply and warmed up in the background after the first paint.
+they cost more start-up time than the whole window (DESIGN.md). Only the store is built before
+the first paint; every other service is built on first use, and the chat's are warmed up in the
+background once the lobby is on screen.
 
 ``build_services`` and ``build_main_window`` are the composition itself; ``main`` and the
 end-to-end tests both use them.
@@ -55,22 +56,62 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 @dataclass(frozen=True)
 class Services:
-    """Every service of one run, built once; the window gets them as constructor arguments.
+    """Every service of one run, each built once; the window gets them as constructor arguments.
 
-    The account is built on first use (``account``): it brings the cryptography library, which
-    painting the window does not need.
+    The store is built at once (the lobby is read from it). Every other service is built on first
+    use: their modules alone cost more start-up time than painting the lobby, and the account
+    brings the cryptography library.
     """
 
     paths: AppPaths
     store: Store
-    llm: LlmClient
-    tokens: TokenCounter
-    engine: SessionEngine
-    library: SessionLibrary
-    lab: AssistantLab
-    secrets: SecretStore
     # The environment may hold OPENAI_API_KEY: never part of a repr that could reach a log.
     environ: Mapping[str, str] = field(repr=False)
+    # Where secrets go; None is the system keyring that ``keyring`` picks.
+    keyring_backend: KeyringBackend | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def llm(self) -> LlmClient:
+        """The AI service's client; its base URL (OPENAI_BASE_URL) and maybe its key
+        (OPENAI_API_KEY) come from the environment, else the account gives the saved key."""
+        from gptlab_desktop.services.llm import LlmClient, LlmSettings
+
+        return LlmClient(LlmSettings(), environ=self.environ)
+
+    @functools.cached_property
+    def tokens(self) -> TokenCounter:
+        """Token counting, with tiktoken's files cached in the data directory."""
+        from gptlab_desktop.services.tokens import TokenCounter
+
+        return TokenCounter(self.paths.cache_dir / "tiktoken")
+
+    @functools.cached_property
+    def engine(self) -> SessionEngine:
+        """Chat sessions: sending, streaming, storing."""
+        from gptlab_desktop.services.chat import SessionEngine
+
+        return SessionEngine(self.store, self.llm, self.tokens)
+
+    @functools.cached_property
+    def library(self) -> SessionLibrary:
+        """Past sessions: listing, searching, renaming, exporting, deleting."""
+        from gptlab_desktop.services.session_library import SessionLibrary
+
+        return SessionLibrary(self.store, ender=self.engine)
+
+    @functools.cached_property
+    def lab(self) -> AssistantLab:
+        """Writing assistants: create, version, try, import and export."""
+        from gptlab_desktop.services.assistant_lab import AssistantLab
+
+        return AssistantLab(self.store, self.llm)
+
+    @functools.cached_property
+    def secrets(self) -> SecretStore:
+        """Named secrets in the keyring (looked up on first use)."""
+        from gptlab_desktop.services.secrets import SecretStore
+
+        return SecretStore(self.keyring_backend)
 
     @functools.cached_property
     def account(self) -> Account:
@@ -86,22 +127,21 @@ class Services:
         return await self.account.current_user()
 
     async def warm_up(self) -> None:
-        """Load the Markdown renderer, the tokenizer and the OpenAI client off the loop.
+        """Load the Markdown renderer and the OpenAI client off the loop.
 
-        So that neither the first message shown nor the first reply stalls the window.
+        So that neither the first message shown nor the first reply stalls the window. The
+        tokenizer is not among them: a request is counted only near a limit (``context.py``),
+        and its ~50 MB load only then, in a worker thread.
         """
         from gptlab_desktop.services.aio import run_blocking
         from gptlab_desktop.ui.markdown import warm_up as warm_up_markdown
 
-        await asyncio.gather(run_blocking(warm_up_markdown), self._warm_up_chat())
-
-    async def _warm_up_chat(self) -> None:
-        await self.tokens.warm_up()
-        await self.llm.warm_up()
+        await asyncio.gather(run_blocking(warm_up_markdown), self.llm.warm_up())
 
     async def release(self) -> None:
         """Close the AI service's connections (the window closes the store after this)."""
-        await self.llm.aclose()
+        if "llm" in self.__dict__:  # built: there may be connections
+            await self.llm.aclose()
 
 
 def build_services(
@@ -110,30 +150,16 @@ def build_services(
     *,
     keyring_backend: KeyringBackend | None = None,
 ) -> Services:
-    """Build the store and every service on it; cheap: nothing heavy is imported or opened.
+    """The services of a run on the store in ``paths``; cheap: nothing is opened or imported
+    beyond the store's module (the rest is built on first use).
 
     ``keyring_backend`` is where secrets go; None is the system keyring that ``keyring`` picks
     (looked up on first use, after the first paint). Tests pass an in-memory stand-in.
     """
-    from gptlab_desktop.services.assistant_lab import AssistantLab
-    from gptlab_desktop.services.chat import SessionEngine
-    from gptlab_desktop.services.llm import LlmClient, LlmSettings
-    from gptlab_desktop.services.secrets import SecretStore
-    from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.sqlite import SqliteStore
-    from gptlab_desktop.services.tokens import TokenCounter
 
     env = dict(os.environ if environ is None else environ)
-    store = SqliteStore(paths.database_file)
-    # The base URL (OPENAI_BASE_URL) comes from the environment; so may the key
-    # (OPENAI_API_KEY), else the account gives the saved one once it is loaded.
-    llm = LlmClient(LlmSettings(), environ=env)
-    tokens = TokenCounter(paths.cache_dir / "tiktoken")
-    engine = SessionEngine(store, llm, tokens)
-    library = SessionLibrary(store, ender=engine)
-    lab = AssistantLab(store, llm)
-    secrets = SecretStore(keyring_backend)
-    return Services(paths, store, llm, tokens, engine, library, lab, secrets, env)
+    return Services(paths, SqliteStore(paths.database_file), env, keyring_backend)
 
 
 def build_settings(paths: AppPaths) -> QSettings:
@@ -152,13 +178,13 @@ def build_main_window(services: Services) -> MainWindow:
     return MainWindow(
         services.store,
         build_settings(services.paths),
-        engine=services.engine,
-        library=services.library,
-        lab=services.lab,
+        engine=lambda: services.engine,
+        library=lambda: services.library,
+        lab=lambda: services.lab,
         account=lambda: services.account,
-        use_api_key=services.llm.use_api_key,
-        base_url=services.llm.base_url,
-        token_counter=services.tokens,
+        use_api_key=lambda key: services.llm.use_api_key(key),
+        base_url=lambda: services.llm.base_url,
+        token_counter=lambda: services.tokens,
         warm_up=services.warm_up,
         release=services.release,
     )
@@ -270,8 +296,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     # Qt and the services are imported only now, so --version and usage errors stay instant.
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from gptlab_desktop.ui.pyside_imports import scan_sources_cheaply
+
+    # Before anything else is imported: PySide6 scans the source of every module imported after
+    # it, and would keep each one in memory for the whole run.
+    scan_sources_cheaply()
+    import qasync
 
     from gptlab_desktop.ui.main_window import APP_TITLE
 

@@ -10,6 +10,7 @@ Each operation is an async iterator of ``ChatEvent`` values that the UI renders 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -44,7 +45,12 @@ from gptlab_desktop.services.llm import (
 )
 from gptlab_desktop.services.model_catalog import context_window
 from gptlab_desktop.services.store.base import Store
-from gptlab_desktop.services.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, TokenCounter
+from gptlab_desktop.services.tokens import (
+    TOKENS_PER_MESSAGE,
+    TOKENS_REPLY_PRIMING,
+    TokenCounter,
+    token_ceiling,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +184,10 @@ ChatEvent = (
 )
 
 
+# Events that show the model's answer has begun (or ended): the request is out.
+_REPLY_UNDER_WAY = (ReplyDelta, ReplyFinished, ReplyInterrupted, RetryScheduled)
+
+
 @dataclass(slots=True)
 class _ReplyRequest:
     """One request to the model: what to send, and how to store the answer."""
@@ -294,13 +304,20 @@ class SessionEngine:
         await self._plan(session)
         await self._store.add_message(message, context=session.context)
         yield MessageStored(message)
-        moderation = asyncio.ensure_future(self._llm.moderate(text))
+        # Moderation is asked once the reply is under way, not before: its request would
+        # otherwise go out first and hold back the one the user waits for.
+        moderation: asyncio.Future[object] | None = None
         try:
             async for event in self._answer(session):
+                if moderation is None and isinstance(event, _REPLY_UNDER_WAY):
+                    moderation = asyncio.ensure_future(self._llm.moderate(text))
                 yield event
         except BaseException:
-            moderation.cancel()
+            if moderation is not None:
+                moderation.cancel()
             raise
+        if moderation is None:
+            moderation = asyncio.ensure_future(self._llm.moderate(text))
         flagged = await _flagged_categories(moderation)
         if flagged:
             yield ModerationWarning(flagged)
@@ -455,9 +472,24 @@ class SessionEngine:
         ]
 
     async def _plan(self, session: Session) -> context_policy.ContextPlan:
-        """The context to send; tokenising a long history runs off the event loop."""
+        """The context to send.
+
+        A request whose byte length already proves it fits is planned at once; only one near a
+        limit loads the tokenizer and is counted, off the event loop.
+        """
         model = session.bot_model_config.model
         prompt = session.bot_initial_prompt_msg
+        limits = {
+            "context_window": context_window(model),
+            "max_reply_tokens": session.bot_model_config.max_tokens,
+        }
+
+        def ceiling(context: Sequence[ContextMessage]) -> int:
+            return (
+                TOKENS_REPLY_PRIMING
+                + _turn_ceiling(Role.SYSTEM, prompt)
+                + sum(_turn_ceiling(e.role, e.message) for e in context)
+            )
 
         def count(context: Sequence[ContextMessage]) -> int:
             return (
@@ -466,14 +498,18 @@ class SessionEngine:
                 + sum(self._turn_tokens(e.role, e.message, model) for e in context)
             )
 
+        quick = context_policy.plan_within_ceiling(
+            session.bot_session_type, session.context, ceiling, **limits
+        )
+        if quick is not None:
+            return quick
         try:
             return await run_blocking(
                 context_policy.plan_context,
                 session.bot_session_type,
                 session.context,
                 count,
-                context_window=context_window(model),
-                max_reply_tokens=session.bot_model_config.max_tokens,
+                **limits,
             )
         except context_policy.MessageTooLong as error:
             raise NothingToDo(str(error)) from None
@@ -573,14 +609,12 @@ class SessionEngine:
         length = len(prefix)
         next_leak_check = length + LEAK_CHECK_CHARS if session.guards_prompt_leak else None
         meta = dict(message.meta)
-        retries: asyncio.Queue[RetryNotice] = asyncio.Queue()
+        retries = _RetryNotices()
         last_flush = time.monotonic()
         outcome: MessageState = MessageState.INTERRUPTED
         error: ServiceError | None = None
         try:
-            stream = self._llm.stream_chat(
-                request.turns, request.config, on_retry=retries.put_nowait
-            )
+            stream = self._llm.stream_chat(request.turns, request.config, on_retry=retries.announce)
             async with contextlib.aclosing(_with_retry_notices(stream, retries)) as events:
                 async for event in events:
                     if isinstance(event, RetryNotice):
@@ -670,40 +704,61 @@ class SessionEngine:
         return final, session
 
 
+class _RetryNotices:
+    """Retry notices the client announces while the stream's first event is awaited."""
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[RetryNotice] = collections.deque()
+        self._wake: asyncio.Future[None] | None = None
+
+    def announce(self, notice: RetryNotice) -> None:
+        """Keep a notice for the reader and wake it (the client's ``on_retry``)."""
+        self.pending.append(notice)
+        self.wake_up()
+
+    def wake_up(self, _: object = None) -> None:
+        """Wake the reader waiting in ``wait`` (a notice came, or the event it waits for)."""
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def wait(self) -> None:
+        """Until ``wake_up`` is called."""
+        self._wake = asyncio.get_running_loop().create_future()
+        try:
+            await self._wake
+        finally:
+            self._wake = None
+
+
 async def _with_retry_notices(
-    stream: AsyncIterator[StreamEvent], notices: asyncio.Queue[RetryNotice]
+    stream: AsyncIterator[StreamEvent], notices: _RetryNotices
 ) -> AsyncIterator[StreamEvent | RetryNotice]:
     """The stream's events, with each retry notice as soon as it is announced.
 
     The client announces a retry and then waits before the stream yields anything, so
     notices read only between stream events would arrive after the wait they announce. Retries
     happen only before the first event, so from then on the stream is read directly: racing
-    each of thousands of events against the queue would cost a task per token.
+    each of thousands of events against the notices would cost a task per token. The race
+    itself is one task and one future (not asyncio.wait and a queue reader's task): each
+    wake-up is a trip through the Qt event loop.
     """
     next_event: asyncio.Future[StreamEvent] = asyncio.ensure_future(anext(stream))
-    notice: asyncio.Future[RetryNotice] | None = None
+    next_event.add_done_callback(notices.wake_up)
     try:
         while True:
-            if notice is None:
-                notice = asyncio.ensure_future(notices.get())
-            await asyncio.wait({next_event, notice}, return_when=asyncio.FIRST_COMPLETED)
-            if notice.done():
-                yield notice.result()
-                notice = None
-                continue
-            try:
-                event = next_event.result()
-            except StopAsyncIteration:
-                return
-            break
-        notice.cancel()
-        notice = None
+            while notices.pending:
+                yield notices.pending.popleft()
+            if next_event.done():
+                break
+            await notices.wait()
+        try:
+            event = next_event.result()
+        except StopAsyncIteration:
+            return
         yield event
         async for event in stream:
             yield event
     finally:
-        if notice is not None:
-            notice.cancel()
         if not next_event.done():
             next_event.cancel()
             # The stream must have stopped running before it can be closed.
@@ -716,10 +771,19 @@ async def _with_retry_notices(
             await aclose()
 
 
+def _turn_ceiling(role: Role, content: str) -> int:
+    """At least as many tokens as one message of a request costs (``tokens.token_ceiling``)."""
+    return TOKENS_PER_MESSAGE + token_ceiling(str(role)) + token_ceiling(content)
+
+
 async def _flagged_categories(moderation: asyncio.Future[object]) -> tuple[str, ...]:
     """The categories the moderation flagged, or none if it failed or is unavailable."""
     with contextlib.suppress(Exception):
-        result = await asyncio.wait_for(moderation, timeout=5)
+        # One already done needs no timer (under qasync each is a QTimer that outlives it).
+        if moderation.done():
+            result = moderation.result()
+        else:
+            result = await asyncio.wait_for(moderation, timeout=5)
         if result is not None and getattr(result, "flagged", False):
             return tuple(getattr(result, "categories", ()))
     return ()

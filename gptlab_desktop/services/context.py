@@ -5,6 +5,10 @@ would reach 60% of the model's context window, the summary prompt runs over the 
 summary (as an assistant message) plus the last 4 messages replace it. Either way a request is
 trimmed, oldest first, until it fits the window with room for the reply, so it never overflows.
 The transcript keeps everything; only the context shrinks.
+
+Counting needs the model's tokenizer, which costs tens of megabytes and a third of a second to
+load. Most requests are far from both limits, and an upper bound on their tokens, free to compute,
+already proves it (``plan_within_ceiling``); only a request near a limit is counted exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ class ContextPlan:
 
     context: tuple[ContextMessage, ...]
     should_condense: bool
+    # The request's tokens; only an upper bound on them when ``is_exact`` is False.
     token_count: int
+    is_exact: bool = True
 
 
 def kept_context(
@@ -42,6 +48,29 @@ def kept_context(
     if session_type is SessionType.BRAINSTORMING:
         return tuple(context[-BRAINSTORMING_KEPT_MESSAGES:])
     return tuple(context)
+
+
+def plan_within_ceiling(
+    session_type: SessionType,
+    context: Sequence[ContextMessage],
+    ceiling_request: CountRequest,
+    *,
+    context_window: int,
+    max_reply_tokens: int,
+) -> ContextPlan | None:
+    """The plan, when ``ceiling_request`` (never below the exact count) shows it needs no trim
+    and no condensing; None when only an exact count can tell (``plan_context``)."""
+    kept = kept_context(session_type, context)
+    ceiling = ceiling_request(kept)
+    if ceiling > context_window - max_reply_tokens:
+        return None
+    if (
+        session_type is SessionType.COACHING
+        and len(kept) > KEPT_AFTER_SUMMARY
+        and ceiling >= COACHING_CONDENSE_RATIO * context_window
+    ):
+        return None
+    return ContextPlan(context=kept, should_condense=False, token_count=ceiling, is_exact=False)
 
 
 def plan_context(

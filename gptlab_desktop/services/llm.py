@@ -13,14 +13,15 @@ show a countdown.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,6 +79,20 @@ MAX_RETRY_WAIT_S = 60.0
 FIRST_BACKOFF_S = 1.0
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _NO_MODERATION_STATUSES = frozenset({404, 405, 501})
+_OPENAI_IMPORT_LOCK = threading.Lock()
+
+
+def _import_openai() -> ModuleType:
+    """The ``openai`` module, imported by one thread at a time (lazy: see the module docstring).
+
+    The warm-up and a first request (a key being checked) may import it from two worker threads
+    at once; Python's import locks then break the pydantic import cycle by handing one thread a
+    half-initialised module, and the import fails.
+    """
+    with _OPENAI_IMPORT_LOCK:
+        import openai
+
+    return openai
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +240,9 @@ class LlmClient:
         Both are slow the first time (the import ~0.4 s, the client's TLS context ~0.1 s), so
         doing them here keeps the first request from stalling the window.
         """
-        await run_blocking(importlib.import_module, "openai")
+        await run_blocking(_import_openai)
         if self._api_key is not None:
-            await run_blocking(self._openai)
+            await self._client_off_loop()
 
     async def use_api_key(self, api_key: str | None) -> None:
         """Send ``api_key`` from now on (a key saved or removed in Settings)."""
@@ -246,28 +261,36 @@ class LlmClient:
             self._client = None
 
     async def _client_off_loop(self) -> openai.AsyncOpenAI:
-        """The client, built in a worker thread the first time (its TLS set-up is slow)."""
-        if self._client is None:
+        """The client, built in a worker thread the first time (its TLS set-up is slow).
+
+        It is kept only if the key did not change while it was being built (a key saved while
+        the warm-up builds one); otherwise it is dropped and built again with the new key.
+        """
+        while self._client is None:
             async with self._building_client:  # a chat and its moderation start together
-                if self._client is None:
-                    await run_blocking(self._openai)
-        return self._openai()
-
-    def _openai(self) -> openai.AsyncOpenAI:
-        if self._api_key is None:
-            raise MissingApiKey()
-        if self._client is None:
-            import openai  # lazy on purpose: see the module docstring
-
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=openai.Timeout(
-                    self._settings.timeout_s, connect=self._settings.connect_timeout_s
-                ),
-                max_retries=0,
-            )
+                if self._client is not None:
+                    break
+                if self._api_key is None:
+                    raise MissingApiKey()
+                api_key = self._api_key
+                client = await run_blocking(self._new_client, api_key)
+                if api_key == self._api_key and self._client is None:
+                    self._client = client
+                else:
+                    await client.close()
         return self._client
+
+    def _new_client(self, api_key: str) -> openai.AsyncOpenAI:
+        """A client sending ``api_key`` (any thread)."""
+        openai = _import_openai()
+        return openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=self.base_url,
+            timeout=openai.Timeout(
+                self._settings.timeout_s, connect=self._settings.connect_timeout_s
+            ),
+            max_retries=0,
+        )
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -289,24 +312,27 @@ class LlmClient:
         model = config.model
         resumed = time.monotonic()
         try:
+            # Each chunk is the event's JSON as a dict (see _open_stream): three fields are read.
             async for chunk in stream:
                 # Events that have already arrived are parsed without ever suspending: a fast
                 # server would hold the event loop (and the window) for hundreds of ms.
                 if time.monotonic() - resumed > YIELD_EVERY_S:
                     await asyncio.sleep(0)
                     resumed = time.monotonic()
-                model = chunk.model or model
-                if chunk.usage is not None:
+                model = chunk.get("model") or model
+                reported = chunk.get("usage")
+                if reported is not None:
                     usage = Usage(
-                        prompt_tokens=chunk.usage.prompt_tokens,
-                        completion_tokens=chunk.usage.completion_tokens,
-                        total_tokens=chunk.usage.total_tokens,
+                        prompt_tokens=reported["prompt_tokens"],
+                        completion_tokens=reported["completion_tokens"],
+                        total_tokens=reported["total_tokens"],
                     )
-                for choice in chunk.choices:
-                    if choice.delta is not None and choice.delta.content:
-                        yield TextDelta(choice.delta.content)
-                    if choice.finish_reason is not None:
-                        finish_reason = choice.finish_reason
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta")
+                    if delta is not None and (content := delta.get("content")):
+                        yield TextDelta(content)
+                    if (reason := choice.get("finish_reason")) is not None:
+                        finish_reason = reason
         except Exception as exc:
             raise self._translate(exc, config.model, mid_stream=True) from None
         finally:
@@ -383,7 +409,18 @@ class LlmClient:
         if self._sends_stream_options:
             request["stream_options"] = {"include_usage": True}
         try:
-            return await client.chat.completions.create(**request)
+            # Posted as plain JSON rather than through chat.completions.create: its typed
+            # transform walks every message of the context through TypedDict introspection
+            # (~15 ms per turn for a 60-message context) to rename keys ours never have, and
+            # its stream builds a pydantic model per token where three fields are read.
+            return await client.post(
+                "/chat/completions",
+                body=request,
+                cast_to=object,
+                options=_BEARER_AUTH,
+                stream=True,
+                stream_cls=_json_stream_class(),
+            )
         except Exception as exc:
             if self._sends_stream_options and _rejects_stream_options(exc):
                 # Some compatible servers refuse the option; usage is then simply not reported.
@@ -425,7 +462,11 @@ class LlmClient:
             return None
         try:
             client = await self._client_off_loop()
-            response = await client.moderations.create(input=text)
+            # Plain JSON, like the chat request: the typed response model costs more to build
+            # (every category, score and input type) than the two fields read here.
+            response = await client.post(
+                "/moderations", body={"input": text}, cast_to=object, options=_BEARER_AUTH
+            )
         except LlmError:
             return None
         except Exception as exc:
@@ -437,12 +478,14 @@ class LlmClient:
             else:
                 log.info("Moderation unavailable: %s", type(exc).__name__)
             return None
-        if not response.results:
+        results = response.get("results") if isinstance(response, dict) else None
+        if not results or not isinstance(results[0], dict):
             return None
-        result = response.results[0]
-        flags = result.categories.model_dump(by_alias=True)
-        categories = tuple(sorted({name for name, is_hit in flags.items() if is_hit is True}))
-        return ModerationResult(flagged=bool(result.flagged), categories=categories)
+        result = results[0]
+        flags = result.get("categories")
+        hits = flags.items() if isinstance(flags, dict) else ()
+        categories = tuple(sorted({name for name, is_hit in hits if is_hit is True}))
+        return ModerationResult(flagged=result.get("flagged") is True, categories=categories)
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -512,6 +555,20 @@ class LlmClient:
 _KEY_LIKE = re.compile(
     r"(?i:api key provided:)\s*\S+|\b(?:sk|pk|rk)-[\w\-*.]{3,}|(?i:bearer)\s+\S+",
 )
+
+
+# The SDK's own chat and moderation calls send the API key as a bearer token; so do ours.
+_BEARER_AUTH: dict[str, Any] = {"security": {"bearer_auth": True}}
+
+
+def _json_stream_class() -> Any:
+    """The SDK's server-sent-event stream, yielding each event's JSON as it came (a dict).
+
+    It still raises the SDK's errors for error events and broken connections.
+    """
+    import openai  # already loaded by now; named here to stay lazy
+
+    return openai.AsyncStream[object]
 
 
 def _backoff(attempt: int) -> float:

@@ -91,6 +91,11 @@ class TokenCounter:
         self._encoders: dict[str, tuple[_Encode, Backend]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def loaded_encodings(self) -> frozenset[str]:
+        """The encodings loaded so far (each costs tens of megabytes)."""
+        return frozenset(self._encoders)
+
     def backend(self, model: str) -> Backend:
         """Which tokenizer counts for ``model`` (loading it if needed)."""
         return self._encoder(encoding_name(model))[1]
@@ -158,6 +163,15 @@ class _TiktokenEncoding(Protocol):
     def encode_ordinary(self, text: str) -> list[int]:
         """Token ids of ``text``."""
         ...
+
+
+def token_ceiling(text: str) -> int:
+    """An upper bound on ``text``'s tokens in any of OpenAI's encodings, without loading one.
+
+    Byte-level BPE starts from one token per UTF-8 byte and only ever merges, so a text never
+    has more tokens than bytes.
+    """
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _estimate(text: str) -> int:

@@ -12,21 +12,25 @@ Per chat turn (bench/bench_turn.py), QListView's own geometry placed every row a
 new row (a size query per row: O(rows) per turn) and repainted the whole viewport on each
 update. So the view keeps row heights and tops itself (a change recomputes tops from the
 changed row on), repaints only the rows a change or scroll uncovered, and paints each settled
-row once into a pixmap that later repaints blit (a bounded cache, see RowPixmapCache).
+row once into a pixmap that later repaints blit (a bounded cache, see RowPixmapCache). Its
+scroll bar repaints only when what it shows changes (QuietScrollBar): Qt's own repainted it on
+every change of range, once or twice a turn, which cost more than the new rows themselves.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
 import html
 import itertools
 import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -71,10 +75,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSlider,
     QListView,
     QMenu,
+    QScrollBar,
     QStyle,
     QStyledItemDelegate,
+    QStyleOptionSlider,
     QStyleOptionViewItem,
     QWidget,
 )
@@ -282,11 +289,17 @@ def _author_label(message: Message, assistant_name: str) -> str:
 
 def _short_time(moment: datetime, now: datetime | None = None) -> str:
     """Local time; the date too when it is not today."""
+    return _short_time_on(moment, (now or datetime.now().astimezone()).date())
+
+
+# Every painted row reads its time (it is part of a cached row's look); formatting it again
+# each time was a third of a repaint's Python time.
+@functools.lru_cache(maxsize=4096)
+def _short_time_on(moment: datetime, today: date) -> str:
     local = moment.astimezone()
-    now = now or datetime.now().astimezone()
-    if local.date() == now.date():
+    if local.date() == today:
         return local.strftime("%H:%M")
-    if local.year == now.year:
+    if local.year == today.year:
         return local.strftime("%d %b, %H:%M")
     return local.strftime("%d %b %Y, %H:%M")
 
@@ -873,6 +886,117 @@ def _mix(first: QColor, second: QColor, amount: float) -> QColor:
     )
 
 
+class QuietScrollBar(QScrollBar):
+    """A scroll bar that repaints when what it shows changes, not on every change of range.
+
+    Qt repaints a scroll bar on each change of its range or value, and Fusion's costs about
+    1 ms a paint at a window's height: each new message and each reply's growth paid it. In a
+    transcript longer than a few screens, pinned to the bottom, a new row moves the slider by
+    less than a pixel, so most of those paints drew the same picture again.
+    """
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self._painted_look: tuple[object, ...] | None = None
+        self._is_batching = False
+        self._groove_key: tuple[object, ...] | None = None
+        self._groove_pixmap: QPixmap | None = None
+
+    @contextlib.contextmanager
+    def changes_batched(self) -> Iterator[None]:
+        """Change range and value together, then repaint once if the result shows.
+
+        Growing the range first moves the value off the end; only the view's scroll back to
+        it, a moment later, is what is shown.
+        """
+        if self._is_batching:
+            yield
+            return
+        self._is_batching = True
+        try:
+            yield
+        finally:
+            self._is_batching = False
+            self._update_if_changed()
+
+    def look(self) -> tuple[object, ...]:
+        """Everything of the range and value that painting shows: the slider's place, the
+        state, and whether the value is at either end (some styles grey out an arrow there)."""
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        slider = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ScrollBar,
+            option,
+            QStyle.SubControl.SC_ScrollBarSlider,
+            self,
+        )
+        return (
+            slider.getRect(),
+            option.state,
+            option.minimum == option.maximum,
+            option.sliderValue == option.minimum,
+            option.sliderValue == option.maximum,
+        )
+
+    def sliderChange(self, change: QAbstractSlider.SliderChange) -> None:
+        """Repaint only if the change shows (Qt's own version always repaints)."""
+        if not self._is_batching:
+            self._update_if_changed()
+
+    def _update_if_changed(self) -> None:
+        if self._painted_look is None or self.look() != self._painted_look:
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint as Qt does, the groove from a cached pixmap; remember what was painted.
+
+        The groove is most of the cost (Fusion fills the bar's whole height with a gradient)
+        and depends on nothing that scrolling changes. Under the mouse, Qt's own painting is
+        used: which part is hovered or pressed is known only inside QScrollBar.
+        """
+        self._painted_look = self.look()
+        style = self.style()
+        if (
+            self.underMouse()
+            or self.isSliderDown()
+            or style.styleHint(QStyle.StyleHint.SH_ScrollBar_Transient, None, self)
+        ):
+            super().paintEvent(event)
+            return
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._groove(option))
+        option.subControls = QStyle.SubControl.SC_All & ~QStyle.SubControl.SC_ScrollBarGroove
+        style.drawComplexControl(QStyle.ComplexControl.CC_ScrollBar, option, painter, self)
+        painter.end()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Another style draws another groove: drop the cached one."""
+        if event.type() == QEvent.Type.StyleChange:
+            self._groove_pixmap = None
+        super().changeEvent(event)
+
+    def _groove(self, option: QStyleOptionSlider) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        key = (option.rect.size().toTuple(), ratio, option.state, option.palette.cacheKey())
+        if self._groove_key != key or self._groove_pixmap is None:
+            pixmap = QPixmap(
+                math.ceil(option.rect.width() * ratio), math.ceil(option.rect.height() * ratio)
+            )
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            groove = QStyleOptionSlider(option)
+            groove.subControls = QStyle.SubControl.SC_ScrollBarGroove
+            painter = QPainter(pixmap)
+            self.style().drawComplexControl(
+                QStyle.ComplexControl.CC_ScrollBar, groove, painter, self
+            )
+            painter.end()
+            self._groove_key, self._groove_pixmap = key, pixmap
+        return self._groove_pixmap
+
+
 class ChatStreamView(QListView):
     """The transcript pane: Markdown messages, a streamed reply, and per-message actions.
 
@@ -903,6 +1027,8 @@ class ChatStreamView(QListView):
         self._heights_width = 0
         # Rows found taller or shorter when painted; placed again once the paint is done.
         self._resized_ids: set[str] = set()
+        self._vertical_bar = QuietScrollBar(Qt.Orientation.Vertical, self)
+        self.setVerticalScrollBar(self._vertical_bar)
         self.setObjectName("chatView")
         self.setAccessibleName("Conversation")
         self.setUniformItemSizes(False)
@@ -1331,9 +1457,11 @@ class ChatStreamView(QListView):
     def updateGeometries(self) -> None:
         """The scroll range: every row's height, with one viewport's worth shown."""
         page = self.viewport().height()
-        bar = self.verticalScrollBar()
-        bar.setPageStep(page)
-        bar.setRange(0, max(0, self.content_height() - page))
+        bar = self._vertical_bar
+        # The range grows, then (pinned) the value follows: one repaint for both, if any.
+        with bar.changes_batched():
+            bar.setPageStep(page)
+            bar.setRange(0, max(0, self.content_height() - page))
         self.horizontalScrollBar().setRange(0, 0)
         QAbstractItemView.updateGeometries(self)
 

@@ -11,6 +11,10 @@ assistant files; the sessions panel opens, searches, renames, exports, ends and 
 sessions; Settings → API Key… opens the key dialog, which also opens by itself on a first run
 against OpenAI without a key. The editor, the key dialog and the account (with its cryptography)
 are imported on first use: none of them is needed to paint the window.
+
+The first paint is the lobby's: the chat pane and the sessions panel (their modules and widgets
+cost as much start-up time as the rest of the window) are built once the filled lobby has been
+painted, or at once when anything asks for them earlier.
 """
 
 from __future__ import annotations
@@ -26,24 +30,22 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QByteArray,
-    QDir,
+    QEvent,
     QModelIndex,
+    QObject,
     QPoint,
     QSettings,
-    QStandardPaths,
     Qt,
     Signal,
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -53,11 +55,8 @@ from PySide6.QtWidgets import (
 from gptlab_desktop import __version__
 from gptlab_desktop.models import Assistant, Session, User
 from gptlab_desktop.services.aio import TaskGroupByName
-from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import ServiceError
-from gptlab_desktop.services.session_library import SessionLibrary
 from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
-from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,
@@ -67,14 +66,20 @@ from gptlab_desktop.ui.lobby_model import (
 )
 from gptlab_desktop.ui.messages import MessagePresenter, UserMessage, store_status_text
 from gptlab_desktop.ui.naming import name_widget
-from gptlab_desktop.ui.session_panel import SessionPanel
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
+
     from gptlab_desktop.services.account import Account
     from gptlab_desktop.services.assistant_lab import AssistantLab
+    from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.tokens import TokenCounter
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
     from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+    from gptlab_desktop.ui.chat_pane import ChatPane
+    from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.session_panel import SessionPanel
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,9 @@ SESSION_LIST_LIMIT = 100
 LOBBY_BATCH_SIZE = 100
 # The keyring notice is said once and must be readable: longer than a passing message.
 KEYRING_NOTICE_MS = 15_000
+# How long the chat pane and sessions panel wait for the filled lobby to paint before they are
+# built anyway (a window that is hidden or minimised never paints).
+LOBBY_PAINT_WAIT_S = 0.25
 
 _GEOMETRY_KEY = "mainWindow/geometry"
 _SPLITTER_KEY = "mainWindow/splitterState"
@@ -102,11 +110,13 @@ def assistant_file_name(assistant: Assistant) -> str:
 class MainWindow(QMainWindow):
     """The app's window; its services come in as constructor arguments.
 
-    ``account`` gives the account (API key and current user), built on first call so its
-    libraries load after the first paint; ``use_api_key`` makes the chat send a key (or none);
-    ``base_url`` is the AI server's address. ``warm_up`` prepares the chat services after the
-    first paint; ``release`` frees them (the HTTP connections) when the window closes, before
-    the store is closed.
+    Only the store is needed to paint the lobby; every other service comes as a function that
+    gives it, called when it is first needed, so that its modules load after the first paint:
+    ``engine`` (the chat), ``library`` (past sessions), ``lab`` (the assistant editor),
+    ``account`` (API key and current user), ``base_url`` (the AI server's address) and
+    ``token_counter``. ``use_api_key`` makes the chat send a key (or none). ``warm_up``
+    prepares the chat services after the first paint; ``release`` frees them (the HTTP
+    connections) when the window closes, before the store is closed.
     """
 
     #: The user opened an assistant (double-click or Enter in the lobby); carries its id.
@@ -121,13 +131,13 @@ class MainWindow(QMainWindow):
         store: Store,
         settings: QSettings,
         *,
-        engine: SessionEngine,
-        library: SessionLibrary,
-        lab: AssistantLab,
+        engine: Callable[[], SessionEngine],
+        library: Callable[[], SessionLibrary],
+        lab: Callable[[], AssistantLab],
         account: Callable[[], Account],
         use_api_key: Callable[[str | None], Awaitable[None]],
-        base_url: str | None = None,
-        token_counter: TokenCounter | None = None,
+        base_url: Callable[[], str | None] = lambda: None,
+        token_counter: Callable[[], TokenCounter | None] = lambda: None,
         warm_up: Callable[[], Awaitable[None]] | None = None,
         release: Callable[[], Awaitable[None]] | None = None,
         parent: QWidget | None = None,
@@ -153,6 +163,8 @@ class MainWindow(QMainWindow):
         self._editors: list[AssistantEditorDialog] = []
         self._api_key_dialog: ApiKeyDialog | None = None
         self._has_told_keyring = False
+        self._chat_pane: ChatPane | None = None
+        self._session_panel: SessionPanel | None = None
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
@@ -245,15 +257,8 @@ class MainWindow(QMainWindow):
         name_widget(self.splitter, "mainSplitter", "Lobby and chat divider")
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self._build_sidebar())
-        self.chat_pane = ChatPane(
-            self._engine, ChatPaneContext(find_assistant=self._store.get_assistant), self
-        )
-        # The pane's parts, named here too for the window's own code and tests.
-        self.chat_view = self.chat_pane.chat_view
-        self.message_input = self.chat_pane.message_input
-        self.send_button = self.chat_pane.send_button
-        self.stop_button = self.chat_pane.stop_button
-        self.splitter.addWidget(self.chat_pane)
+        # Stands where the chat pane goes until it is built (``_build_workspace``).
+        self.splitter.addWidget(QWidget(self.splitter))
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([320, 680])
@@ -290,16 +295,78 @@ class MainWindow(QMainWindow):
         self.lobby_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         layout.addWidget(self.lobby_list, 1)
         self.sidebar_tabs.addTab(assistants_page, "Assistants")
+        # Stands where the sessions panel goes until it is built (``_build_workspace``).
+        self.sidebar_tabs.addTab(QWidget(self.sidebar_tabs), "Sessions")
+        return self.sidebar_tabs
 
-        self.session_panel = SessionPanel(
-            self._library,
+    def _build_workspace(self) -> None:
+        """Build the chat pane and the sessions panel in their places (once)."""
+        if self._chat_pane is not None:
+            return
+        from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
+        from gptlab_desktop.ui.session_panel import SessionPanel
+
+        pane = ChatPane(
+            self._engine(), ChatPaneContext(find_assistant=self._store.get_assistant), self
+        )
+        panel = SessionPanel(
+            self._library(),
             messages=self.messages,
             list_limit=SESSION_LIST_LIMIT,
             parent=self.sidebar_tabs,
         )
-        self.session_list = self.session_panel.list_view
-        self.sidebar_tabs.addTab(self.session_panel, "Sessions")
-        return self.sidebar_tabs
+        self._chat_pane, self._session_panel = pane, panel
+        self.splitter.replaceWidget(1, pane).deleteLater()  # the splitter keeps its sizes
+        current = self.sidebar_tabs.currentIndex()
+        placeholder = self.sidebar_tabs.widget(1)
+        self.sidebar_tabs.removeTab(1)
+        placeholder.deleteLater()
+        self.sidebar_tabs.insertTab(1, panel, "Sessions")
+        self.sidebar_tabs.setCurrentIndex(current)
+        if not self._is_usable and self._health is not None:
+            panel.setEnabled(False)
+        self._connect_workspace(pane, panel)
+        pane.show_assistant(self.selected_assistant())
+        self._update_counts()
+
+    @property
+    def chat_pane(self) -> ChatPane:
+        """The chat pane (built now if it was not yet)."""
+        self._build_workspace()
+        assert self._chat_pane is not None
+        return self._chat_pane
+
+    @property
+    def session_panel(self) -> SessionPanel:
+        """The sessions panel (built now if it was not yet)."""
+        self._build_workspace()
+        assert self._session_panel is not None
+        return self._session_panel
+
+    @property
+    def chat_view(self) -> ChatStreamView:
+        """The chat pane's transcript."""
+        return self.chat_pane.chat_view
+
+    @property
+    def message_input(self) -> QPlainTextEdit:
+        """The chat pane's message box."""
+        return self.chat_pane.message_input
+
+    @property
+    def send_button(self) -> QPushButton:
+        """The chat pane's Send button."""
+        return self.chat_pane.send_button
+
+    @property
+    def stop_button(self) -> QPushButton:
+        """The chat pane's Stop button."""
+        return self.chat_pane.stop_button
+
+    @property
+    def session_list(self) -> QListView:
+        """The sessions panel's list."""
+        return self.session_panel.list_view
 
     def _build_lobby_menu(self) -> None:
         self.lobby_menu = QMenu(self)
@@ -334,8 +401,14 @@ class MainWindow(QMainWindow):
         self.lobby_list.selectionModel().currentChanged.connect(self._on_current_assistant)
         self.lobby_list.customContextMenuRequested.connect(self._show_lobby_menu)
         self.assistantActivated.connect(self.start_session)
+        for signal in (
+            self.lobby_filter.modelReset,
+            self.lobby_filter.rowsInserted,
+            self.lobby_filter.rowsRemoved,
+        ):
+            signal.connect(self._update_counts)
 
-        panel = self.session_panel
+    def _connect_workspace(self, pane: ChatPane, panel: SessionPanel) -> None:
         panel.sessionActivated.connect(self.open_session)
         panel.searchHitActivated.connect(self.show_search_hit)
         panel.sessionDeleted.connect(self._on_session_deleted)
@@ -346,25 +419,19 @@ class MainWindow(QMainWindow):
         self.addAction(panel.focus_search_action)
         panel.focus_search_action.triggered.connect(self.focus_session_search)
 
-        self.chat_pane.sessionChanged.connect(self._on_session_changed)
-        self.chat_pane.statusMessage.connect(self.messages.show_status)
+        pane.sessionChanged.connect(self._on_session_changed)
+        pane.statusMessage.connect(self.messages.show_status)
         for keys, name, slot in (
-            ("Ctrl+Return", "sendShortcut", self.chat_pane.send),
-            ("Ctrl+Enter", "sendKeypadShortcut", self.chat_pane.send),
-            ("Esc", "stopShortcut", self.chat_pane.escape),
+            ("Ctrl+Return", "sendShortcut", pane.send),
+            ("Ctrl+Enter", "sendKeypadShortcut", pane.send),
+            ("Esc", "stopShortcut", pane.escape),
             ("Ctrl+L", "focusInputShortcut", self.focus_message_input),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setObjectName(name)
             shortcut.activated.connect(slot)
-        for signal in (
-            self.lobby_filter.modelReset,
-            self.lobby_filter.rowsInserted,
-            self.lobby_filter.rowsRemoved,
-            panel.model.modelReset,
-            panel.model.rowsRemoved,
-        ):
-            signal.connect(self._update_counts)
+        panel.model.modelReset.connect(self._update_counts)
+        panel.model.rowsRemoved.connect(self._update_counts)
 
     # -- state kept between runs ------------------------------------------------------------
     def _restore_window_state(self) -> None:
@@ -422,13 +489,17 @@ class MainWindow(QMainWindow):
             # The lobby still shows whatever the store has.
             self.messages.show_error(error, doing="Updating the showcased assistants")
         await self.reload_lobby()
+        await _next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
+        if self._warm_up is not None:
+            # The lobby is on screen: the chat's libraries load in worker threads while the
+            # rest of the window is built and the key is read (its hashing leaves the
+            # interpreter free for them).
+            self._warm_up_task = asyncio.ensure_future(self._warm_up_services(self._warm_up))
+        self._build_workspace()
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
         await self._load_account()
         self._update_actions()
-        if self._warm_up is not None:
-            # The lobby is up by now; the chat's libraries load while the user looks at it.
-            self._warm_up_task = asyncio.ensure_future(self._warm_up_services(self._warm_up))
         return health
 
     async def _warm_up_services(self, warm_up: Callable[[], Awaitable[None]]) -> None:
@@ -500,7 +571,11 @@ class MainWindow(QMainWindow):
         except ServiceError as error:
             self.messages.show_error(error, doing="Finding your user record")
         self._tell_keyring_status(account)
-        if account.api_key is None and server_needs_key(self._base_url) and not self._is_shut_down:
+        if (
+            account.api_key is None
+            and server_needs_key(self._base_url())
+            and not self._is_shut_down
+        ):
             # Not modal: the lobby and past sessions can be browsed while the key is found.
             self.show_api_key_dialog()
 
@@ -522,7 +597,7 @@ class MainWindow(QMainWindow):
 
         dialog = self._api_key_dialog
         if dialog is None:
-            dialog = ApiKeyDialog(self.account, self._base_url, parent=self)
+            dialog = ApiKeyDialog(self.account, self._base_url(), parent=self)
             dialog.keySaved.connect(self._on_key_changed)
             dialog.keyRemoved.connect(self._on_key_changed)
             self._api_key_dialog = dialog
@@ -573,8 +648,10 @@ class MainWindow(QMainWindow):
 
     def _on_current_assistant(self, current: QModelIndex, _previous: QModelIndex) -> None:
         assistant = current.data(LobbyRole.ASSISTANT) if current.isValid() else None
-        self.chat_pane.show_assistant(assistant if isinstance(assistant, Assistant) else None)
         self._update_actions()
+        if self._chat_pane is None:
+            return  # built later, showing the assistant selected by then
+        self.chat_pane.show_assistant(assistant if isinstance(assistant, Assistant) else None)
         if self._is_usable:
             bot_id = assistant.id if isinstance(assistant, Assistant) else None
             self.session_panel.set_assistant(bot_id)
@@ -735,9 +812,9 @@ class MainWindow(QMainWindow):
         from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
 
         dialog = AssistantEditorDialog(
-            self._lab,
+            self._lab(),
             creator_user_id=self._user.id,
-            token_counter=self._token_counter,
+            token_counter=self._token_counter(),
             parent=self,
         )
         dialog.assistantSaved.connect(self._on_assistant_saved)
@@ -770,6 +847,8 @@ class MainWindow(QMainWindow):
         """Import Assistants…: choose a file (the file dialog then calls ``import_assistants``)."""
         if not self._can_change_assistants():
             return None
+        from PySide6.QtWidgets import QFileDialog
+
         dialog = QFileDialog(self, "Import Assistants")
         dialog.setObjectName("importAssistantsDialog")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
@@ -789,7 +868,7 @@ class MainWindow(QMainWindow):
 
     async def _import(self, path: Path, user_id: str) -> list[str]:
         try:
-            created = await self._lab.import_file(path, user_id)
+            created = await self._lab().import_file(path, user_id)
         except Exception as error:
             # MalformedAssistantDocument names the problem (and, in a bundle, the entry).
             self.messages.show_error(error, doing="Importing assistants")
@@ -806,6 +885,8 @@ class MainWindow(QMainWindow):
         assistant = self.selected_assistant()
         if assistant is None or not self._is_usable:
             return None
+        from PySide6.QtWidgets import QFileDialog
+
         dialog = QFileDialog(self, "Export Assistant")
         dialog.setObjectName("exportAssistantDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
@@ -826,7 +907,7 @@ class MainWindow(QMainWindow):
 
     async def _export(self, assistant_id: str, path: Path) -> bool:
         try:
-            await self._lab.export_file([assistant_id], path)
+            await self._lab().export_file([assistant_id], path)
         except OSError as error:
             log.warning("Exporting an assistant failed: %s", type(error).__name__)
             reason = error.strerror or "the file could not be written"
@@ -858,13 +939,18 @@ class MainWindow(QMainWindow):
         shown = self.lobby_filter.rowCount()
         noun = "assistant" if total == 1 else "assistants"
         assistants = f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"
-        sessions = len(self.session_panel.model.session_ids())
+        if self._session_panel is None:
+            self.counts_label.setText(assistants)
+            return
+        sessions = len(self._session_panel.model.session_ids())
         self.counts_label.setText(
             f"{assistants} · {sessions:,} session{'' if sessions == 1 else 's'}"
         )
 
     def show_about(self) -> QMessageBox:
         """The About box (opened, never exec'd: it must not block a running coroutine)."""
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(self)
         box.setObjectName("aboutBox")
         box.setWindowTitle(f"About {APP_TITLE}")
@@ -909,11 +995,13 @@ class MainWindow(QMainWindow):
         if self._api_key_dialog is not None:
             self._api_key_dialog.reject()
         # A streaming reply is stored as interrupted before the store closes.
-        await self.chat_pane.aclose()
+        if self._chat_pane is not None:
+            await self._chat_pane.aclose()
         try:
             # Deletions still within their undo window are carried out now, while the store is
             # open.
-            await self.session_panel.shut_down()
+            if self._session_panel is not None:
+                await self._session_panel.shut_down()
         except Exception:
             log.exception("Finishing the pending session deletions failed")
         await self._tasks.cancel_all()
@@ -937,8 +1025,38 @@ class MainWindow(QMainWindow):
 
 
 def _documents_folder() -> str:
+    from PySide6.QtCore import QDir, QStandardPaths
+
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return folder or QDir.homePath()
+
+
+class _PaintWatch(QObject):
+    """Sets ``painted`` when the watched widget paints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted = asyncio.Event()
+
+    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
+        """Note a paint; every event goes on."""
+        if event.type() == QEvent.Type.Paint:
+            self.painted.set()
+        return False
+
+
+async def _next_paint(widget: QWidget, timeout_s: float) -> None:
+    """Wait until ``widget`` paints, at most ``timeout_s`` (a hidden one never does)."""
+    if not widget.isVisible():
+        return
+    watch = _PaintWatch()
+    widget.installEventFilter(watch)
+    try:
+        await asyncio.wait_for(watch.painted.wait(), timeout_s)
+    except TimeoutError:
+        pass
+    finally:
+        widget.removeEventFilter(watch)
 
 
 def _bring_forward(widget: QWidget) -> None:

@@ -12,12 +12,16 @@ import logging
 import os
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
+from PySide6.QtWidgets import QStatusBar, QWidget
 
 from gptlab_desktop.services.errors import ServiceError, StoreUnavailable
 from gptlab_desktop.services.store.base import StoreHealth
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +100,6 @@ def store_status_text(health: StoreHealth) -> str:
     return health.problem or "Your data could not be opened."
 
 
-_ICONS = {
-    Severity.INFO: QMessageBox.Icon.Information,
-    Severity.WARNING: QMessageBox.Icon.Warning,
-    Severity.ERROR: QMessageBox.Icon.Critical,
-}
-
-
 class MessagePresenter:
     """Shows messages for one window: its status bar and message boxes parented to it."""
 
@@ -116,9 +113,17 @@ class MessagePresenter:
 
     def show_message(self, message: UserMessage, *, object_name: str = "messageBox") -> QMessageBox:
         """Put ``message`` in the status bar and in a box that does not block the caller."""
+        # Imported here: the window paints without ever needing a message box.
+        from PySide6.QtWidgets import QMessageBox
+
         self.show_status(message.text.split("\n", 1)[0])
+        icons = {
+            Severity.INFO: QMessageBox.Icon.Information,
+            Severity.WARNING: QMessageBox.Icon.Warning,
+            Severity.ERROR: QMessageBox.Icon.Critical,
+        }
         box = QMessageBox(
-            _ICONS[message.severity],
+            icons[message.severity],
             message.title,
             message.text,
             QMessageBox.StandardButton.Ok,

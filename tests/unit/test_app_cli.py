@@ -172,7 +172,14 @@ def test_chat_services_warm_up_in_the_background_after_the_first_paint(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
     _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
-    assert {"openai", "tiktoken", "markdown", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
+    assert {"openai", "markdown", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
+
+
+def test_the_tokenizer_stays_unloaded_until_a_request_nears_a_limit(
+    modules_at_first_paint_and_exit: list[object],
+) -> None:
+    _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
+    assert "tiktoken" not in at_exit  # type: ignore[operator]
 
 
 def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> None:

@@ -76,8 +76,13 @@ async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
 
 
 @pytest.fixture
-def engine(store: SqliteStore, llm: LlmClient, tmp_path: Path) -> SessionEngine:
-    return SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"), flush_interval_s=0.05)
+def tokens(tmp_path: Path) -> TokenCounter:
+    return TokenCounter(tmp_path / "tiktoken")
+
+
+@pytest.fixture
+def engine(store: SqliteStore, llm: LlmClient, tokens: TokenCounter) -> SessionEngine:
+    return SessionEngine(store, llm, tokens, flush_interval_s=0.05)
 
 
 async def make_assistant(
@@ -423,6 +428,26 @@ async def test_brainstorming_sends_only_the_last_twenty_messages(
     assert sent[0] == ("system", SYSTEM_PROMPT)
     assert len(sent) == 1 + 20
     assert sent[-1] == ("user", "And now?")
+
+
+async def test_a_request_far_from_the_limits_is_sent_without_loading_the_tokenizer(
+    engine: SessionEngine, tokens: TokenCounter, store: SqliteStore, user: User
+) -> None:
+    session = await engine.start_session(await make_assistant(store, user), user.id)
+    await seed_context(store, session.id, 30)
+    await collect(engine.send(session.id, "And now?"))
+    assert tokens.loaded_encodings == frozenset()
+
+
+async def test_a_request_near_the_window_is_counted_with_the_models_tokenizer(
+    engine: SessionEngine, tokens: TokenCounter, store: SqliteStore, user: User
+) -> None:
+    # an unknown model has a 4,096-token window; 12 messages of 250 words may well be near it
+    assistant_id = await make_assistant(store, user, model="local-model")
+    session = await engine.start_session(assistant_id, user.id)
+    await seed_context(store, session.id, 12, words=250)
+    await collect(engine.send(session.id, "And now?"))
+    assert tokens.loaded_encodings == {"cl100k_base"}
 
 
 async def test_coaching_condenses_at_sixty_percent_and_keeps_the_transcript(

@@ -14,6 +14,7 @@ from gptlab_desktop.services.context import (
     condensed,
     kept_context,
     plan_context,
+    plan_within_ceiling,
 )
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -95,3 +96,52 @@ def test_a_brainstorming_session_stores_only_the_context_it_will_send() -> None:
     context = _context(25)
     assert kept_context(SessionType.BRAINSTORMING, context) == context[-20:]
     assert kept_context(SessionType.COACHING, context) == context
+
+
+def _ceiling(context: Sequence[ContextMessage]) -> int:
+    # an upper bound twice the stand-in count, as a byte length is above a token count
+    return 2 * _count(context)
+
+
+def test_a_request_whose_ceiling_fits_is_planned_without_counting() -> None:
+    context = _context(30)  # 340 tokens, ceiling 680
+    plan = plan_within_ceiling(
+        SessionType.COACHING, context, _ceiling, context_window=2000, max_reply_tokens=100
+    )
+    assert plan is not None
+    assert (plan.context, plan.should_condense, plan.is_exact) == (context, False, False)
+    assert plan.token_count == 680
+
+
+def test_a_request_whose_ceiling_passes_the_budget_needs_an_exact_count() -> None:
+    context = _context(30)  # ceiling 680 passes the 600-token budget; the exact 340 does not
+    ceiling_plan = plan_within_ceiling(
+        SessionType.COACHING, context, _ceiling, context_window=700, max_reply_tokens=100
+    )
+    exact_plan = plan_context(
+        SessionType.COACHING, context, _count, context_window=700, max_reply_tokens=100
+    )
+    assert ceiling_plan is None
+    assert exact_plan.context == context
+
+
+def test_a_coaching_request_whose_ceiling_reaches_sixty_percent_needs_an_exact_count() -> None:
+    # ceiling 680 >= 0.6 * 1,100; the exact 340 would not condense
+    assert (
+        plan_within_ceiling(
+            SessionType.COACHING, _context(30), _ceiling, context_window=1100, max_reply_tokens=100
+        )
+        is None
+    )
+
+
+def test_the_ceiling_is_taken_after_brainstorming_keeps_its_last_twenty() -> None:
+    plan = plan_within_ceiling(
+        SessionType.BRAINSTORMING,
+        _context(300),
+        _ceiling,
+        context_window=1000,
+        max_reply_tokens=100,
+    )  # 300 messages would pass the budget; the 20 sent (ceiling 460) do not
+    assert plan is not None
+    assert len(plan.context) == BRAINSTORMING_KEPT_MESSAGES

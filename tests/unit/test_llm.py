@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -504,6 +505,21 @@ def test_importing_the_llm_service_does_not_import_openai() -> None:
 async def test_warm_up_imports_openai() -> None:
     await LlmClient(LlmSettings(base_url="http://127.0.0.1:1/v1")).warm_up()
     assert "openai" in sys.modules
+
+
+@pytest.mark.asyncio
+async def test_a_key_saved_while_the_warm_up_builds_the_client_is_the_one_sent(
+    client: LlmClient, openai_server: FakeOpenAIServer
+) -> None:
+    warming = asyncio.ensure_future(client.warm_up())
+    # White-box: wait until the warm-up is building its client (with the old key) in a thread.
+    while not client._building_client.locked():
+        await asyncio.sleep(0)
+    await client.use_api_key("sk-the-new-key")
+    await warming
+    openai_server.script(Reply(text="ok"))
+    assert await client.complete(TURNS, CONFIG) == "ok"
+    assert openai_server.requests_to("chat")[0].headers["authorization"] == "Bearer sk-the-new-key"
 
 
 # -- models and keys -----------------------------------------------------------------------------

