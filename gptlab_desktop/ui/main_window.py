@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         if not self._is_usable and self._health is not None:
             panel.setEnabled(False)
         self._connect_workspace(pane, panel)
-        pane.show_assistant(self.selected_assistant())
+        self._follow_selected_assistant()
         self._update_counts()
 
     @property
@@ -646,15 +646,17 @@ class MainWindow(QMainWindow):
         if assistant_id:
             self.assistantActivated.emit(str(assistant_id))
 
-    def _on_current_assistant(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        assistant = current.data(LobbyRole.ASSISTANT) if current.isValid() else None
+    def _on_current_assistant(self, _current: QModelIndex, _previous: QModelIndex) -> None:
         self._update_actions()
-        if self._chat_pane is None:
-            return  # built later, showing the assistant selected by then
-        self.chat_pane.show_assistant(assistant if isinstance(assistant, Assistant) else None)
+        if self._chat_pane is not None:  # else it follows the selection once built
+            self._follow_selected_assistant()
+
+    def _follow_selected_assistant(self) -> None:
+        """Show the lobby's selected assistant in the chat pane, and its sessions in the panel."""
+        assistant = self.selected_assistant()
+        self.chat_pane.show_assistant(assistant)
         if self._is_usable:
-            bot_id = assistant.id if isinstance(assistant, Assistant) else None
-            self.session_panel.set_assistant(bot_id)
+            self.session_panel.set_assistant(assistant.id if assistant is not None else None)
 
     def _show_lobby_menu(self, position: QPoint) -> None:
         index = self.lobby_list.indexAt(position)
