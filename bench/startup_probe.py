@@ -56,6 +56,9 @@ def bare() -> None:
 def gptlab(data_dir: str, session_id: str | None) -> None:
     """GPT Lab Desktop, started as ``app.main`` starts it."""
     import asyncio
+    import gc
+
+    gc.disable()  # as app.main does, until resume_collecting_after_start
     from collections.abc import Callable
 
     from PySide6.QtCore import QEvent, QObject
@@ -67,7 +70,12 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
     scan_sources_cheaply()  # as app.main does, before anything else is imported
     import qasync
 
-    from gptlab_desktop.app import build_main_window, build_services, configure_logging
+    from gptlab_desktop.app import (
+        build_main_window,
+        build_services,
+        configure_logging,
+        resume_collecting_after_start,
+    )
     from gptlab_desktop.paths import app_paths, ensure_created
     from gptlab_desktop.services.showcase import load_showcase_entries
 
@@ -101,6 +109,7 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         window.show()
         await asyncio.sleep(0)
         started = window.start(load_showcase_entries())
+        collecting = asyncio.ensure_future(resume_collecting_after_start(window, started))
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
         # The warm-up begins once the start-up work is done; the chat is usable when it ends.
@@ -108,6 +117,7 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         if window.warm_up_task is None:
             raise RuntimeError("the window started no warm-up of its chat services")
         await window.warm_up_task
+        await collecting
         _say(f"CHAT_READY {_rss_mb():.1f}")
         if session_id is not None:
             chat_painted = PaintSeen(lambda: window.chat_view.model().rowCount() > 0)

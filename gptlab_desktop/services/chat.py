@@ -199,6 +199,8 @@ class _ReplyRequest:
     extend: Message | None = None
     # regenerate: the reply this one replaces, removed only once this one is complete
     replaces: str | None = None
+    # send: the user's message, stored with the reply's first row in one write
+    question: Message | None = None
     meta: dict[str, object] = field(default_factory=dict)
 
 
@@ -300,15 +302,11 @@ class SessionEngine:
             created_date=utcnow(),
         )
         session = self._with_context_entry(session, message)
-        # A message too long for the model is refused before anything is stored.
-        await self._plan(session)
-        await self._store.add_message(message, context=session.context)
-        yield MessageStored(message)
         # Moderation is asked once the reply is under way, not before: its request would
         # otherwise go out first and hold back the one the user waits for.
         moderation: asyncio.Future[object] | None = None
         try:
-            async for event in self._answer(session):
+            async for event in self._answer(session, question=message):
                 if moderation is None and isinstance(event, _REPLY_UNDER_WAY):
                     moderation = asyncio.ensure_future(self._llm.moderate(text))
                 yield event
@@ -515,11 +513,20 @@ class SessionEngine:
             raise NothingToDo(str(error)) from None
 
     async def _answer(
-        self, session: Session, *, replaces: str | None = None
+        self, session: Session, *, replaces: str | None = None, question: Message | None = None
     ) -> AsyncIterator[ChatEvent]:
-        """Stream a reply to the session's context, condensing it first where due."""
+        """Stream a reply to the session's context, condensing it first where due.
+
+        ``question`` is the user's message the context ends with, not yet stored: a message
+        too long for the model is refused before anything is stored; otherwise it is stored
+        with the reply's first row, or before the condensing that must come first.
+        """
         plan = await self._plan(session)
         if plan.should_condense:
+            if question is not None:
+                await self._store.add_message(question, context=session.context)
+                yield MessageStored(question)
+                question = None
             async for event in self._condense(session, plan.context):
                 if isinstance(event, SessionUpdated):
                     session = event.session
@@ -530,6 +537,7 @@ class SessionEngine:
             self._request_turns(session, plan.context),
             session.bot_model_config,
             replaces=replaces,
+            question=question,
         )
         async for event in self._reply(request):
             yield event
@@ -582,7 +590,12 @@ class SessionEngine:
                 state=MessageState.STREAMING,
                 meta={"model": request.config.model, **request.meta},
             )
-            begin = self._store.add_message(message)
+            # The question and the reply's row in one write: one trip to the store, and one
+            # repaint showing both.
+            first = () if request.question is None else (request.question,)
+            begin = self._store.add_messages(
+                (*first, message), context=session.context if first else None
+            )
         self._streaming.add(message.id)
         begun = asyncio.ensure_future(begin)
         try:
@@ -604,6 +617,8 @@ class SessionEngine:
         except BaseException:
             self._streaming.discard(message.id)
             raise
+        if request.question is not None:
+            yield MessageStored(request.question)
         yield ReplyStarted(message)
         text = _ReplyText(prefix)
         length = len(prefix)

@@ -11,8 +11,8 @@ event loop is idle.
 Per chat turn (bench/bench_turn.py), QListView's own geometry placed every row again on each
 new row (a size query per row: O(rows) per turn) and repainted the whole viewport on each
 update. So the view keeps row heights and tops itself (a change recomputes tops from the
-changed row on), repaints only the rows a change or scroll uncovered, and paints each settled
-row once into a pixmap that later repaints blit (a bounded cache, see RowPixmapCache). Its
+changed row on), repaints only the rows a change or scroll uncovered, and paints a settled row
+painted again into a pixmap that later repaints blit (a bounded cache, see RowPixmapCache). Its
 scroll bar repaints only when what it shows changes (QuietScrollBar): Qt's own repainted it on
 every change of range, once or twice a turn, which cost more than the new rows themselves.
 """
@@ -111,6 +111,8 @@ _LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 # up to this many viewport heights tall (taller ones are drawn directly, only the part shown).
 PIXMAP_CACHE_BYTES = 24 * 1024 * 1024
 _PIXMAP_MAX_VIEWPORTS = 2
+# How many rows drawn once (not yet cached) are remembered, to cache them if drawn again.
+_DRAWN_ONCE_LIMIT = 4096
 _RESIZE_RELAYOUT_DELAY_MS = 100
 
 
@@ -354,13 +356,32 @@ class RowPixmapCache:
 
     A row's layout object is replaced whenever its text, state or width changes, so an
     entry made for another layout (or another look: size, selection, palette, device pixel
-    ratio, header) is never shown.
+    ratio, header) is never shown. A row is kept only once it is painted a second time as it
+    looks: rendering into a pixmap and blitting it costs two to four times drawing the row
+    directly, which most rows of a chat turn (a new question, a finished reply) never repay.
     """
 
     def __init__(self, limit_bytes: int = PIXMAP_CACHE_BYTES) -> None:
         self._rows: OrderedDict[str, _PaintedRow] = OrderedDict()
         self._bytes = 0
         self.limit_bytes = limit_bytes
+        # Rows drawn directly once, with the layout and look they were drawn with.
+        self._drawn_once: OrderedDict[str, tuple[_RowLayout, tuple[object, ...]]] = OrderedDict()
+
+    def is_worth_keeping(
+        self, message_id: str, layout: _RowLayout, look: tuple[object, ...]
+    ) -> bool:
+        """Whether a row not in the cache was drawn before as it looks now (then keep it).
+
+        A False answer is remembered: the next paint with this layout and look says True.
+        """
+        drawn = self._drawn_once.pop(message_id, None)
+        if drawn is not None and drawn[0] is layout and drawn[1] == look:
+            return True
+        self._drawn_once[message_id] = (layout, look)
+        if len(self._drawn_once) > _DRAWN_ONCE_LIMIT:
+            self._drawn_once.popitem(last=False)
+        return False
 
     def find(self, message_id: str, layout: _RowLayout, look: tuple[object, ...]) -> QPixmap | None:
         """The row's pixmap if it was painted from this layout with this look."""
@@ -390,6 +411,7 @@ class RowPixmapCache:
 
     def forget(self, message_id: str) -> None:
         """Drop one row's pixmap."""
+        self._drawn_once.pop(message_id, None)
         entry = self._rows.pop(message_id, None)
         if entry is not None:
             self._bytes -= entry.cost
@@ -397,6 +419,7 @@ class RowPixmapCache:
     def clear(self) -> None:
         """Drop every pixmap."""
         self._rows.clear()
+        self._drawn_once.clear()
         self._bytes = 0
 
     def bytes_used(self) -> int:
@@ -695,6 +718,10 @@ class MessageDelegate(QStyledItemDelegate):
             _short_time(message.created_date),
         )
         pixmap = self._pixmaps.find(message.id, layout, look)
+        if pixmap is None and not self._pixmaps.is_worth_keeping(message.id, layout, look):
+            shown = QRect(option.rect).intersected(viewport.rect())
+            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected)
+            return
         if pixmap is None:
             pixmap = QPixmap(
                 math.ceil(row_rect.width() * ratio), math.ceil(row_rect.height() * ratio)

@@ -685,16 +685,35 @@ def test_appending_a_message_paints_only_the_new_row_afresh(view, qtbot):
     messages = conversation(30)
     view.transcript().set_messages(messages)
     settled(view, qtbot)
+    view.viewport().repaint()  # painted again, the rows in view are kept as pixmaps
     cache = view.message_delegate().pixmap_cache()
     shown = [m.id for m in messages if m.id in cache]
     before = {message_id: cache.pixmap_of(message_id).cacheKey() for message_id in shown}
+    spy = watch_paints(view)
     new = message("One more question?", Role.USER)
 
     view.transcript().append(new)
-    qtbot.waitUntil(lambda: new.id in cache)
+    qtbot.waitUntil(lambda: spy.count > 0)
 
     assert shown
+    new_row = view.visualRect(view.transcript().index(len(messages)))
+    assert spy.region.boundingRect().top() >= new_row.top()
     assert {message_id: cache.pixmap_of(message_id).cacheKey() for message_id in shown} == before
+    assert new.id not in cache  # drawn once, directly
+
+
+def test_a_row_is_kept_as_a_pixmap_once_painted_again_and_looks_the_same(view, qtbot):
+    messages = conversation(3)
+    view.transcript().set_messages(messages)
+    cache = view.message_delegate().pixmap_cache()
+
+    drawn = row_image(view, 1)
+    assert messages[1].id not in cache
+    kept = row_image(view, 1)
+    assert messages[1].id in cache
+    blitted = row_image(view, 1)
+
+    assert drawn == kept == blitted
 
 
 def test_what_is_on_screen_after_scrolling_and_appending_matches_a_full_repaint(view, qtbot):
@@ -731,14 +750,18 @@ def test_a_streamed_row_is_painted_from_its_new_text_never_a_stale_pixmap(view, 
 def test_a_cached_row_is_painted_afresh_when_its_text_changes(view, qtbot):
     messages = conversation(2)
     view.transcript().set_messages(messages)
-    before = row_image(view, 1)
+    row_image(view, 1)
+    before = row_image(view, 1)  # painted again: kept
     cache = view.message_delegate().pixmap_cache()
     cached = cache.pixmap_of(messages[1].id)
 
     view.transcript().update_text(messages[1].id, "Quite different words now.")
+    after = row_image(view, 1)
 
-    assert row_image(view, 1) != before
+    assert after != before
     assert cached is not None
+    assert messages[1].id not in cache  # the stale pixmap is gone, the row drawn afresh
+    assert row_image(view, 1) == after
     assert cache.pixmap_of(messages[1].id).cacheKey() != cached.cacheKey()
 
 
@@ -787,6 +810,7 @@ def test_rows_are_cached_at_the_device_pixel_ratio_they_are_painted_for(view):
     image.setDevicePixelRatio(2)
 
     view.viewport().render(image)
+    view.viewport().render(image)  # painted again: kept
 
     pixmap = view.message_delegate().pixmap_cache().pixmap_of(messages[0].id)
     assert pixmap is not None

@@ -123,7 +123,7 @@ def test_smoke_run_fails_on_a_damaged_store_and_leaves_it_alone(tmp_path: Path) 
 # Runs the app as --smoke does, noting which heavy modules are loaded when the main window
 # first paints, and which when the run is over (after the background warm-up).
 _FIRST_PAINT_SCRIPT = """
-import json, sys
+import gc, json, sys
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
 from gptlab_desktop.app import main
@@ -141,14 +141,20 @@ class FirstPaint(QObject):
             and watched.window().objectName() == "mainWindow"
         ):
             seen["paint"] = [m for m in HEAVY if m in sys.modules]
+            seen["collecting at paint"] = gc.isenabled()
         return False
 
 
 app = QApplication(["gptlab-desktop"])
 first_paint = FirstPaint()
 app.installEventFilter(first_paint)
+gc.freeze = lambda freeze=gc.freeze: (
+    seen.setdefault("frozen when", [gc.isenabled(), "openai" in sys.modules]), freeze()
+)
 status = main(["--smoke", "--data-dir", {data_dir!r}])
-print(json.dumps([status, seen.get("paint"), [m for m in HEAVY if m in sys.modules]]))
+seen["frozen"] = gc.get_freeze_count()
+seen["collecting at exit"] = gc.isenabled()
+print(json.dumps([status, seen.get("paint"), [m for m in HEAVY if m in sys.modules], seen]))
 """
 
 
@@ -164,22 +170,34 @@ def modules_at_first_paint_and_exit(tmp_path_factory: pytest.TempPathFactory) ->
 def test_first_paint_comes_before_any_network_client_tokenizer_or_renderer(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
-    status, at_first_paint, _at_exit = modules_at_first_paint_and_exit
+    status, at_first_paint, _at_exit, _seen = modules_at_first_paint_and_exit
     assert (status, at_first_paint) == (0, [])
 
 
 def test_chat_services_warm_up_in_the_background_after_the_first_paint(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
-    _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
+    _status, _at_first_paint, at_exit, _seen = modules_at_first_paint_and_exit
     assert {"openai", "markdown", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
 
 
 def test_the_tokenizer_stays_unloaded_until_a_request_nears_a_limit(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
-    _status, _at_first_paint, at_exit = modules_at_first_paint_and_exit
+    _status, _at_first_paint, at_exit, _seen = modules_at_first_paint_and_exit
     assert "tiktoken" not in at_exit  # type: ignore[operator]
+
+
+def test_the_collector_rests_until_start_up_is_done_then_skips_what_start_up_made(
+    modules_at_first_paint_and_exit: list[object],
+) -> None:
+    _status, _at_first_paint, _at_exit, seen = modules_at_first_paint_and_exit
+    assert isinstance(seen, dict)
+    assert seen["collecting at paint"] is False
+    # frozen once the chat's libraries were warmed up, before collecting resumed
+    assert seen["frozen when"] == [False, True]
+    assert seen["frozen"] > 100_000
+    assert seen["collecting at exit"] is True
 
 
 def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ promise is that what the user saw is what was stored, whatever went wrong.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from gptlab_desktop.services.chat import (
     ReplyDelta,
     ReplyFinished,
     ReplyInterrupted,
+    ReplyStarted,
     RetryScheduled,
     SessionClosed,
     SessionEngine,
@@ -213,7 +214,33 @@ async def test_the_question_is_stored_before_the_request_goes_out(
         if isinstance(event, MessageStored):
             assert not openai_server.requests_to("chat")
             seen_before_request = await store.list_messages(session.id)
-    assert [m.message for m in seen_before_request] == ["Are you there?"]
+    # the question with the reply's empty row, written together
+    assert [(m.role, m.message, m.state) for m in seen_before_request] == [
+        (Role.USER, "Are you there?", MessageState.COMPLETE),
+        (Role.ASSISTANT, "", MessageState.STREAMING),
+    ]
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.message_count == 2
+
+
+async def test_the_question_and_the_reply_row_are_one_write(
+    data_dir: Path, llm: LlmClient, tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.script(Reply(text="Yes."))
+    store = _WriteCountingStore(data_dir / "counted.sqlite3")
+    assert (await store.open()).is_usable
+    try:
+        user = await store.get_or_create_user("hash")
+        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+        session = await engine.start_session(await make_assistant(store, user), user.id)
+        events = await collect(engine.send(session.id, "Are you there?"))
+        assert [type(e) for e in events[:2]] == [MessageStored, ReplyStarted]
+        assert [[m.role for m in batch] for batch in store.batches] == [[Role.USER, Role.ASSISTANT]]
+        stored = await store.get_session(session.id)
+        assert stored is not None
+        assert [c.role for c in stored.context] == [Role.USER, Role.ASSISTANT]
+    finally:
+        await store.close()
 
 
 async def test_a_streaming_reply_is_stored_as_it_grows(
@@ -573,13 +600,30 @@ async def test_a_title_is_suggested_from_the_first_exchange(
     assert stored is not None and stored.title == title
 
 
+class _WriteCountingStore(SqliteStore):
+    """The real store, keeping each batch of messages it is asked to add."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[list[Message]] = []
+
+    async def add_messages(self, messages: Sequence[Message], **kwargs: object) -> None:
+        self.batches.append(list(messages))
+        await super().add_messages(messages, **kwargs)  # type: ignore[arg-type]
+
+
 class _SlowReplyRowStore(SqliteStore):
     """The real store, slowed where a reply's row is first written, so a Stop can land there."""
 
-    async def add_message(self, message: Message, **kwargs: object) -> None:
-        if message.role is Role.ASSISTANT and message.state is MessageState.STREAMING:
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writing_reply_row = asyncio.Event()
+
+    async def add_messages(self, messages: Sequence[Message], **kwargs: object) -> None:
+        if any(m.role is Role.ASSISTANT and m.state is MessageState.STREAMING for m in messages):
+            self.writing_reply_row.set()
             await asyncio.sleep(0.2)
-        await super().add_message(message, **kwargs)  # type: ignore[arg-type]
+        await super().add_messages(messages, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
@@ -592,12 +636,10 @@ async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
         engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
         session = await engine.start_session(await make_assistant(store, user), user.id)
 
-        async def consume() -> None:
-            async for event in engine.send(session.id, "Hello"):
-                if isinstance(event, MessageStored):
-                    asyncio.get_running_loop().call_later(0.05, task.cancel)
-
-        task = asyncio.ensure_future(consume())
+        task = asyncio.ensure_future(collect(engine.send(session.id, "Hello")))
+        await store.writing_reply_row.wait()
+        await asyncio.sleep(0.05)
+        task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         messages = await store.list_messages(session.id)

@@ -777,6 +777,39 @@ async def test_adding_and_deleting_messages_counts_message_count(
 
 
 @pytest.mark.asyncio
+async def test_messages_added_together_are_stored_and_counted_with_their_context(
+    store: SqliteStore, user: User
+) -> None:
+    session = await start_session(store, user, None)
+    question = make_message(session.id, "What is a half?")
+    reply = make_message(session.id, "", role=Role.ASSISTANT, state=MessageState.STREAMING)
+    context = (ContextMessage(Role.USER, question.message, question.created_date),)
+
+    await store.add_messages((question, reply), context=context)
+    await store.add_messages((question, reply))  # a replayed write counts nothing
+
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.message_count == 2 and stored.context == context
+    assert await store.list_messages(session.id) == [question, reply]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_batch_of_messages_stores_none_of_them(
+    store: SqliteStore, user: User
+) -> None:
+    session = await start_session(store, user, None)
+    kept = make_message(session.id, "kept")
+    await store.add_message(kept)
+    with pytest.raises(ValueError, match="one session"):
+        await store.add_messages((make_message(session.id, "a"), make_message("other", "b")))
+    with pytest.raises(NotFound):
+        await store.add_messages((make_message("missing", "lost"), make_message("missing", "x")))
+    assert await store.list_messages(session.id) == [kept]
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.message_count == 1
+
+
+@pytest.mark.asyncio
 async def test_a_message_for_an_unknown_session_is_not_stored(store: SqliteStore) -> None:
     with pytest.raises(NotFound):
         await store.add_message(make_message("missing", "lost"))

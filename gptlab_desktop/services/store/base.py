@@ -168,12 +168,19 @@ class Store(ABC):
         """Delete a session and its messages."""
 
     # -- messages ---------------------------------------------------------------------------
-    @abstractmethod
     async def add_message(
         self, message: Message, *, context: Sequence[ContextMessage] | None = None
     ) -> None:
-        """Append a message to its session's transcript; counts message_count.
+        """Append one message to its session's transcript (``add_messages`` with one)."""
+        await self.add_messages((message,), context=context)
 
+    @abstractmethod
+    async def add_messages(
+        self, messages: Sequence[Message], *, context: Sequence[ContextMessage] | None = None
+    ) -> None:
+        """Append messages of one session to its transcript, together; counts message_count.
+
+        A message whose id is already stored changes and counts nothing (a replayed write).
         With ``context``, the session's context (``messages_str``) is replaced in the same
         transaction, so the transcript and what the model sees next never disagree.
         """

@@ -1310,42 +1310,50 @@ class SqliteStore(Store):
                 raise NotFound("This session no longer exists.")
 
     # -- messages ---------------------------------------------------------------------------
-    async def add_message(
-        self, message: Message, *, context: Sequence[ContextMessage] | None = None
+    async def add_messages(
+        self, messages: Sequence[Message], *, context: Sequence[ContextMessage] | None = None
     ) -> None:
-        """Append a message to its session's transcript; counts message_count.
+        """Append messages of one session to its transcript in one transaction.
 
-        Adding the same message id again changes and counts nothing (a replayed write). With
+        A message id already stored changes and counts nothing (a replayed write). With
         ``context``, the session's context is replaced in the same transaction.
         """
+        if not messages:
+            return
+        if len({message.session_id for message in messages}) != 1:
+            raise ValueError("add_messages takes the messages of one session")
         context_json = None if context is None else _context_json(context)
-        await self._run(self._do_add_message, message, context_json)
+        await self._run(self._do_add_messages, tuple(messages), context_json)
 
-    def _do_add_message(self, message: Message, context_json: str | None) -> None:
+    def _do_add_messages(self, messages: tuple[Message, ...], context_json: str | None) -> None:
+        rows = [
+            (
+                message.id,
+                message.session_id,
+                Role(message.role).value,
+                message.message,
+                _to_text(message.created_date),
+                MessageState(message.state).value,
+                json.dumps(message.meta, ensure_ascii=False),
+            )
+            for message in messages
+        ]
         with self._transaction() as conn:
             try:
-                inserted = conn.execute(
+                added = conn.executemany(
                     "INSERT INTO messages "
                     "(id, session_id, role, message, created_date, state, meta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (
-                        message.id,
-                        message.session_id,
-                        Role(message.role).value,
-                        message.message,
-                        _to_text(message.created_date),
-                        MessageState(message.state).value,
-                        json.dumps(message.meta, ensure_ascii=False),
-                    ),
-                )
+                    rows,
+                ).rowcount
             except sqlite3.IntegrityError as error:
                 raise NotFound("This message's session no longer exists.") from error
-            if inserted.rowcount == 1:
+            if added > 0:
                 conn.execute(
-                    "UPDATE sessions SET message_count = message_count + 1, "
+                    "UPDATE sessions SET message_count = message_count + ?, "
                     "messages_str = coalesce(?, messages_str), last_modified_date = ? "
                     "WHERE id = ?",
-                    (context_json, _to_text(utcnow()), message.session_id),
+                    (added, context_json, _to_text(utcnow()), messages[0].session_id),
                 )
 
     async def update_message(
