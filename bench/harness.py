@@ -34,9 +34,14 @@ class Figure:
     baseline: float | None = None  # the same quantity for the baseline, same unit
     baseline_name: str = ""
     ratio_target: float | None = None  # value / baseline must be <= ratio_target
+    # Where the figure and its baseline were measured in pairs: the median of the pairs' ratios
+    # (steadier than the ratio of the two medians when the machine's speed drifts).
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.value / self.baseline if self.baseline else None
 
     @property

@@ -77,6 +77,7 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         resume_collecting_after_start,
     )
     from gptlab_desktop.paths import app_paths, ensure_created
+    from gptlab_desktop.services.aio import run_blocking
     from gptlab_desktop.services.showcase import load_showcase_entries
 
     paths = app_paths(data_dir)
@@ -107,8 +108,7 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         lobby_painted = PaintSeen(lambda: window.lobby_model.rowCount() > 0)
         window.lobby_list.viewport().installEventFilter(lobby_painted)
         window.show()
-        await asyncio.sleep(0)
-        started = window.start(load_showcase_entries())
+        started = window.start(await run_blocking(load_showcase_entries))
         collecting = asyncio.ensure_future(resume_collecting_after_start(window, started))
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")

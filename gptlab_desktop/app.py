@@ -365,9 +365,8 @@ async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
     window.closed.connect(on_closed)
     shown_at = time.monotonic()
     window.show()
-    # One turn of the loop first, so the window paints before any data is read.
-    await asyncio.sleep(0)
-    # Reading and validating the shipped files is disk and CPU work: off the event loop.
+    # Reading and validating the shipped files is disk and CPU work: off the event loop, which
+    # paints the (still empty) window meanwhile.
     started = window.start(await run_blocking(load_showcase_entries))
     collecting = asyncio.ensure_future(resume_collecting_after_start(window, started))
     try:

@@ -120,34 +120,34 @@ def test_smoke_run_fails_on_a_damaged_store_and_leaves_it_alone(tmp_path: Path) 
     assert paths.database_file.read_bytes() == b"not a database" * 50
 
 
-# Runs the app as --smoke does, noting which heavy modules are loaded when the main window
-# first paints, and which when the run is over (after the background warm-up).
+# Runs the app as --smoke does, noting which heavy modules are loaded when the lobby first paints
+# its assistants, and which when the run is over (after the background warm-up). Watched from
+# the lobby's delegate, not with an event filter: a filter is handed every object Qt made, and
+# PySide6 would load every widget class to find their types (which one test checks it avoids).
 _FIRST_PAINT_SCRIPT = """
 import gc, json, sys
-from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6 import QtWidgets
+from PySide6.QtWidgets import QApplication
 from gptlab_desktop.app import main
+from gptlab_desktop.ui.lobby_model import LobbyDelegate
 
 HEAVY = {heavy!r}
 seen = {{}}
+paint = LobbyDelegate.paint
 
 
-class FirstPaint(QObject):
-    def eventFilter(self, watched, event):
-        if (
-            "paint" not in seen
-            and event.type() == QEvent.Type.Paint
-            and isinstance(watched, QWidget)
-            and watched.window().objectName() == "mainWindow"
-        ):
-            seen["paint"] = [m for m in HEAVY if m in sys.modules]
-            seen["collecting at paint"] = gc.isenabled()
-        return False
+def first_paint(self, painter, option, index):
+    if "paint" not in seen:
+        seen["paint"] = [m for m in HEAVY if m in sys.modules]
+        seen["collecting at paint"] = gc.isenabled()
+        # a widget class the window never uses: loaded only if PySide6 was made to try every
+        # widget class (it does to find the type of a widget Qt made itself)
+        seen["every widget class loaded at paint"] = "QWizard" in QtWidgets.__dict__
+    paint(self, painter, option, index)
 
 
+LobbyDelegate.paint = first_paint
 app = QApplication(["gptlab-desktop"])
-first_paint = FirstPaint()
-app.installEventFilter(first_paint)
 gc.freeze = lambda freeze=gc.freeze: (
     seen.setdefault("frozen when", [gc.isenabled(), "openai" in sys.modules]), freeze()
 )
@@ -186,6 +186,14 @@ def test_the_tokenizer_stays_unloaded_until_a_request_nears_a_limit(
 ) -> None:
     _status, _at_first_paint, at_exit, _seen = modules_at_first_paint_and_exit
     assert "tiktoken" not in at_exit  # type: ignore[operator]
+
+
+def test_the_first_paint_does_not_make_pyside_load_every_widget_class(
+    modules_at_first_paint_and_exit: list[object],
+) -> None:
+    status, _at_first_paint, _at_exit, seen = modules_at_first_paint_and_exit
+    assert isinstance(seen, dict)
+    assert (status, seen["every widget class loaded at paint"]) == (0, False)
 
 
 def test_the_collector_rests_until_start_up_is_done_then_skips_what_start_up_made(
