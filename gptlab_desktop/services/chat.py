@@ -1,9 +1,10 @@
 """The session engine: start a session, stream replies, and persist every turn as it happens.
 
-Nothing is lost: the user's message is stored before the request goes out; the reply is stored
-when it starts, rewritten at least every ``flush_interval_s`` while it streams and completed at
-the end. A reply cut short (an error, Stop, a dropped connection) stays stored and is marked
-interrupted; one left streaming by a crash is marked interrupted when its session is next opened.
+Nothing is lost: the user's message is stored before the request goes out, together with the
+reply's empty row (one write); the reply is rewritten at least every ``flush_interval_s`` while
+it streams and completed at the end. A reply cut short (an error, Stop, a dropped connection)
+stays stored and is marked interrupted; one left streaming by a crash is marked interrupted when
+its session is next opened.
 Each operation is an async iterator of ``ChatEvent`` values that the UI renders as they come.
 """
 
