@@ -7,6 +7,7 @@ promise is that what the user saw is what was stored, whatever went wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from gptlab_desktop.models import (
     MessageState,
     ModelConfig,
     Role,
+    Session,
     SessionStatus,
     SessionType,
     User,
@@ -228,19 +230,13 @@ async def test_the_question_and_the_reply_row_are_one_write(
 ) -> None:
     openai_server.script(Reply(text="Yes."))
     store = _WriteCountingStore(data_dir / "counted.sqlite3")
-    assert (await store.open()).is_usable
-    try:
-        user = await store.get_or_create_user("hash")
-        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
-        session = await engine.start_session(await make_assistant(store, user), user.id)
+    async with _session_on(store, llm, tmp_path) as (engine, session):
         events = await collect(engine.send(session.id, "Are you there?"))
         assert [type(e) for e in events[:2]] == [MessageStored, ReplyStarted]
         assert [[m.role for m in batch] for batch in store.batches] == [[Role.USER, Role.ASSISTANT]]
         stored = await store.get_session(session.id)
         assert stored is not None
         assert [c.role for c in stored.context] == [Role.USER, Role.ASSISTANT]
-    finally:
-        await store.close()
 
 
 async def test_a_streaming_reply_is_stored_as_it_grows(
@@ -600,6 +596,20 @@ async def test_a_title_is_suggested_from_the_first_exchange(
     assert stored is not None and stored.title == title
 
 
+@contextlib.asynccontextmanager
+async def _session_on(
+    store: SqliteStore, llm: LlmClient, tmp_path: Path
+) -> AsyncIterator[tuple[SessionEngine, Session]]:
+    """An engine on ``store`` (one a test watches) and a session with a new assistant."""
+    assert (await store.open()).is_usable
+    try:
+        user = await store.get_or_create_user("hash")
+        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+        yield engine, await engine.start_session(await make_assistant(store, user), user.id)
+    finally:
+        await store.close()
+
+
 class _WriteCountingStore(SqliteStore):
     """The real store, keeping each batch of messages it is asked to add."""
 
@@ -630,12 +640,7 @@ async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
     data_dir: Path, llm: LlmClient, tmp_path: Path
 ) -> None:
     store = _SlowReplyRowStore(data_dir / "slow.sqlite3")
-    assert (await store.open()).is_usable
-    try:
-        user = await store.get_or_create_user("hash")
-        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
-        session = await engine.start_session(await make_assistant(store, user), user.id)
-
+    async with _session_on(store, llm, tmp_path) as (engine, session):
         task = asyncio.ensure_future(collect(engine.send(session.id, "Hello")))
         await store.writing_reply_row.wait()
         await asyncio.sleep(0.05)
@@ -647,5 +652,3 @@ async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
             (Role.USER, MessageState.COMPLETE),
             (Role.ASSISTANT, MessageState.INTERRUPTED),
         ]
-    finally:
-        await store.close()
