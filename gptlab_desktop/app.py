@@ -51,6 +51,8 @@ PROGRAM = "gptlab-desktop"
 # How long --smoke lets the event loop run after showing the window, at least and at most.
 SMOKE_RUN_SECONDS = 1.0
 SMOKE_TIMEOUT_SECONDS = 30.0
+# The longest the garbage collector stays paused for start-up (resume_collecting_after_start).
+COLLECTOR_PAUSE_MAX_S = 30.0
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -393,12 +395,14 @@ async def resume_collecting_after_start(window: MainWindow, started: asyncio.Tas
     the lobby painted, to find a few hundred. Once the window has started and the chat's
     libraries are warmed up, everything alive is frozen (``gc.freeze``), so the full
     collections that come later skip it instead of scanning the whole heap (an 80-100 ms stall
-    if one lands while a reply streams).
+    if one lands while a reply streams). A start-up that hangs keeps it paused for
+    ``COLLECTOR_PAUSE_MAX_S`` at most.
     """
+    deadline = time.monotonic() + COLLECTOR_PAUSE_MAX_S
     try:
-        await asyncio.wait([started])
+        await asyncio.wait([started], timeout=COLLECTOR_PAUSE_MAX_S)
         if window.warm_up_task is not None:
-            await asyncio.wait([window.warm_up_task])
+            await asyncio.wait([window.warm_up_task], timeout=max(0.0, deadline - time.monotonic()))
     finally:
         gc.freeze()
         gc.enable()

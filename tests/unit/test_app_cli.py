@@ -6,6 +6,8 @@ and exits, so these tests start the app as a user would, on a private data direc
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import sqlite3
@@ -13,11 +15,12 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import platformdirs
 import pytest
 
-from gptlab_desktop import __version__
+from gptlab_desktop import __version__, app
 from gptlab_desktop.app import main
 from gptlab_desktop.paths import APP_NAME, DATA_DIR_ENV, AppPaths, resolve_data_dir
 from gptlab_desktop.services.account import LOCAL_USER_HASH
@@ -206,6 +209,25 @@ def test_the_collector_rests_until_start_up_is_done_then_skips_what_start_up_mad
     assert seen["frozen when"] == [False, True]
     assert seen["frozen"] > 100_000
     assert seen["collecting at exit"] is True
+
+
+@pytest.mark.asyncio
+async def test_the_collector_resumes_even_when_start_up_never_finishes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app, "COLLECTOR_PAUSE_MAX_S", 0.05)
+    started = asyncio.ensure_future(asyncio.sleep(0))
+    never = asyncio.get_running_loop().create_future()
+    # Only the attribute the function reads: a whole window is not needed to hang a warm-up.
+    window = SimpleNamespace(warm_up_task=never)
+    gc.disable()
+    try:
+        await asyncio.wait_for(app.resume_collecting_after_start(window, started), 5)  # type: ignore[arg-type]
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        never.cancel()
 
 
 def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> None:
