@@ -15,10 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Figure, median_ms, report, timed
+from harness import Figure, median_ms, open_store_with_assistant, report, timed
 
 from gptlab_desktop.models import (
-    AssistantDraft,
     ModelConfig,
     Session,
     SessionType,
@@ -32,18 +31,7 @@ KEYSTROKES = ["c", "co", "coa", "coac", "coach"]
 
 
 async def _seed(path: Path, assistants: int, messages: int) -> SqliteStore:
-    store = SqliteStore(path)
-    await store.open()
-    user = await store.get_or_create_user("bench")
-    draft = AssistantDraft(
-        name="Seed",
-        tag_line="t",
-        description="d",
-        initial_prompt="p",
-        summary_prompt="s",
-        model_config=ModelConfig(model="gpt-4o-mini"),
-    )
-    seed = await store.create_assistant(draft, user.id)
+    store, user, seed = await open_store_with_assistant(path)
     details = await store.get_assistant_details(seed.id)
     assert details is not None
     now = utcnow()
@@ -53,7 +41,7 @@ async def _seed(path: Path, assistants: int, messages: int) -> SqliteStore:
             user_id=user.id,
             bot_id=seed.id,
             bot_initial_prompt_msg="p",
-            bot_model_config=draft.model_config,
+            bot_model_config=ModelConfig(model="gpt-4o-mini"),
             bot_session_type=SessionType.BRAINSTORMING,
             bot_summary_prompt_msg="s",
             created_date=now,

@@ -16,9 +16,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from harness import Figure, StallMeter, report, run_qt_until
+from harness import Figure, StallMeter, open_store_with_assistant, report, run_qt_until
 
-from gptlab_desktop.models import AssistantDraft, Message, ModelConfig, Role, new_id, utcnow
+from gptlab_desktop.models import Message, Role, new_id, utcnow
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
@@ -36,18 +36,7 @@ def _text(rng: random.Random, i: int) -> str:
 
 
 async def _seed(path: Path, count: int) -> tuple[SqliteStore, SessionEngine, str, list[str]]:
-    store = SqliteStore(path)
-    await store.open()
-    user = await store.get_or_create_user("bench")
-    draft = AssistantDraft(
-        name="Bench",
-        tag_line="t",
-        description="d",
-        initial_prompt="p",
-        summary_prompt="s",
-        model_config=ModelConfig(model="gpt-4o-mini"),
-    )
-    assistant = await store.create_assistant(draft, user.id)
+    store, user, assistant = await open_store_with_assistant(path)
     # The engine only reads here; its LLM client is never asked anything.
     engine = SessionEngine(
         store,

@@ -16,13 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Figure, StallMeter, report
+from harness import Figure, StallMeter, open_store_with_assistant, report
 from loopback_server import serve
 
-from gptlab_desktop.models import AssistantDraft, ModelConfig
+from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted, SessionEngine
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
-from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat_pane import STREAM_PUSH_INTERVAL_MS
 
@@ -51,18 +50,11 @@ async def _raw_client(base_url: str) -> float:
 
 
 async def _app(base_url: str, data_dir: Path, view: object) -> float:
-    store = SqliteStore(data_dir / "bench.sqlite3")
-    await store.open()
-    user = await store.get_or_create_user("bench")
-    draft = AssistantDraft(
-        name="Bench",
-        tag_line="t",
-        description="d",
+    store, user, assistant = await open_store_with_assistant(
+        data_dir / "bench.sqlite3",
         initial_prompt="Be brief.",
-        summary_prompt="s",
-        model_config=ModelConfig(model="gpt-4o-mini", max_tokens=4000),
+        config=ModelConfig(model="gpt-4o-mini", max_tokens=4000),
     )
-    assistant = await store.create_assistant(draft, user.id)
     llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
     engine = SessionEngine(store, llm, tokens)

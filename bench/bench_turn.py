@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Figure, median_ms, p95_ms, report
+from harness import Figure, median_ms, open_store_with_assistant, p95_ms, report
 from loopback_server import serve
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from gptlab_desktop.models import AssistantDraft, ModelConfig
 from gptlab_desktop.services.chat import (
     MessageStored,
     ReplyDelta,
@@ -32,7 +31,6 @@ from gptlab_desktop.services.chat import (
     SessionEngine,
 )
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
-from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 
 REPLY = "Sure. Here is a short answer with a few words in it."
@@ -47,18 +45,9 @@ async def _turns(
     import openai
 
     raw = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
-    store = SqliteStore(data_dir / "bench.sqlite3")
-    await store.open()
-    user = await store.get_or_create_user("bench")
-    draft = AssistantDraft(
-        name="Bench",
-        tag_line="t",
-        description="d",
-        initial_prompt="You are a tutor. " * 20,
-        summary_prompt="s",
-        model_config=ModelConfig(model="gpt-4o-mini"),
+    store, user, assistant = await open_store_with_assistant(
+        data_dir / "bench.sqlite3", initial_prompt="You are a tutor. " * 20
     )
-    assistant = await store.create_assistant(draft, user.id)
     llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
     engine = SessionEngine(store, llm, tokens)

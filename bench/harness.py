@@ -16,6 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gptlab_desktop.models import Assistant, ModelConfig, User
+    from gptlab_desktop.services.store.sqlite import SqliteStore
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +155,24 @@ class StallMeter:
         self._timer.stop()
         self._tick()
         return self.longest_s
+
+
+async def open_store_with_assistant(
+    path: Path, *, initial_prompt: str = "p", config: ModelConfig | None = None
+) -> tuple[SqliteStore, User, Assistant]:
+    """A store at ``path``, opened, with a user and one assistant of theirs."""
+    from gptlab_desktop.models import AssistantDraft, ModelConfig
+    from gptlab_desktop.services.store.sqlite import SqliteStore
+
+    store = SqliteStore(path)
+    await store.open()
+    user = await store.get_or_create_user("bench")
+    draft = AssistantDraft(
+        name="Bench",
+        tag_line="t",
+        description="d",
+        initial_prompt=initial_prompt,
+        summary_prompt="s",
+        model_config=config or ModelConfig(model="gpt-4o-mini"),
+    )
+    return store, user, await store.create_assistant(draft, user.id)
