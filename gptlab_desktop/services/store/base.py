@@ -68,10 +68,11 @@ class Store(ABC):
     async def get_or_create_user(self, user_hash: str) -> User:
         """The user known by ``user_hash``, created (with its ``user_hash`` record) if new."""
 
-    @abstractmethod
     async def local_user(self) -> User:  # TEMPORARY until the store branch lands
+        """Stand-in."""
         return await self.get_or_create_user("local-user-without-api-key")
 
+    @abstractmethod
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, if any."""
 
