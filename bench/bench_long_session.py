@@ -9,7 +9,6 @@ as plain strings in a bare QListView. A 200-message session shows how the cost g
 
 from __future__ import annotations
 
-import asyncio
 import random
 import tempfile
 import time
@@ -23,6 +22,7 @@ from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
+from gptlab_desktop.ui.event_loop import qt_event_loop
 
 CODE = "Here is how:\n\n```python\ndef total(items):\n    return sum(i.price for i in items)\n```\n"
 
@@ -58,7 +58,6 @@ async def _seed(path: Path, count: int) -> tuple[SqliteStore, SessionEngine, str
 
 
 def _figures(app: object, count: int) -> list[Figure]:
-    import qasync
     from PySide6.QtCore import QEvent, QObject, QStringListModel
     from PySide6.QtWidgets import QListView
 
@@ -79,9 +78,7 @@ def _figures(app: object, count: int) -> list[Figure]:
                 self.seen = True
             return False
 
-    with tempfile.TemporaryDirectory() as tmp:
-        loop = qasync.QEventLoop(app)
-        asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as tmp, qt_event_loop(app) as loop:
         store, engine, session_id, texts = loop.run_until_complete(
             _seed(Path(tmp) / "bench.sqlite3", count)
         )
@@ -127,8 +124,6 @@ def _figures(app: object, count: int) -> list[Figure]:
         stall_s = meter.stop()
         view.close()
         loop.run_until_complete(store.close())
-        loop.close()
-        asyncio.set_event_loop(None)
     return [
         Figure(
             f"open a {count:,}-message session, to first paint",

@@ -24,6 +24,7 @@ from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat_pane import STREAM_PUSH_INTERVAL_MS
+from gptlab_desktop.ui.event_loop import qt_event_loop
 
 TOKEN = "tok "  # four characters: about one token of English
 
@@ -84,7 +85,6 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
 
 
 def main() -> None:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
     from gptlab_desktop.ui.chat_view import ChatStreamView
@@ -101,14 +101,11 @@ def main() -> None:
             view = ChatStreamView()
             view.resize(700, 800)
             view.show()
-            loop = qasync.QEventLoop(app)
-            asyncio.set_event_loop(loop)
-            meter = StallMeter()
-            meter.start()
-            elapsed = loop.run_until_complete(_app(base_url, Path(tmp), view))
-            stall = meter.stop()
-            loop.close()
-            asyncio.set_event_loop(None)
+            with qt_event_loop(app) as loop:
+                meter = StallMeter()
+                meter.start()
+                elapsed = loop.run_until_complete(_app(base_url, Path(tmp), view))
+                stall = meter.stop()
             view.close()
         size = f"{tokens:,}-token reply"
         figures += [

@@ -32,6 +32,7 @@ from gptlab_desktop.services.chat import (
 )
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
+from gptlab_desktop.ui.event_loop import qt_event_loop
 
 REPLY = "Sure. Here is a short answer with a few words in it."
 QUESTION = "Tell me one more thing about fractions, please."
@@ -109,7 +110,6 @@ async def _turns(
 
 
 def main() -> None:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
     from gptlab_desktop.ui.chat_view import ChatStreamView
@@ -124,13 +124,10 @@ def main() -> None:
             view = ChatStreamView()
             view.resize(700, 800)
             view.show()
-            loop = qasync.QEventLoop(app)
-            asyncio.set_event_loop(loop)
-            overheads, with_moderation = loop.run_until_complete(
-                _turns(base_url, Path(tmp), view, turns)
-            )
-            loop.close()
-            asyncio.set_event_loop(None)
+            with qt_event_loop(app) as loop:
+                overheads, with_moderation = loop.run_until_complete(
+                    _turns(base_url, Path(tmp), view, turns)
+                )
             view.close()
         figures += [
             Figure(

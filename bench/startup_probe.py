@@ -68,28 +68,23 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
     from gptlab_desktop.ui.pyside_imports import scan_sources_cheaply
 
     scan_sources_cheaply()  # as app.main does, before anything else is imported
-    import qasync
-
     from gptlab_desktop.app import (
-        build_main_window,
         build_services,
         configure_logging,
+        launch,
         resume_collecting_after_start,
     )
-    from gptlab_desktop.paths import app_paths, ensure_created
+    from gptlab_desktop.config import apply_to_libraries, resolve_config
+    from gptlab_desktop.paths import ensure_created
     from gptlab_desktop.services.aio import run_blocking
     from gptlab_desktop.services.showcase import load_showcase_entries
+    from gptlab_desktop.ui.event_loop import qt_event_loop
 
-    paths = app_paths(data_dir)
-    ensure_created(paths)
-    configure_logging(paths)
+    config = resolve_config(data_dir)
+    ensure_created(config.paths)
+    configure_logging(config.paths)
+    apply_to_libraries(config)
     app = QApplication([])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    sys.set_asyncgen_hooks(
-        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
-    )
-    window = build_main_window(build_services(paths))
 
     class PaintSeen(QObject):
         """Set once the watched widget paints while ``condition`` holds."""
@@ -105,18 +100,20 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
             return False
 
     async def run() -> None:
+        app_run = launch(build_services(config))
+        window = app_run.window
         lobby_painted = PaintSeen(lambda: window.lobby_model.rowCount() > 0)
         window.lobby_list.viewport().installEventFilter(lobby_painted)
         window.show()
-        started = window.start(await run_blocking(load_showcase_entries))
-        collecting = asyncio.ensure_future(resume_collecting_after_start(window, started))
+        started = app_run.start(await run_blocking(load_showcase_entries))
+        collecting = asyncio.ensure_future(resume_collecting_after_start(app_run, started))
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
         # The warm-up begins once the start-up work is done; the chat is usable when it ends.
         await started
-        if window.warm_up_task is None:
-            raise RuntimeError("the window started no warm-up of its chat services")
-        await window.warm_up_task
+        if app_run.warm_up_task is None:
+            raise RuntimeError("the run started no warm-up of its chat services")
+        await app_run.warm_up_task
         await collecting
         _say(f"CHAT_READY {_rss_mb():.1f}")
         if session_id is not None:
@@ -131,9 +128,8 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         window.close()
         await closed.wait()
 
-    loop.run_until_complete(run())
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
+    with qt_event_loop(app) as loop:
+        loop.run_until_complete(run())
 
 
 if __name__ == "__main__":

@@ -15,34 +15,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import logging
 import logging.handlers
 import os
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop import __version__
-from gptlab_desktop.paths import AppPaths, app_paths, create_private_file, ensure_created
+from gptlab_desktop.config import AppConfig, apply_to_libraries, resolve_config
+from gptlab_desktop.paths import AppPaths, create_private_file, ensure_created
+from gptlab_desktop.services.errors import ServiceError
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
     from PySide6.QtCore import QSettings
 
-    from gptlab_desktop.models import User
-    from gptlab_desktop.services.account import Account
-    from gptlab_desktop.services.assistant_lab import AssistantLab
-    from gptlab_desktop.services.chat import SessionEngine
-    from gptlab_desktop.services.llm import LlmClient
-    from gptlab_desktop.services.secrets import SecretStore
-    from gptlab_desktop.services.session_library import SessionLibrary
-    from gptlab_desktop.services.store.base import Store
-    from gptlab_desktop.services.tokens import TokenCounter
+    from gptlab_desktop.services.bundle import Services
+    from gptlab_desktop.services.store.base import ShowcaseEntry, StoreHealth
     from gptlab_desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -53,116 +46,25 @@ SMOKE_RUN_SECONDS = 1.0
 SMOKE_TIMEOUT_SECONDS = 30.0
 # The longest the garbage collector stays paused for start-up (resume_collecting_after_start).
 COLLECTOR_PAUSE_MAX_S = 30.0
+# Closing, from the window's close to the store closed, takes at most this long; the window's
+# own work (a reply stored as interrupted, pending deletions) gets all but the reserve.
+SHUTDOWN_BUDGET_S = 5.0
+SHUTDOWN_CLOSE_RESERVE_S = 1.5
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-@dataclass(frozen=True)
-class Services:
-    """Every service of one run, each built once; the window gets them as constructor arguments.
-
-    The store is built at once (the lobby is read from it). Every other service is built on first
-    use: their modules alone cost more start-up time than painting the lobby, and the account
-    brings the cryptography library.
-    """
-
-    paths: AppPaths
-    store: Store
-    # The environment may hold OPENAI_API_KEY: never part of a repr that could reach a log.
-    environ: Mapping[str, str] = field(repr=False)
-    # Where secrets go; None is the system keyring that ``keyring`` picks.
-    keyring_backend: KeyringBackend | None = field(default=None, repr=False)
-
-    @functools.cached_property
-    def llm(self) -> LlmClient:
-        """The AI service's client; its base URL (OPENAI_BASE_URL) and maybe its key
-        (OPENAI_API_KEY) come from the environment, else the account gives the saved key."""
-        from gptlab_desktop.services.llm import LlmClient, LlmSettings
-
-        return LlmClient(LlmSettings(), environ=self.environ)
-
-    @functools.cached_property
-    def tokens(self) -> TokenCounter:
-        """Token counting, with tiktoken's files cached in the data directory."""
-        from gptlab_desktop.services.tokens import TokenCounter
-
-        return TokenCounter(self.paths.cache_dir / "tiktoken")
-
-    @functools.cached_property
-    def engine(self) -> SessionEngine:
-        """Chat sessions: sending, streaming, storing."""
-        from gptlab_desktop.services.chat import SessionEngine
-
-        return SessionEngine(self.store, self.llm, self.tokens)
-
-    @functools.cached_property
-    def library(self) -> SessionLibrary:
-        """Past sessions: listing, searching, renaming, exporting, deleting."""
-        from gptlab_desktop.services.session_library import SessionLibrary
-
-        return SessionLibrary(self.store, ender=self.engine)
-
-    @functools.cached_property
-    def lab(self) -> AssistantLab:
-        """Writing assistants: create, version, try, import and export."""
-        from gptlab_desktop.services.assistant_lab import AssistantLab
-
-        return AssistantLab(self.store, self.llm)
-
-    @functools.cached_property
-    def secrets(self) -> SecretStore:
-        """Named secrets in the keyring (looked up on first use)."""
-        from gptlab_desktop.services.secrets import SecretStore
-
-        return SecretStore(self.keyring_backend)
-
-    @functools.cached_property
-    def account(self) -> Account:
-        """Who the user is and which API key the chat uses (environment, keyring or memory)."""
-        from gptlab_desktop.services.account import Account
-
-        return Account(self.secrets, self.store, environ=self.environ)
-
-    async def current_user(self) -> User:
-        """The user of this run (the key's, else the local user); the store must be open."""
-        if not self.account.is_loaded:
-            await self.account.load()
-        return await self.account.current_user()
-
-    async def warm_up(self) -> None:
-        """Load the Markdown renderer and the OpenAI client off the loop.
-
-        So that neither the first message shown nor the first reply stalls the window. The
-        tokenizer is not among them: a request is counted only near a limit (``context.py``),
-        and its ~50 MB load only then, in a worker thread.
-        """
-        from gptlab_desktop.services.aio import run_blocking
-        from gptlab_desktop.ui.markdown import warm_up as warm_up_markdown
-
-        await asyncio.gather(run_blocking(warm_up_markdown), self.llm.warm_up())
-
-    async def release(self) -> None:
-        """Close the AI service's connections (the window closes the store after this)."""
-        if "llm" in self.__dict__:  # built: there may be connections
-            await self.llm.aclose()
-
-
-def build_services(
-    paths: AppPaths,
-    environ: Mapping[str, str] | None = None,
-    *,
-    keyring_backend: KeyringBackend | None = None,
-) -> Services:
-    """The services of a run on the store in ``paths``; cheap: nothing is opened or imported
-    beyond the store's module (the rest is built on first use).
+def build_services(config: AppConfig, *, keyring_backend: KeyringBackend | None = None) -> Services:
+    """The services of a run on ``config``; cheap: nothing is opened or imported beyond the
+    store's module (the rest is built on first use).
 
     ``keyring_backend`` is where secrets go; None is the system keyring that ``keyring`` picks
     (looked up on first use, after the first paint). Tests pass an in-memory stand-in.
     """
+    from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.services.store.sqlite import SqliteStore
 
-    env = dict(os.environ if environ is None else environ)
-    return Services(paths, SqliteStore(paths.database_file), env, keyring_backend)
+    return Services(config, SqliteStore(config.paths.database_file), keyring_backend)
 
 
 def build_settings(paths: AppPaths) -> QSettings:
@@ -175,22 +77,121 @@ def build_settings(paths: AppPaths) -> QSettings:
 
 
 def build_main_window(services: Services) -> MainWindow:
-    """The main window on these services (a QApplication must exist)."""
+    """The main window on these services (a QApplication must exist); not yet started."""
     from gptlab_desktop.ui.main_window import MainWindow
 
-    return MainWindow(
-        services.store,
-        build_settings(services.paths),
-        engine=lambda: services.engine,
-        library=lambda: services.library,
-        lab=lambda: services.lab,
-        account=lambda: services.account,
-        use_api_key=lambda key: services.llm.use_api_key(key),
-        base_url=lambda: services.llm.base_url,
-        token_counter=lambda: services.tokens,
-        warm_up=services.warm_up,
-        release=services.release,
-    )
+    return MainWindow(services, build_settings(services.config.paths))
+
+
+class AppRun:
+    """One run's lifecycle: the data and services start here, and close here, in order.
+
+    ``start`` opens the store, brings the showcase in, fills the lobby and finds the local user
+    (no keyring involved, so everything the user does from the first paint on works); once the
+    lobby has painted it warms the chat's libraries up, builds the rest of the window, lists the
+    sessions and reads the API key — which only the first request to the AI service waits for.
+
+    Closing the window asks this to shut down: the window stops its work (a streaming reply is
+    stored as interrupted, editors close, pending deletions are carried out), then the key
+    read and the warm-up are cancelled, the AI client is closed and then the store — all within
+    ``SHUTDOWN_BUDGET_S``; the window really closes last.
+    """
+
+    def __init__(self, services: Services, window: MainWindow) -> None:
+        self.services = services
+        self.window = window
+        self._started: asyncio.Task[StoreHealth] | None = None
+        self._warm_up: asyncio.Task[None] | None = None
+        self._shutdown: asyncio.Task[None] | None = None
+        window.closeRequested.connect(self._on_close_requested)
+
+    @property
+    def warm_up_task(self) -> asyncio.Task[None] | None:
+        """The background warm-up of the chat services, once started."""
+        return self._warm_up
+
+    @property
+    def shutdown_task(self) -> asyncio.Task[None] | None:
+        """The shutdown, once the window asked for it."""
+        return self._shutdown
+
+    def start(self, showcase: Sequence[ShowcaseEntry]) -> asyncio.Task[StoreHealth]:
+        """Start the data and the services in the background; the task gives the store's health."""
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start(list(showcase)))
+        return self._started
+
+    async def _start(self, showcase: list[ShowcaseEntry]) -> StoreHealth:
+        window = self.window
+        data = await self.services.lobby.open(showcase)
+        window.show_data(data)
+        if not data.is_usable:
+            return data.health
+        await window.lobby_painted()
+        # The lobby is on screen: the chat's libraries load in worker threads while the rest
+        # of the window is built and the key is read.
+        self._warm_up = asyncio.ensure_future(self._warm_up_services())
+        await window.finish_building()
+        await self._load_account()
+        return data.health
+
+    async def _warm_up_services(self) -> None:
+        """Load the Markdown renderer and the OpenAI client off the loop.
+
+        So that neither the first message shown nor the first reply stalls the window. The
+        tokenizer is not among them: a request is counted only near a limit (``context.py``),
+        and its ~50 MB load only then, in a worker thread.
+        """
+        from gptlab_desktop.services.aio import run_blocking
+        from gptlab_desktop.ui.markdown import warm_up as warm_up_markdown
+
+        try:
+            await asyncio.gather(run_blocking(warm_up_markdown), self.services.llm.warm_up())
+        except Exception:
+            # The first request loads what it needs anyway, just more slowly.
+            log.warning("Warming up the chat services failed", exc_info=True)
+
+    async def _load_account(self) -> None:
+        """Read the saved key (the chat waits for it, nothing else), and tell the window."""
+        services = self.services
+        try:
+            state = await services.load_account()
+        except Exception:
+            # Keyring failures are handled inside (memory instead); anything else is a bug, and
+            # the key from the environment, if any, still works.
+            log.exception("Loading the API key failed")
+            return
+        try:
+            await services.account.current_user()
+        except ServiceError:
+            log.warning("Recording the user's key hash failed", exc_info=True)
+        self.window.show_key_state(state, needs_key=services.config.ai.needs_key)
+
+    def _on_close_requested(self) -> None:
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self.shut_down())
+
+    async def shut_down(self) -> None:
+        """Stop the window's work, then the services: the AI client, then the store (≤ 5 s)."""
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
+        try:
+            async with asyncio.timeout(SHUTDOWN_BUDGET_S - SHUTDOWN_CLOSE_RESERVE_S):
+                await self.window.wind_down()
+        except TimeoutError:
+            log.warning("The window's work did not stop in time; closing the services anyway")
+        except Exception:
+            log.exception("Stopping the window's work failed")
+        for task in (self._started, self._warm_up):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=max(0.0, deadline - time.monotonic()))
+        await self.services.close()
+        self.window.finish_closing()
+
+
+def launch(services: Services) -> AppRun:
+    """The window on ``services`` and the lifecycle that starts and closes them."""
+    return AppRun(services, build_main_window(services))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         # --version, --help or a usage error: argparse has already said what it had to say.
         return done.code if isinstance(done.code, int) else int(done.code is not None)
-    paths = app_paths(args.data_dir)
+    config = resolve_config(args.data_dir)
+    paths = config.paths
     try:
         ensure_created(paths)
         handler = configure_logging(paths)
@@ -285,10 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     log.info("Starting %s %s (data directory %s)", PROGRAM, __version__, paths.data_dir)
+    apply_to_libraries(config)
     # Paused for start-up; resume_collecting_after_start resumes it once the window has started.
     gc.disable()
     try:
-        return _run_gui(paths, is_smoke=args.smoke)
+        return _run_gui(config, is_smoke=args.smoke)
     except Exception:
         log.exception("GPT Lab Desktop stopped on an unexpected error")
         print(f"{PROGRAM}: stopped on an unexpected error; see {paths.log_file}", file=sys.stderr)
@@ -300,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         handler.close()
 
 
-def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
+def _run_gui(config: AppConfig, *, is_smoke: bool) -> int:
     # Qt and the services are imported only now, so --version and usage errors stay instant.
     from PySide6.QtWidgets import QApplication
 
@@ -309,8 +312,7 @@ def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     # Before anything else is imported: PySide6 scans the source of every module imported after
     # it, and would keep each one in memory for the whole run.
     scan_sources_cheaply()
-    import qasync
-
+    from gptlab_desktop.ui.event_loop import qt_event_loop
     from gptlab_desktop.ui.main_window import APP_TITLE
 
     existing = QApplication.instance()
@@ -322,30 +324,16 @@ def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     quits_on_last_window = app.quitOnLastWindowClosed()
     app.setQuitOnLastWindowClosed(False)
 
-    # Python 3.11 has no asyncio.run(loop_factory=...): build the loop by hand.
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    # qasync's run_forever skips asyncio's own set-up: without these hooks an async generator
-    # left early (a stream the user stopped) fails when it is finalised.
-    previous_hooks = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(
-        firstiter=loop._asyncgen_firstiter_hook,
-        finalizer=loop._asyncgen_finalizer_hook,
-    )
     failures = _FailureRecorder()
-    loop.set_exception_handler(failures.asyncio_handler)
     previous_excepthook = sys.excepthook
     sys.excepthook = failures.excepthook
-
-    window = build_main_window(build_services(paths))
     try:
-        status = loop.run_until_complete(_run_window(window, is_smoke=is_smoke))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+        with qt_event_loop(app) as loop:
+            loop.set_exception_handler(failures.asyncio_handler)
+            run = launch(build_services(config))
+            status = loop.run_until_complete(_run_window(run, is_smoke=is_smoke))
     finally:
         sys.excepthook = previous_excepthook
-        loop.close()
-        asyncio.set_event_loop(None)
-        sys.set_asyncgen_hooks(*previous_hooks)
         app.setQuitOnLastWindowClosed(quits_on_last_window)
     if is_smoke and failures.count:
         print(f"{PROGRAM}: smoke run saw {failures.count} unhandled error(s)", file=sys.stderr)
@@ -353,11 +341,12 @@ def _run_gui(paths: AppPaths, *, is_smoke: bool) -> int:
     return status
 
 
-async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
+async def _run_window(run: AppRun, *, is_smoke: bool) -> int:
     """Show the window, start its data, and run until it has closed."""
     from gptlab_desktop.services.aio import run_blocking
     from gptlab_desktop.services.showcase import load_showcase_entries
 
+    window = run.window
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_closed() -> None:
@@ -369,13 +358,13 @@ async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
     window.show()
     # Reading and validating the shipped files is disk and CPU work: off the event loop, which
     # paints the (still empty) window meanwhile.
-    started = window.start(await run_blocking(load_showcase_entries))
-    collecting = asyncio.ensure_future(resume_collecting_after_start(window, started))
+    started = run.start(await run_blocking(load_showcase_entries))
+    collecting = asyncio.ensure_future(resume_collecting_after_start(run, started))
     try:
         if not is_smoke:
             await closed
             return 0
-        problems = await _smoke_check(window, started)
+        problems = await _smoke_check(run, started)
         # Let the loop run (painting, the sessions load) for the rest of the smoke second.
         await asyncio.sleep(max(0.0, SMOKE_RUN_SECONDS - (time.monotonic() - shown_at)))
         window.close()
@@ -387,7 +376,7 @@ async def _run_window(window: MainWindow, *, is_smoke: bool) -> int:
     return 1 if problems else 0
 
 
-async def resume_collecting_after_start(window: MainWindow, started: asyncio.Task[Any]) -> None:
+async def resume_collecting_after_start(run: AppRun, started: asyncio.Task[Any]) -> None:
     """Turn the garbage collector, paused for start-up, back on once the window has started.
 
     Start-up creates a few hundred thousand objects (Qt's bindings, the window, then the chat's
@@ -401,14 +390,14 @@ async def resume_collecting_after_start(window: MainWindow, started: asyncio.Tas
     deadline = time.monotonic() + COLLECTOR_PAUSE_MAX_S
     try:
         await asyncio.wait([started], timeout=COLLECTOR_PAUSE_MAX_S)
-        if window.warm_up_task is not None:
-            await asyncio.wait([window.warm_up_task], timeout=max(0.0, deadline - time.monotonic()))
+        if run.warm_up_task is not None:
+            await asyncio.wait([run.warm_up_task], timeout=max(0.0, deadline - time.monotonic()))
     finally:
         gc.freeze()
         gc.enable()
 
 
-async def _smoke_check(window: MainWindow, started: asyncio.Task[Any]) -> list[str]:
+async def _smoke_check(run: AppRun, started: asyncio.Task[Any]) -> list[str]:
     """What went wrong starting up, as sentences; empty when the lobby filled."""
     try:
         health = await asyncio.wait_for(asyncio.shield(started), SMOKE_TIMEOUT_SECONDS)
@@ -417,11 +406,11 @@ async def _smoke_check(window: MainWindow, started: asyncio.Task[Any]) -> list[s
         return [f"start-up failed ({type(error).__name__})"]
     if not health.is_usable:
         return [f"the store is not usable: {health.problem}"]
-    if window.lobby_model.rowCount() == 0:
+    if run.window.lobby_model.rowCount() == 0:
         return ["the lobby is empty"]
-    if window.current_user is None:
+    if run.window.current_user is None:
         return ["no user record"]
-    warm_up = window.warm_up_task
+    warm_up = run.warm_up_task
     if warm_up is None:
         return ["the chat services were not warmed up"]
     try:

@@ -77,31 +77,29 @@ async def _seed(data_dir: Path) -> str:
 
 
 def main() -> None:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
-    from gptlab_desktop.app import build_main_window, build_services
-    from gptlab_desktop.paths import app_paths
+    from gptlab_desktop.app import build_services, launch
+    from gptlab_desktop.config import resolve_config
     from gptlab_desktop.services.showcase import load_showcase_entries
+    from gptlab_desktop.ui.event_loop import qt_event_loop
 
     out = ROOT / "docs" / "screenshot.png"
     with tempfile.TemporaryDirectory() as tmp:
         session_id = asyncio.run(_seed(Path(tmp)))
         app = QApplication([])
         app.setQuitOnLastWindowClosed(False)
-        loop = qasync.QEventLoop(app)
-        asyncio.set_event_loop(loop)
         env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "not-needed"}
-        window = build_main_window(
-            build_services(app_paths(tmp), env, keyring_backend=_memory_keyring())
-        )
+        config = resolve_config(tmp, env)
+        app_run = launch(build_services(config, keyring_backend=_memory_keyring()))
+        window = app_run.window
 
         async def run() -> None:
             window.resize(1280, 800)
             window.move(0, 0)
             window.show()
             await asyncio.sleep(0)
-            await window.start(load_showcase_entries())
+            await app_run.start(load_showcase_entries())
             window.lobby_list.setCurrentIndex(window.lobby_list.model().index(2, 0))
             await asyncio.sleep(0.5)
             await window.open_session(session_id)
@@ -116,8 +114,8 @@ def main() -> None:
             window.close()
             await closed.wait()
 
-        loop.run_until_complete(run())
-        loop.close()
+        with qt_event_loop(app) as loop:
+            loop.run_until_complete(run())
 
 
 if __name__ == "__main__":

@@ -27,20 +27,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
 
+from gptlab_desktop.config import API_KEY_ENV, AiEndpoint
 from gptlab_desktop.models import User
 from gptlab_desktop.services import crypto
 from gptlab_desktop.services.crypto import DataKey, WrappedKey
 from gptlab_desktop.services.errors import DecryptionFailed, LlmTimeout, ServiceError
 from gptlab_desktop.services.identity import user_hash_async
-from gptlab_desktop.services.llm import OPENAI_BASE_URL, LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.secrets import (
-    API_KEY_ENV_VAR,
     ApiKey,
     ApiKeySource,
     KeyringStatus,
@@ -107,14 +104,15 @@ class Account:
         self,
         secrets: SecretStore,
         store: Store,
+        endpoint: AiEndpoint | None = None,
         *,
-        environ: Mapping[str, str] | None = None,
         check_timeout_s: float = CHECK_TIMEOUT_S,
     ) -> None:
         self._secrets = secrets
         self._store = store
-        self._environ = environ
-        self._source = ApiKeySource(secrets, environ=environ)
+        # The AI server of this run and the environment's key (``config.resolve_ai_endpoint``).
+        self.endpoint = endpoint or AiEndpoint()
+        self._source = ApiKeySource(secrets, env_key=self.endpoint.env_api_key)
         self._check_timeout_s = check_timeout_s
         self._saved: ApiKey | None = None
         self._is_loaded = False
@@ -165,9 +163,8 @@ class Account:
         return state
 
     def effective_base_url(self, base_url: str | None = None) -> str:
-        """The server a check goes to: ``base_url``, else ``OPENAI_BASE_URL``, else OpenAI's."""
-        environ = os.environ if self._environ is None else self._environ
-        return (base_url or environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+        """The server a check goes to: ``base_url``, else this run's (``OPENAI_BASE_URL``)."""
+        return (base_url or self.endpoint.base_url).strip().rstrip("/")
 
     async def check_key(self, key: str, base_url: str | None = None) -> None:
         """Ask the server at ``base_url`` whether it accepts ``key``; raises a typed ``LlmError``.
@@ -176,13 +173,13 @@ class Account:
         key, ``LlmTimeout`` when the server does not answer in time.
         """
         settings = LlmSettings(
-            base_url=base_url,
+            base_url=self.effective_base_url(base_url),
             api_key=key,
             timeout_s=self._check_timeout_s,
             max_retries=0,
             connect_timeout_s=min(_CHECK_CONNECT_TIMEOUT_S, self._check_timeout_s),
         )
-        client = LlmClient(settings, environ=self._environ)
+        client = LlmClient(settings)
         try:
             async with asyncio.timeout(self._check_timeout_s):
                 await client.check_key()
@@ -325,15 +322,6 @@ class Account:
         self._data_key = None
 
 
-def server_needs_key(base_url: str | None) -> bool:
-    """Whether the server at ``base_url`` (None: OpenAI's) is OpenAI's own, which needs a key.
-
-    Compatible servers (Ollama, LM Studio, vLLM) often need none, so the app may run without.
-    """
-    host = urlsplit((base_url or OPENAI_BASE_URL).strip()).hostname
-    return host == urlsplit(OPENAI_BASE_URL).hostname
-
-
 def _clean(key: str) -> str:
     """``key`` without surrounding whitespace; ``ValueError`` (never echoing it) when empty."""
     cleaned = key.strip() if isinstance(key, str) else ""
@@ -343,12 +331,11 @@ def _clean(key: str) -> str:
 
 
 __all__ = [
-    "API_KEY_ENV_VAR",
+    "API_KEY_ENV",
     "LOCAL_USER_HASH",
     "WRAPPED_DATA_KEY_SETTING",
     "Account",
     "KeyLocation",
     "KeyState",
     "NoDataKey",
-    "server_needs_key",
 ]

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gptlab_desktop.config import OPENAI_BASE_URL, is_openai_url
 from gptlab_desktop.models import ModelConfig, Role, utcnow
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import (
@@ -70,7 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 # OpenAI-compatible local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_API_KEY = "not-needed"
 CONNECT_TIMEOUT_S = 10.0
@@ -97,9 +96,9 @@ def _import_openai() -> ModuleType:
 
 @dataclass(frozen=True, slots=True)
 class LlmSettings:
-    """Where the AI service is and how patient to be with it; unset values come from the env."""
+    """Where the AI service is, the key it gets, and how patient to be with it."""
 
-    base_url: str | None = None
+    base_url: str = OPENAI_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     timeout_s: float = 60.0
     max_retries: int = 3
@@ -193,15 +192,15 @@ YIELD_EVERY_S = 0.005
 class LlmClient:
     """An OpenAI-compatible client with typed errors and its own bounded retries."""
 
-    def __init__(self, settings: LlmSettings, *, environ: Mapping[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
+    def __init__(self, settings: LlmSettings) -> None:
         self._settings = settings
-        base_url = settings.base_url or env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-        self.base_url = base_url.rstrip("/")
-        key = settings.api_key or env.get("OPENAI_API_KEY") or None
+        self.base_url = settings.base_url.strip().rstrip("/")
+        key = settings.api_key or None
         if key is None and not self.is_openai:
             key = PLACEHOLDER_API_KEY
         self._api_key = key
+        # The key being read (the keyring may take seconds): requests wait for it, nothing else.
+        self._pending_key: asyncio.Future[str | None] | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._building_client = asyncio.Lock()
         self._models: ModelList | None = None
@@ -216,7 +215,7 @@ class LlmClient:
     @property
     def is_openai(self) -> bool:
         """Whether the server is OpenAI's own API (models are then filtered and ranked)."""
-        return urlsplit(self.base_url).hostname == urlsplit(OPENAI_BASE_URL).hostname
+        return is_openai_url(self.base_url)
 
     @property
     def _display_base_url(self) -> str:
@@ -246,6 +245,37 @@ class LlmClient:
 
     async def use_api_key(self, api_key: str | None) -> None:
         """Send ``api_key`` from now on (a key saved or removed in Settings)."""
+        self._pending_key = None
+        await self._switch_key(api_key)
+
+    def use_api_key_when_read(self, api_key: Awaitable[str | None]) -> None:
+        """Send the key that ``api_key`` gives once it is read; requests wait for it till then.
+
+        Start-up reads the saved key from the keyring, which may take seconds: only the first
+        request to the AI service waits for it, never the window or the data. A failed read
+        means no key (the request then says what is missing).
+        """
+        self._pending_key = asyncio.ensure_future(api_key)
+
+    async def _settle_key(self) -> None:
+        """Wait for a key still being read, and use it."""
+        pending = self._pending_key
+        if pending is None:
+            return
+        try:
+            key = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise
+            key = None
+        except Exception:
+            log.warning("Reading the saved API key failed", exc_info=True)
+            key = None
+        if self._pending_key is pending:  # not replaced by a key chosen meanwhile
+            self._pending_key = None
+            await self._switch_key(key)
+
+    async def _switch_key(self, api_key: str | None) -> None:
         if api_key is None and not self.is_openai:
             api_key = PLACEHOLDER_API_KEY
         if api_key == self._api_key:
@@ -266,6 +296,7 @@ class LlmClient:
         It is kept only if the key did not change while it was being built (a key saved while
         the warm-up builds one); otherwise it is dropped and built again with the new key.
         """
+        await self._settle_key()
         while self._client is None:
             async with self._building_client:  # a chat and its moderation start together
                 if self._client is not None:

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "gptlab-desktop"
-API_KEY_ENV_VAR = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT_S = 10.0
 
 # Said after every reason the keyring cannot be used, so the user knows what happens instead.
@@ -332,25 +330,18 @@ class ApiKeySource:
     A key from the environment is never copied into the keyring; only ``save`` stores a key.
     """
 
-    def __init__(
-        self,
-        store: SecretStore,
-        *,
-        environ: Mapping[str, str] | None = None,
-        env_var: str = API_KEY_ENV_VAR,
-    ) -> None:
+    def __init__(self, store: SecretStore, *, env_key: str | None = None) -> None:
         self._store = store
-        self._environ = environ
-        self._env_var = env_var
+        # OPENAI_API_KEY as configuration resolved it (``config.py``); blank counts as unset.
+        cleaned = env_key.strip() if env_key else ""
+        self._env_key = ApiKey(cleaned, from_environment=True) if cleaned else None
 
     def __repr__(self) -> str:
-        return f"ApiKeySource(env_var={self._env_var!r}, store={self._store!r})"
+        return f"ApiKeySource(from_environment={self._env_key is not None}, store={self._store!r})"
 
     def environment_key(self) -> ApiKey | None:
-        """The key set in the environment, if any (blank counts as unset)."""
-        environ = os.environ if self._environ is None else self._environ
-        value = environ.get(self._env_var, "").strip()
-        return ApiKey(value, from_environment=True) if value else None
+        """The key the environment gives (``OPENAI_API_KEY``), if any."""
+        return self._env_key
 
     async def load(self) -> ApiKey | None:
         """The key to use: the environment's, else the keyring's, else None."""

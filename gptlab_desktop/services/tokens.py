@@ -87,6 +87,8 @@ class TokenCounter:
     """Counts tokens per model; each encoding is loaded once, on first use or in ``warm_up``."""
 
     def __init__(self, cache_dir: Path) -> None:
+        """``cache_dir`` is the folder tiktoken reads its files from: the one that
+        ``TIKTOKEN_CACHE_DIR`` names (``config.apply_to_libraries`` sets it at start-up)."""
         self._cache_dir = cache_dir
         self._encoders: dict[str, tuple[_Encode, Backend]] = {}
         self._lock = threading.Lock()
@@ -144,14 +146,12 @@ class TokenCounter:
         return _estimate, "estimate"
 
     def _load_tiktoken(self, name: str) -> _TiktokenEncoding:
-        # tiktoken reads the variable at each load; an explicit choice by the user wins.
-        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(self._cache_dir))
-        cache_dir = os.environ["TIKTOKEN_CACHE_DIR"]
-        if cache_dir:
-            try:
-                seed_tiktoken_cache(Path(cache_dir), name)
-            except OSError as exc:
-                log.warning("Could not seed tiktoken's cache in %s: %s", cache_dir, exc)
+        # tiktoken reads TIKTOKEN_CACHE_DIR itself; ``config.apply_to_libraries`` set it to
+        # this folder, so seeding it spares the download.
+        try:
+            seed_tiktoken_cache(self._cache_dir, name)
+        except OSError as exc:
+            log.warning("Could not seed tiktoken's cache in %s: %s", self._cache_dir, exc)
         import tiktoken
 
         return tiktoken.get_encoding(name)

@@ -31,12 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gptlab_desktop.config import API_KEY_ENV, is_openai_url
 from gptlab_desktop.services.account import (
-    API_KEY_ENV_VAR,
     Account,
     KeyLocation,
     KeyState,
-    server_needs_key,
 )
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.errors import ServiceError
@@ -61,7 +60,7 @@ def key_status_text(state: KeyState) -> str:
     if state.location is KeyLocation.KEYRING:
         return "Your API key is stored in your system keyring."
     if state.location is KeyLocation.ENVIRONMENT:
-        text = f"Using the key from the {API_KEY_ENV_VAR} environment variable — not saved."
+        text = f"Using the key from the {API_KEY_ENV} environment variable — not saved."
         if state.has_saved_key:
             text += " The key saved here is used when the variable is not set."
         return text
@@ -76,7 +75,7 @@ def saved_text(state: KeyState) -> str:
     """What the user reads once a key was accepted and saved."""
     if state.location is KeyLocation.ENVIRONMENT:
         return (
-            f"Key accepted and saved. The key from {API_KEY_ENV_VAR} is used while that "
+            f"Key accepted and saved. The key from {API_KEY_ENV} is used while that "
             "variable is set."
         )
     if state.location is KeyLocation.MEMORY:
@@ -196,7 +195,7 @@ class ApiKeyDialog(QDialog):
         self.continue_button.setToolTip(
             "For OpenAI-compatible servers that need no key, such as a local model server."
         )
-        self.continue_button.setVisible(not server_needs_key(account.effective_base_url(base_url)))
+        self.continue_button.setVisible(not is_openai_url(account.effective_base_url(base_url)))
         self.close_button = self._named(QPushButton("Close", self), "closeButton")
         self.close_button.setAutoDefault(False)
         buttons = QHBoxLayout()

@@ -25,8 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from gptlab_desktop.models import Assistant, utcnow
-from gptlab_desktop.services.store.base import ShowcaseEntry
+from gptlab_desktop.models import Assistant
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -59,38 +58,6 @@ class LobbyRole(IntEnum):
 def sessions_started_text(count: int) -> str:
     """The secondary line about how much an assistant is used."""
     return "No sessions yet" if count == 0 else f"{count:,} session{'s' if count != 1 else ''}"
-
-
-SHOWCASE_PREVIEW_PREFIX = "showcase:"
-
-
-def showcase_preview(entries: Sequence[ShowcaseEntry]) -> list[Assistant]:
-    """The shipped showcased assistants as read-only lobby rows, for when no store is usable.
-
-    Nothing is stored: the ids are made from the showcase keys and name no stored record.
-    """
-    now = utcnow()
-    assistants = [
-        Assistant(
-            id=f"{SHOWCASE_PREVIEW_PREFIX}{entry.key}",
-            name=entry.draft.name,
-            tag_line=entry.draft.tag_line,
-            description=entry.draft.description,
-            session_type=entry.draft.session_type,
-            creator_user_id=None,
-            created_date=now,
-            last_modified_date=now,
-            active_initial_prompt_id="",
-            active_model_config_id="",
-            active_summary_prompt_id="",
-            showcased=True,
-            guards_prompt_leak=entry.draft.guards_prompt_leak,
-            showcase_key=entry.key,
-        )
-        for entry in entries
-    ]
-    # The store's order: by name.
-    return sorted(assistants, key=lambda assistant: assistant.name.casefold())
 
 
 class LobbyModel(QAbstractListModel):

@@ -1,9 +1,13 @@
 """The main window: the lobby and the sessions panel on the left, the chat pane on the right.
 
-The window is built and shown before any data is read, so it paints at once; ``start`` then opens
-the store, fills the lobby and the sessions panel, loads the API key and finds the current user,
-and warms the chat services up, all in the background. A store that cannot be used never stops
-the window: it says so, and shows the shipped showcase read-only.
+The window lays out, builds menus and wires signals; the run's lifecycle (``app.AppRun``) opens
+the data and tells the window what it found (``show_data``, ``show_key_state``), and closes the
+services when the window asks to close (``closeRequested``, ``wind_down``, ``finish_closing``).
+The window is built and shown before any data is read, so it paints at once. What the user asks
+for before the data is open (a new assistant, an import, a session) is not refused: it waits,
+with a busy cursor and "Opening your data…", and is carried out the moment the data is ready. A
+store that cannot be used never stops the window: it says so, and shows the shipped showcase
+read-only.
 
 Every feature is reached from here: the lobby starts sessions; the Assistants menu and the
 lobby's context menu open the assistant editor (new, edit, duplicate) and import or export
@@ -20,11 +24,10 @@ painted, or at once when anything asks for them earlier.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QLabel,
     QLineEdit,
     QListView,
@@ -56,13 +60,12 @@ from gptlab_desktop import __version__
 from gptlab_desktop.models import Assistant, Session, User
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.errors import ServiceError
-from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
+from gptlab_desktop.services.store.base import StoreHealth
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,
     LobbyModel,
     LobbyRole,
-    showcase_preview,
 )
 from gptlab_desktop.ui.messages import MessagePresenter, UserMessage, store_status_text
 from gptlab_desktop.ui.naming import name_widget
@@ -70,11 +73,9 @@ from gptlab_desktop.ui.naming import name_widget
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
 
-    from gptlab_desktop.services.account import Account
-    from gptlab_desktop.services.assistant_lab import AssistantLab
-    from gptlab_desktop.services.chat import SessionEngine
-    from gptlab_desktop.services.session_library import SessionLibrary
-    from gptlab_desktop.services.tokens import TokenCounter
+    from gptlab_desktop.services.account import Account, KeyState
+    from gptlab_desktop.services.bundle import Services
+    from gptlab_desktop.services.lobby import LobbyData
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
     from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
     from gptlab_desktop.ui.chat_pane import ChatPane
@@ -99,6 +100,7 @@ _GEOMETRY_KEY = "mainWindow/geometry"
 _SPLITTER_KEY = "mainWindow/splitterState"
 _FILE_NAME_UNSAFE = re.compile(r"[^\w\- ]+")
 _ASSISTANT_FILES = "Assistant files (*.json)"
+OPENING_TEXT = "Opening your data…"
 
 
 def assistant_file_name(assistant: Assistant) -> str:
@@ -108,58 +110,35 @@ def assistant_file_name(assistant: Assistant) -> str:
 
 
 class MainWindow(QMainWindow):
-    """The app's window; its services come in as constructor arguments.
+    """The app's window, on the services of one run (``services.bundle.Services``).
 
-    Only the store is needed to paint the lobby; every other service comes as a function that
-    gives it, called when it is first needed, so that its modules load after the first paint:
-    ``engine`` (the chat), ``library`` (past sessions), ``lab`` (the assistant editor),
-    ``account`` (API key and current user), ``base_url`` (the AI server's address) and
-    ``token_counter``. ``use_api_key`` makes the chat send a key (or none). ``warm_up``
-    prepares the chat services after the first paint; ``release`` frees them (the HTTP
-    connections) when the window closes, before the store is closed.
+    It takes from them what each part needs when that part is first used — the lobby's data,
+    the chat engine, the session library, the lab, the account, the token counter — so that
+    their modules load after the first paint. It never touches the store itself.
     """
 
     #: The user opened an assistant (double-click or Enter in the lobby); carries its id.
     assistantActivated = Signal(str)
-    #: The API key in use changed and the window follows it (the chat, the user, the lists).
+    #: The API key in use changed and the window follows it (the chat, the lists).
     accountChanged = Signal()
-    #: The window has closed and released its services.
+    #: The user closed the window: the lifecycle winds it down and closes the services.
+    closeRequested = Signal()
+    #: The window has closed and its services are released.
     closed = Signal()
 
     def __init__(
-        self,
-        store: Store,
-        settings: QSettings,
-        *,
-        engine: Callable[[], SessionEngine],
-        library: Callable[[], SessionLibrary],
-        lab: Callable[[], AssistantLab],
-        account: Callable[[], Account],
-        use_api_key: Callable[[str | None], Awaitable[None]],
-        base_url: Callable[[], str | None] = lambda: None,
-        token_counter: Callable[[], TokenCounter | None] = lambda: None,
-        warm_up: Callable[[], Awaitable[None]] | None = None,
-        release: Callable[[], Awaitable[None]] | None = None,
-        parent: QWidget | None = None,
+        self, services: Services, settings: QSettings, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self._store = store
+        self._services = services
         self._settings = settings
-        self._engine = engine
-        self._library = library
-        self._lab = lab
-        self._account_source = account
-        self._use_api_key = use_api_key
-        self._base_url = base_url
-        self._token_counter = token_counter
-        self._warm_up = warm_up
-        self._release = release
         self._user: User | None = None
-        self._warm_up_task: asyncio.Task[None] | None = None
         self._tasks = TaskGroupByName()
         self._health: StoreHealth | None = None
-        self._shutdown_task: asyncio.Task[None] | None = None
+        self._is_closing = False
         self._is_shut_down = False
+        # What the user asked for before the data was open, carried out once it is.
+        self._pending: list[Callable[[], object]] = []
         self._editors: list[AssistantEditorDialog] = []
         self._api_key_dialog: ApiKeyDialog | None = None
         self._has_told_keyring = False
@@ -307,11 +286,12 @@ class MainWindow(QMainWindow):
         from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
         from gptlab_desktop.ui.session_panel import SessionPanel
 
+        services = self._services
         pane = ChatPane(
-            self._engine(), ChatPaneContext(find_assistant=self._store.get_assistant), self
+            services.engine, ChatPaneContext(find_assistant=services.lobby.assistant), self
         )
         panel = SessionPanel(
-            self._library(),
+            services.library,
             messages=self.messages,
             list_limit=SESSION_LIST_LIMIT,
             parent=self.sidebar_tabs,
@@ -461,59 +441,72 @@ class MainWindow(QMainWindow):
 
     @property
     def _is_usable(self) -> bool:
-        return self._health is not None and self._health.is_usable and not self._is_shut_down
+        return self._health is not None and self._health.is_usable and not self._is_closing
 
-    def start(self, showcase: Sequence[ShowcaseEntry]) -> asyncio.Task[StoreHealth]:
-        """Open the store, fill the lobby and sessions, load the key and user, in the background."""
-        return self._tasks.start("start", self._open_data(list(showcase)))
+    @property
+    def is_data_open(self) -> bool:
+        """Whether the data has been opened (usable or not): nothing waits any longer."""
+        return self._health is not None
 
-    async def _open_data(self, showcase: list[ShowcaseEntry]) -> StoreHealth:
-        health = await self._store.open()
+    def show_data(self, data: LobbyData) -> None:
+        """Show what opening the data found, then carry out what the user asked for meanwhile."""
+        health = data.health
         self._health = health
+        self._user = data.user
         self.store_status_label.setText(store_status_text(health))
         self.store_status_label.setToolTip(store_status_text(health))
         if not health.is_usable:
-            # Never touch the file; show what ships, so the app is still worth opening.
             self.messages.show_store_problem(health)
+            self.lobby_model.set_assistants(data.assistants)
             self.lobby_notice.setText(
                 "Your data could not be opened, so the showcased assistants are shown "
                 "read-only and nothing is saved this run."
             )
             self.lobby_notice.show()
-            self.lobby_model.set_assistants(showcase_preview(showcase))
             self.session_panel.setEnabled(False)
-            self._update_actions()
-            return health
-        try:
-            await self._store.sync_showcase(showcase)
-        except ServiceError as error:
-            # The lobby still shows whatever the store has.
-            self.messages.show_error(error, doing="Updating the showcased assistants")
-        await self.reload_lobby()
+        else:
+            for doing, error in data.problems:
+                self.messages.show_error(error, doing=doing)
+            self._show_assistants(data.assistants)
+        self._update_actions()
+        self._carry_out_pending()
+
+    async def lobby_painted(self) -> None:
+        """Wait until the filled lobby has painted (at most ``LOBBY_PAINT_WAIT_S``)."""
         await _next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
-        if self._warm_up is not None:
-            # The lobby is on screen: the chat's libraries load in worker threads while the
-            # rest of the window is built and the key is read (its hashing leaves the
-            # interpreter free for them).
-            self._warm_up_task = asyncio.ensure_future(self._warm_up_services(self._warm_up))
+
+    async def finish_building(self) -> None:
+        """Build the chat pane and the sessions panel, and list the sessions."""
         self._build_workspace()
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
-        await self._load_account()
-        self._update_actions()
-        return health
 
-    async def _warm_up_services(self, warm_up: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await warm_up()
-        except Exception:
-            # The first request loads what it needs anyway, just more slowly.
-            log.warning("Warming up the chat services failed", exc_info=True)
+    def _when_open(self, action: Callable[[], object], what: str) -> bool:
+        """Whether the data is open; if not, ``action`` waits for it (busy cursor, a notice)."""
+        if self.is_data_open:
+            return True
+        if not self._is_closing:
+            if not self._pending:
+                QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+            self._pending.append(action)
+            self.messages.show_status(f"{OPENING_TEXT} {what}")
+        return False
 
-    @property
-    def warm_up_task(self) -> asyncio.Task[None] | None:
-        """The background warm-up of the chat services, once started."""
-        return self._warm_up_task
+    def _carry_out_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            QApplication.restoreOverrideCursor()
+            self.messages.show_status("")
+        for action in pending:
+            try:
+                action()
+            except Exception:
+                log.exception("A request made while the data opened failed")
+
+    def _drop_pending(self) -> None:
+        if self._pending:
+            self._pending = []
+            QApplication.restoreOverrideCursor()
 
     @property
     def current_user(self) -> User | None:
@@ -522,14 +515,17 @@ class MainWindow(QMainWindow):
 
     async def reload_lobby(self, *, select: str | None = None) -> None:
         """Read the assistants again; the selected one (or ``select``) stays selected."""
-        previous = self.selected_assistant()
         try:
-            assistants = await self._store.list_assistants()
+            assistants = await self._services.lobby.assistants()
         except ServiceError as error:
             self.lobby_notice.setText("The assistants could not be read.")
             self.lobby_notice.show()
             self.messages.show_error(error, doing="Reading the assistants")
             return
+        self._show_assistants(assistants, select=select)
+
+    def _show_assistants(self, assistants: list[Assistant], *, select: str | None = None) -> None:
+        previous = self.selected_assistant()
         self.lobby_model.set_assistants(assistants)
         self.lobby_notice.setVisible(not assistants)
         self.lobby_notice.setText("" if assistants else "No assistants yet.")
@@ -552,41 +548,19 @@ class MainWindow(QMainWindow):
     # -- the account --------------------------------------------------------------------------
     @property
     def account(self) -> Account:
-        """The account (API key and current user); built on first use."""
-        return self._account_source()
+        """The account (API key and data key); built on first use."""
+        return self._services.account
 
-    async def _load_account(self) -> None:
-        """Read the API key, give it to the chat, find the user; ask for a key if one is needed."""
-        from gptlab_desktop.services.account import server_needs_key
-
-        account = self.account
-        try:
-            await account.load()
-        except Exception:
-            # Keyring failures are handled inside (memory instead); anything else is a bug, and
-            # the key from the environment, if any, still works.
-            log.exception("Loading the API key failed")
-        await self._apply_key(account)
-        try:
-            self._user = await account.current_user()
-        except ServiceError as error:
-            self.messages.show_error(error, doing="Finding your user record")
-        self._tell_keyring_status(account)
-        if (
-            account.api_key is None
-            and server_needs_key(self._base_url())
-            and not self._is_shut_down
-        ):
+    def show_key_state(self, state: KeyState, *, needs_key: bool) -> None:
+        """The saved key has been read: say where secrets live; ask for a key if one is needed."""
+        self._tell_keyring_status(state)
+        if state.api_key is None and needs_key and not self._is_closing:
             # Not modal: the lobby and past sessions can be browsed while the key is found.
             self.show_api_key_dialog()
 
-    async def _apply_key(self, account: Account) -> None:
-        key = account.api_key
-        await self._use_api_key(key.value if key is not None else None)
-
-    def _tell_keyring_status(self, account: Account) -> None:
+    def _tell_keyring_status(self, state: KeyState) -> None:
         """Say once, in the status bar, that secrets stay in memory because no keyring works."""
-        status = account.state.keyring
+        status = state.keyring
         if status.is_available or not status.reason or self._has_told_keyring:
             return
         self._has_told_keyring = True
@@ -598,7 +572,7 @@ class MainWindow(QMainWindow):
 
         dialog = self._api_key_dialog
         if dialog is None:
-            dialog = ApiKeyDialog(self.account, self._base_url(), parent=self)
+            dialog = ApiKeyDialog(self.account, parent=self)
             dialog.keySaved.connect(self._on_key_changed)
             dialog.keyRemoved.connect(self._on_key_changed)
             self._api_key_dialog = dialog
@@ -608,21 +582,20 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_key_changed(self) -> None:
-        if not self._is_shut_down:
+        if not self._is_closing:
             self._tasks.start("account", self._follow_account())
 
     async def _follow_account(self) -> None:
-        """Use the new key (or none) for the chat, and show the lists of its user."""
+        """Use the new key (or none) for the chat; the user and the lists stay the same."""
+        await self._services.use_current_key()
         account = self.account
-        await self._apply_key(account)
-        self._tell_keyring_status(account)
+        self._tell_keyring_status(account.state)
         if self._is_usable:
             try:
+                # The same user; a real OpenAI key's hash is recorded on it.
                 self._user = await account.current_user()
             except ServiceError as error:
-                self.messages.show_error(error, doing="Finding your user record")
-            await self.reload_lobby()
-            await asyncio.wait([self.session_panel.refresh()])
+                self.messages.show_error(error, doing="Updating your user record")
         self._update_actions()
         self.accountChanged.emit()
 
@@ -680,8 +653,15 @@ class MainWindow(QMainWindow):
 
     # -- sessions -----------------------------------------------------------------------------
     def start_session(self, assistant_id: str) -> asyncio.Task[None] | None:
-        """Start a session with an assistant; it greets first and tops the sessions list."""
-        if self._is_shut_down:
+        """Start a session with an assistant; it greets first and tops the sessions list.
+
+        Asked before the data is open, it starts the moment it is (and returns None).
+        """
+        if self._is_closing:
+            return None
+        if not self._when_open(
+            functools.partial(self.start_session, assistant_id), "The session starts then."
+        ):
             return None
         if self.is_read_only:
             self.chat_pane.show_notice(
@@ -689,12 +669,16 @@ class MainWindow(QMainWindow):
             )
             return None
         if self._user is None:
-            self.chat_pane.show_notice("Still opening your data; try again in a moment.")
+            self.chat_pane.show_notice(
+                "Sessions cannot be started: your user record could not be read."
+            )
             return None
         return self.chat_pane.start_session(assistant_id, self._user.id)
 
     def start_session_with_selected(self) -> asyncio.Task[None] | None:
         """Ctrl+N: a new session with the assistant selected in the lobby."""
+        if not self._when_open(self.start_session_with_selected, "The session starts then."):
+            return None
         assistant = self.selected_assistant()
         if assistant is None:
             self.chat_pane.show_notice("Select an assistant in the lobby first.")
@@ -703,7 +687,11 @@ class MainWindow(QMainWindow):
 
     def open_session(self, session_id: str) -> asyncio.Task[None] | None:
         """Show a stored session in the chat pane (the store alone is enough)."""
-        if self._is_shut_down:
+        if self._is_closing:
+            return None
+        if not self._when_open(
+            functools.partial(self.open_session, session_id), "The session opens then."
+        ):
             return None
         return self.chat_pane.open_session(session_id)
 
@@ -757,7 +745,7 @@ class MainWindow(QMainWindow):
         self.session_panel.select_session(session.id)
         if session.bot_id:
             try:
-                assistant = await self._store.get_assistant(session.bot_id)
+                assistant = await self._services.lobby.assistant(session.bot_id)
             except ServiceError:
                 return  # only a counter in the lobby; the next reload shows it
             if assistant is not None:
@@ -768,7 +756,9 @@ class MainWindow(QMainWindow):
         return self._is_usable and self._user is not None
 
     def new_assistant(self) -> AssistantEditorDialog | None:
-        """Ctrl+Shift+N: the assistant editor on an empty form."""
+        """Ctrl+Shift+N: the assistant editor on an empty form (once the data is open)."""
+        if not self._when_open(self.new_assistant, "The new assistant opens then."):
+            return None
         dialog = self._make_editor()
         if dialog is not None:
             dialog.start_new()
@@ -776,6 +766,10 @@ class MainWindow(QMainWindow):
 
     def edit_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
         """The editor on an assistant (a showcased one read-only, with Duplicate)."""
+        if not self._when_open(
+            functools.partial(self.edit_assistant, assistant_id), "The assistant opens then."
+        ):
+            return None
         for editor in self._editors:
             if editor.assistant_id == assistant_id and editor.isVisible():
                 _bring_forward(editor)
@@ -787,6 +781,10 @@ class MainWindow(QMainWindow):
 
     def duplicate_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
         """The editor on an unsaved own copy of an assistant."""
+        if not self._when_open(
+            functools.partial(self.duplicate_assistant, assistant_id), "The copy opens then."
+        ):
+            return None
         dialog = self._make_editor()
         if dialog is not None:
             dialog.start_duplicate(assistant_id)
@@ -808,16 +806,18 @@ class MainWindow(QMainWindow):
         return list(self._editors)
 
     def _make_editor(self) -> AssistantEditorDialog | None:
-        """A new editor dialog (one per open), or None while assistants cannot be changed."""
+        """A new editor dialog (one per open), or None when assistants cannot be changed."""
         if not self._can_change_assistants() or self._user is None:
-            self.messages.show_status("Assistants can be changed once your data is open.")
+            self.messages.show_status(
+                "Assistants cannot be changed: your data could not be opened this run."
+            )
             return None
         from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
 
         dialog = AssistantEditorDialog(
-            self._lab(),
+            self._services.lab,
             creator_user_id=self._user.id,
-            token_counter=self._token_counter(),
+            token_counter=self._services.tokens,
             parent=self,
         )
         dialog.assistantSaved.connect(self._on_assistant_saved)
@@ -847,8 +847,11 @@ class MainWindow(QMainWindow):
             self._tasks.start("lobby", self.reload_lobby())
 
     def ask_import_path(self) -> QFileDialog | None:
-        """Import Assistants…: choose a file (the file dialog then calls ``import_assistants``)."""
-        if not self._can_change_assistants():
+        """Import Assistants…: choose a file (the file dialog then calls ``import_assistants``).
+
+        The file can be chosen while the data opens; the import waits for it.
+        """
+        if self._is_closing or (self.is_data_open and not self._can_change_assistants()):
             return None
         from PySide6.QtWidgets import QFileDialog
 
@@ -865,13 +868,20 @@ class MainWindow(QMainWindow):
 
     def import_assistants(self, path: str | Path) -> asyncio.Task[list[str]] | None:
         """Create the assistants in an assistant file (all or none) and show them in the lobby."""
+        if not self._when_open(
+            functools.partial(self.import_assistants, path), "The import runs then."
+        ):
+            return None
         if not self._can_change_assistants() or self._user is None:
+            self.messages.show_status(
+                "Assistants cannot be imported: your data could not be opened this run."
+            )
             return None
         return self._tasks.start("import", self._import(Path(path), self._user.id))
 
     async def _import(self, path: Path, user_id: str) -> list[str]:
         try:
-            created = await self._lab().import_file(path, user_id)
+            created = await self._services.lab.import_file(path, user_id)
         except Exception as error:
             # MalformedAssistantDocument names the problem (and, in a bundle, the entry).
             self.messages.show_error(error, doing="Importing assistants")
@@ -910,7 +920,7 @@ class MainWindow(QMainWindow):
 
     async def _export(self, assistant_id: str, path: Path) -> bool:
         try:
-            await self._lab().export_file([assistant_id], path)
+            await self._services.lab.export_file([assistant_id], path)
         except OSError as error:
             log.warning("Exporting an assistant failed: %s", type(error).__name__)
             reason = error.strerror or "the file could not be written"
@@ -929,7 +939,8 @@ class MainWindow(QMainWindow):
     # -- enabling -----------------------------------------------------------------------------
     def _update_actions(self) -> None:
         selected = self.selected_assistant() is not None
-        can_change = self._can_change_assistants()
+        # Before the data is open, asking is allowed: it waits (``_when_open``).
+        can_change = self._can_change_assistants() or not self.is_data_open
         self.new_session_action.setEnabled(selected and can_change)
         self.new_assistant_action.setEnabled(can_change)
         self.edit_assistant_action.setEnabled(selected and can_change)
@@ -971,25 +982,28 @@ class MainWindow(QMainWindow):
         return self._is_shut_down
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the window's layout, then release the services before really closing."""
+        """Save the window's layout and ask the lifecycle to close the services first."""
         if self._is_shut_down:
             event.accept()
             return
         event.ignore()
-        if self._shutdown_task is not None:
+        if self._is_closing:
             return
+        self._is_closing = True
+        self._drop_pending()
         self._save_window_state()
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             # No event loop (a window built without the app): nothing async to finish.
-            self._is_shut_down = True
-            event.accept()
-            self.closed.emit()
+            self.finish_closing()
             return
-        self._shutdown_task = asyncio.ensure_future(self._shut_down())
+        self.closeRequested.emit()
 
-    async def _shut_down(self) -> None:
+    async def wind_down(self) -> None:
+        """Stop the window's own work before the services close (``app.AppRun.shut_down``)."""
+        self._is_closing = True
+        self._drop_pending()
         # Editors first, unsaved changes discarded (the app is quitting): a try-it reply stops.
         for editor in list(self._editors):
             cleanup = editor.close_discarding()
@@ -1008,20 +1022,10 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("Finishing the pending session deletions failed")
         await self._tasks.cancel_all()
-        if self._warm_up_task is not None and not self._warm_up_task.done():
-            self._warm_up_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._warm_up_task
-        if self._release is not None:
-            try:
-                await self._release()
-            except Exception:
-                log.exception("Releasing the chat services failed")
-        try:
-            await self._store.close()
-        except Exception:
-            # Closing must finish whatever happens; the next start reports a damaged store.
-            log.exception("Closing the store failed")
+
+    def finish_closing(self) -> None:
+        """The services are closed: close for real."""
+        self._is_closing = True
         self._is_shut_down = True
         self.close()
         self.closed.emit()

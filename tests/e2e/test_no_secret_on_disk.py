@@ -144,12 +144,13 @@ async def finished_run(
     server: FakeOpenAIServer,
     store: SqliteStore,
     secret_service: SecretServiceDaemon,
+    tiktoken_cache_dir: Path,
 ) -> AsyncIterator[tuple[Account, str]]:
     """A whole session: a mistyped key refused, the right one saved, a chat, a recap, a rating.
 
     Yields the account and the session id, with the store still open; the log is flushed.
     """
-    account = Account(SecretStore(SecretService.Keyring()), store, environ={})
+    account = Account(SecretStore(SecretService.Keyring()), store)
     await account.load()
     with pytest.raises(InvalidApiKey):
         await account.verify_and_save(API_KEY[:-1] + "#", server.base_url)
@@ -159,7 +160,7 @@ async def finished_run(
     await account.data_key()
 
     llm = LlmClient(LlmSettings(base_url=server.base_url, api_key=account.api_key.value))
-    engine = SessionEngine(store, llm, TokenCounter(paths.cache_dir / "tiktoken"))
+    engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     draft = AssistantDraft(
         name="Garden helper",
         tag_line="Finds lost pets",

@@ -20,6 +20,7 @@ import pytest
 from keyring.backends import fail
 
 from gptlab_desktop.app import build_services
+from gptlab_desktop.config import resolve_config
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.chat import ChatEvent, ReplyFinished
 from gptlab_desktop.services.showcase import load_showcase_entries
@@ -33,12 +34,12 @@ _SECOND_RUN = """
 import asyncio, json, sys
 from pathlib import Path
 
-import qasync
 from PySide6.QtWidgets import QApplication, QListView
 
-from gptlab_desktop.app import build_main_window, build_services
-from gptlab_desktop.paths import AppPaths
+from gptlab_desktop.app import build_services, launch
+from gptlab_desktop.config import resolve_config
 from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.ui.event_loop import qt_event_loop
 from gptlab_desktop.ui.session_list_model import SessionRole
 
 data_dir, session_id = Path(sys.argv[1]), sys.argv[2]
@@ -52,9 +53,10 @@ async def until(predicate, timeout_s=30.0):
         await asyncio.sleep(0.02)
 
 
-async def run(window):
+async def run(app_run):
+    window = app_run.window
     window.show()
-    await window.start(load_showcase_entries())
+    await app_run.start(load_showcase_entries())
     sessions = window.findChild(QListView, "sessionList")
     model = sessions.model()
     listed = [model.index(row, 0).data(SessionRole.SESSION_ID) for row in range(model.rowCount())]
@@ -75,31 +77,24 @@ async def run(window):
 
 
 app = QApplication(["gptlab-desktop"])
-loop = qasync.QEventLoop(app)
-asyncio.set_event_loop(loop)
-sys.set_asyncgen_hooks(
-    firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
-)
-window = build_main_window(build_services(AppPaths(data_dir)))
-result = loop.run_until_complete(run(window))
-loop.run_until_complete(loop.shutdown_asyncgens())
-loop.close()  # stops the loop's worker threads before Qt goes away
+# The loop is closed on leaving: its worker threads stop before Qt goes away.
+with qt_event_loop(app) as loop:
+    result = loop.run_until_complete(
+        run(launch(build_services(resolve_config(str(data_dir)))))
+    )
 print(json.dumps(result))
 """
 
 
 async def _first_run(data_dir: Path, base_url: str) -> tuple[str, list[list[str]]]:
     """Start a session, get the greeting and one reply, then close everything."""
-    services = build_services(
-        AppPaths(data_dir),
-        {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": API_KEY},
-        keyring_backend=fail.Keyring(),
-    )
-    assert (await services.store.open()).is_usable
+    config = resolve_config(str(data_dir), {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": API_KEY})
+    services = build_services(config, keyring_backend=fail.Keyring())
     try:
-        await services.store.sync_showcase(load_showcase_entries())
-        user = await services.current_user()
-        reviewer = next(a for a in await services.store.list_assistants() if a.showcased)
+        data = await services.lobby.open(load_showcase_entries())
+        assert data.is_usable and data.user is not None
+        user = data.user
+        reviewer = next(a for a in data.assistants if a.showcased)
         session = await services.engine.start_session(reviewer.id, user.id)
         finished: list[ChatEvent] = []
         finished += [e async for e in services.engine.greet(session.id)]
@@ -108,8 +103,7 @@ async def _first_run(data_dir: Path, base_url: str) -> tuple[str, list[list[str]
         messages = await services.store.list_messages(session.id)
         return session.id, [[str(m.role), m.message, str(m.state)] for m in messages]
     finally:
-        await services.release()
-        await services.store.close()
+        await services.close()
 
 
 @pytest.fixture

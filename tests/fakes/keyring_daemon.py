@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from keyring.backends import SecretService
 
 if TYPE_CHECKING:
     from jeepney.io.blocking import DBusConnection
@@ -267,3 +268,28 @@ def secret_service(
         yield secret_service_daemon
     finally:
         secret_service_daemon.clear()
+
+
+class SlowSecretService(SecretService.Keyring):
+    """The real Secret Service backend, every answer ``delay_s`` late: a keyring waking up.
+
+    A Secret Service that takes seconds to answer is common (a session just started, a daemon
+    activated on first use); the app must not wait for it for anything but the AI service.
+    """
+
+    delay_s = 3.0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        """The stored secret, after the delay."""
+        time.sleep(self.delay_s)
+        return super().get_password(service, username)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        """Store the secret, after the delay."""
+        time.sleep(self.delay_s)
+        super().set_password(service, username, password)
+
+    def delete_password(self, service: str, username: str) -> None:
+        """Forget the secret, after the delay."""
+        time.sleep(self.delay_s)
+        super().delete_password(service, username)

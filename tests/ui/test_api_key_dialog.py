@@ -18,6 +18,7 @@ from keyring.backends import SecretService, fail
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMessageBox, QPushButton, QToolButton
 
+from gptlab_desktop.config import AiEndpoint
 from gptlab_desktop.services.account import Account
 from gptlab_desktop.services.secrets import SecretStore
 from gptlab_desktop.services.store.sqlite import SqliteStore
@@ -50,14 +51,14 @@ def make_dialog(
     def build(
         backend: Any = None,
         *,
-        environ: dict[str, str] | None = None,
+        env_key: str | None = None,
         base_url: str | None = server.base_url,
     ) -> ApiKeyDialog:
         # The dialog never reaches the store (only the data key would), so it stays unopened.
         account = Account(
             SecretStore(backend if backend is not None else fail.Keyring()),
             SqliteStore(data_dir / "gptlab.sqlite3"),
-            environ=environ or {},
+            AiEndpoint(env_api_key=env_key),
         )
         dialog = ApiKeyDialog(account, base_url)
         qtbot.addWidget(dialog)
@@ -208,7 +209,7 @@ def test_without_a_keyring_the_dialog_says_the_key_is_kept_in_memory_for_this_ru
 
 
 def test_a_key_from_the_environment_is_shown_as_not_saved(make_dialog: MakeDialog) -> None:
-    dialog = make_dialog(environ={"OPENAI_API_KEY": ENV_KEY})
+    dialog = make_dialog(env_key=ENV_KEY)
 
     assert label_text(dialog, "keyStatusLabel") == (
         "Using the key from the OPENAI_API_KEY environment variable — not saved."

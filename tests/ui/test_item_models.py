@@ -22,6 +22,7 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
+from gptlab_desktop.services.lobby import showcase_preview
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.chat_view import ChatTranscriptModel
 from gptlab_desktop.ui.lobby_model import (
@@ -30,7 +31,6 @@ from gptlab_desktop.ui.lobby_model import (
     LobbyGroup,
     LobbyModel,
     LobbyRole,
-    showcase_preview,
 )
 from gptlab_desktop.ui.session_list_model import session_title
 

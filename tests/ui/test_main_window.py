@@ -7,7 +7,6 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from keyring.backends import fail
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from gptlab_desktop import __version__
-from gptlab_desktop.app import build_main_window, build_services
 from gptlab_desktop.models import ModelConfig, Session, SessionType, new_id, utcnow
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.services.errors import StoreUnavailable
@@ -387,13 +385,9 @@ def test_database_from_a_newer_version_is_reported_and_kept(
 
 
 # -- closing ---------------------------------------------------------------------------------
-def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) -> None:
-    services = build_services(AppPaths(data_dir), {}, keyring_backend=fail.Keyring())
-    store = services.store
-    window = build_main_window(services)
-    window.show()
-    started = window.start(load_showcase_entries())
-    qtbot.waitUntil(started.done, timeout=WAIT_MS)
+def test_quit_closes_the_window_and_its_store(qtbot, open_run) -> None:
+    run = open_run()
+    window, store = run.window, run.services.store
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
         window.findChild(QAction, "quitAction").trigger()
     assert not window.isVisible()
@@ -403,13 +397,9 @@ def test_quit_closes_the_window_and_its_store(qtbot, qt_loop, data_dir: Path) ->
     window.deleteLater()
 
 
-def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, qt_loop, data_dir: Path) -> None:
-    window = build_main_window(
-        build_services(AppPaths(data_dir), {}, keyring_backend=fail.Keyring())
-    )
-    window.show()
-    started = window.start(load_showcase_entries())
+def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, open_run) -> None:
+    run = open_run(wait=False)
+    window = run.window
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
         window.close()
-    assert started.done()
-    window.deleteLater()
+    assert run.start([]).done()

@@ -46,7 +46,6 @@ from gptlab_desktop.services.assistant_format import (
     drafts_from_bytes,
     encode_document,
 )
-from gptlab_desktop.services.identity import user_hash
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
 from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog, EditorMode
@@ -676,18 +675,19 @@ def test_a_saved_key_is_carried_by_the_next_chat_request(
     assert window.chat_view.transcript().messages()[0].message == GREETING
 
 
-def test_a_saved_key_makes_its_user_the_current_user(
+def test_saving_a_key_keeps_the_local_user(
     qtbot, open_window: OpenWindow, server: FakeOpenAIServer
 ) -> None:
+    # The user is the store's own, created with it: a key never decides who the user is.
     server.api_key = API_KEY
     window = open_window(environ=at_server(server))
     local_user = window.current_user
+    assert local_user is not None
 
     save_key_in_dialog(qtbot, window, API_KEY)
 
     assert window.current_user is not None
-    assert window.current_user.user_hash == user_hash(API_KEY)
-    assert window.current_user != local_user
+    assert window.current_user.id == local_user.id
 
 
 def test_without_a_keyring_the_status_bar_says_where_the_key_is_kept(

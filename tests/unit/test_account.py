@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from keyring.backends import SecretService, fail
 
+from gptlab_desktop.config import AiEndpoint
 from gptlab_desktop.services import crypto
 from gptlab_desktop.services.account import (
     LOCAL_USER_HASH,
@@ -61,14 +62,14 @@ def server(openai_server: FakeOpenAIServer) -> FakeOpenAIServer:
     return openai_server
 
 
-def keyring_account(store: SqliteStore, environ: dict[str, str] | None = None) -> Account:
+def keyring_account(store: SqliteStore, env_key: str | None = None) -> Account:
     """An account on the real Secret Service, as on a desktop with a keyring."""
-    return Account(SecretStore(SecretService.Keyring()), store, environ=environ or {})
+    return Account(SecretStore(SecretService.Keyring()), store, AiEndpoint(env_api_key=env_key))
 
 
-def memory_account(store: SqliteStore, environ: dict[str, str] | None = None) -> Account:
+def memory_account(store: SqliteStore, env_key: str | None = None) -> Account:
     """An account on a machine without any keyring."""
-    return Account(SecretStore(fail.Keyring()), store, environ=environ or {})
+    return Account(SecretStore(fail.Keyring()), store, AiEndpoint(env_api_key=env_key))
 
 
 # -- saving a key ------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ async def test_a_server_that_does_not_answer_in_time_saves_nothing(
     store: SqliteStore, server: FakeOpenAIServer
 ) -> None:
     server.script(ErrorReply(500, delay_s=10), endpoint="models")
-    account = Account(SecretStore(fail.Keyring()), store, environ={}, check_timeout_s=0.5)
+    account = Account(SecretStore(fail.Keyring()), store, check_timeout_s=0.5)
 
     with pytest.raises(LlmTimeout):
         await account.verify_and_save(GOOD_KEY, server.base_url)
@@ -204,7 +205,7 @@ async def test_a_saved_key_is_found_on_the_next_start(
 async def test_the_environment_key_is_used_and_not_copied_into_the_keyring(
     secret_service: SecretServiceDaemon, store: SqliteStore
 ) -> None:
-    account = keyring_account(store, {"OPENAI_API_KEY": ENV_KEY})
+    account = keyring_account(store, ENV_KEY)
 
     state = await account.load()
 
@@ -220,7 +221,7 @@ async def test_the_environment_key_wins_over_a_saved_key(
 ) -> None:
     await keyring_account(store).verify_and_save(GOOD_KEY, server.base_url)
 
-    state = await keyring_account(store, {"OPENAI_API_KEY": ENV_KEY}).load()
+    state = await keyring_account(store, ENV_KEY).load()
 
     assert state.api_key is not None and state.api_key.value == ENV_KEY
     assert state.has_saved_key
@@ -247,7 +248,7 @@ async def test_remove_deletes_the_key_from_the_keyring(
 async def test_after_removing_the_saved_key_the_environment_key_still_applies(
     secret_service: SecretServiceDaemon, store: SqliteStore, server: FakeOpenAIServer
 ) -> None:
-    account = keyring_account(store, {"OPENAI_API_KEY": ENV_KEY})
+    account = keyring_account(store, ENV_KEY)
     await account.verify_and_save(GOOD_KEY, server.base_url)
 
     state = await account.remove()
@@ -287,7 +288,7 @@ async def test_without_a_keyring_the_key_is_gone_on_the_next_start(
 
 
 async def test_the_user_hash_is_the_hash_of_the_key_in_use(store: SqliteStore) -> None:
-    account = memory_account(store, {"OPENAI_API_KEY": ENV_KEY})
+    account = memory_account(store, ENV_KEY)
 
     assert await account.user_hash() == user_hash(ENV_KEY)
 
@@ -307,9 +308,9 @@ async def test_the_local_user_can_never_be_a_key_holder(store: SqliteStore) -> N
 
 
 async def test_the_same_key_is_the_same_user_on_the_next_start(store: SqliteStore) -> None:
-    first = await memory_account(store, {"OPENAI_API_KEY": ENV_KEY}).current_user()
+    first = await memory_account(store, ENV_KEY).current_user()
 
-    again = await memory_account(store, {"OPENAI_API_KEY": ENV_KEY}).current_user()
+    again = await memory_account(store, ENV_KEY).current_user()
 
     assert again.id == first.id
 
@@ -320,25 +321,25 @@ async def test_the_same_key_is_the_same_user_on_the_next_start(store: SqliteStor
 async def test_the_data_key_is_created_once_and_the_same_on_the_next_start(
     store: SqliteStore,
 ) -> None:
-    environ = {"OPENAI_API_KEY": ENV_KEY}
-    first = await memory_account(store, environ).data_key()
+    env_key = ENV_KEY
+    first = await memory_account(store, env_key).data_key()
 
-    again = await memory_account(store, environ).data_key()
+    again = await memory_account(store, env_key).data_key()
 
     assert again == first
 
 
 async def test_asking_for_the_data_key_twice_at_once_creates_one(store: SqliteStore) -> None:
-    account = memory_account(store, {"OPENAI_API_KEY": ENV_KEY})
+    account = memory_account(store, ENV_KEY)
 
     first, second = await asyncio.gather(account.data_key(), account.data_key())
 
     assert first == second
-    assert await memory_account(store, {"OPENAI_API_KEY": ENV_KEY}).data_key() == first
+    assert await memory_account(store, ENV_KEY).data_key() == first
 
 
 async def test_the_data_key_is_stored_only_wrapped(store: SqliteStore) -> None:
-    data_key = await memory_account(store, {"OPENAI_API_KEY": ENV_KEY}).data_key()
+    data_key = await memory_account(store, ENV_KEY).data_key()
 
     record = await store.get_setting(WRAPPED_DATA_KEY_SETTING)
 
@@ -369,7 +370,7 @@ async def test_replacing_the_key_keeps_old_history_readable_with_the_new_key(
     await account.replace(NEW_KEY)
 
     # A fresh start with only the new key opens the same data key.
-    fresh = memory_account(store, {"OPENAI_API_KEY": NEW_KEY})
+    fresh = memory_account(store, NEW_KEY)
     assert (await fresh.data_key()).decrypt(old_history, associated) == "What we said last week"
 
 
@@ -383,7 +384,7 @@ async def test_after_replacing_the_key_the_old_key_no_longer_opens_the_data_key(
     await account.replace(NEW_KEY)
 
     with pytest.raises(DecryptionFailed):
-        await memory_account(store, {"OPENAI_API_KEY": GOOD_KEY}).data_key()
+        await memory_account(store, GOOD_KEY).data_key()
 
 
 async def test_saving_another_checked_key_rewraps_the_data_key_too(
@@ -396,7 +397,7 @@ async def test_saving_another_checked_key_rewraps_the_data_key_too(
 
     await account.verify_and_save(NEW_KEY, server.base_url)
 
-    assert await memory_account(store, {"OPENAI_API_KEY": NEW_KEY}).data_key() == before
+    assert await memory_account(store, NEW_KEY).data_key() == before
 
 
 async def test_history_of_a_removed_key_stays_locked_to_that_key(

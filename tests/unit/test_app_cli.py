@@ -218,11 +218,11 @@ async def test_the_collector_resumes_even_when_start_up_never_finishes(
     monkeypatch.setattr(app, "COLLECTOR_PAUSE_MAX_S", 0.05)
     started = asyncio.ensure_future(asyncio.sleep(0))
     never = asyncio.get_running_loop().create_future()
-    # Only the attribute the function reads: a whole window is not needed to hang a warm-up.
-    window = SimpleNamespace(warm_up_task=never)
+    # Only the attribute the function reads: a whole run is not needed to hang a warm-up.
+    run = SimpleNamespace(warm_up_task=never)
     gc.disable()
     try:
-        await asyncio.wait_for(app.resume_collecting_after_start(window, started), 5)  # type: ignore[arg-type]
+        await asyncio.wait_for(app.resume_collecting_after_start(run, started), 5)  # type: ignore[arg-type]
         assert gc.isenabled()
     finally:
         gc.enable()
@@ -270,7 +270,9 @@ def test_smoke_run_without_a_key_or_keyring_still_exits_zero(tmp_path: Path) -> 
     assert "System keyring not used" in paths.log_file.read_text("utf-8")
 
 
-def test_smoke_run_with_a_key_in_the_environment_makes_that_keys_user(tmp_path: Path) -> None:
+def test_smoke_run_with_an_openai_key_in_the_environment_records_its_hash_on_the_user(
+    tmp_path: Path,
+) -> None:
     paths = AppPaths(tmp_path / "d")
     key = "sk-test-SmokeKey0123456789abcdef0123456789"
     result = run_python(
@@ -331,9 +333,9 @@ def test_http_libraries_do_not_log_request_urls(tmp_path) -> None:
 
 def test_the_services_repr_holds_no_api_key(tmp_path) -> None:
     from gptlab_desktop.app import build_services
-    from gptlab_desktop.paths import app_paths
+    from gptlab_desktop.config import resolve_config
 
-    services = build_services(
-        app_paths(str(tmp_path / "data")), {"OPENAI_API_KEY": "sk-test-do-not-print"}
-    )
+    config = resolve_config(str(tmp_path / "data"), {"OPENAI_API_KEY": "sk-test-do-not-print"})
+    services = build_services(config)
     assert "sk-test-do-not-print" not in repr(services)
+    assert "sk-test-do-not-print" not in repr(config)

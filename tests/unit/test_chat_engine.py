@@ -79,8 +79,8 @@ async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
 
 
 @pytest.fixture
-def tokens(tmp_path: Path) -> TokenCounter:
-    return TokenCounter(tmp_path / "tiktoken")
+def tokens(tiktoken_cache_dir: Path) -> TokenCounter:
+    return TokenCounter(tiktoken_cache_dir)
 
 
 @pytest.fixture
@@ -226,11 +226,11 @@ async def test_the_question_is_stored_before_the_request_goes_out(
 
 
 async def test_the_question_and_the_reply_row_are_one_write(
-    data_dir: Path, llm: LlmClient, tmp_path: Path, openai_server: FakeOpenAIServer
+    data_dir: Path, llm: LlmClient, tokens: TokenCounter, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(Reply(text="Yes."))
     store = _WriteCountingStore(data_dir / "counted.sqlite3")
-    async with _session_on(store, llm, tmp_path) as (engine, session):
+    async with _session_on(store, llm, tokens) as (engine, session):
         events = await collect(engine.send(session.id, "Are you there?"))
         assert [type(e) for e in events[:2]] == [MessageStored, ReplyStarted]
         assert [[m.role for m in batch] for batch in store.batches] == [[Role.USER, Role.ASSISTANT]]
@@ -598,13 +598,13 @@ async def test_a_title_is_suggested_from_the_first_exchange(
 
 @contextlib.asynccontextmanager
 async def _session_on(
-    store: SqliteStore, llm: LlmClient, tmp_path: Path
+    store: SqliteStore, llm: LlmClient, tokens: TokenCounter
 ) -> AsyncIterator[tuple[SessionEngine, Session]]:
     """An engine on ``store`` (one a test watches) and a session with a new assistant."""
     assert (await store.open()).is_usable
     try:
         user = await store.get_or_create_user("hash")
-        engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+        engine = SessionEngine(store, llm, tokens)
         yield engine, await engine.start_session(await make_assistant(store, user), user.id)
     finally:
         await store.close()
@@ -637,10 +637,10 @@ class _SlowReplyRowStore(SqliteStore):
 
 
 async def test_stop_as_the_reply_begins_still_leaves_it_marked_interrupted(
-    data_dir: Path, llm: LlmClient, tmp_path: Path
+    data_dir: Path, llm: LlmClient, tokens: TokenCounter
 ) -> None:
     store = _SlowReplyRowStore(data_dir / "slow.sqlite3")
-    async with _session_on(store, llm, tmp_path) as (engine, session):
+    async with _session_on(store, llm, tokens) as (engine, session):
         task = asyncio.ensure_future(collect(engine.send(session.id, "Hello")))
         await store.writing_reply_row.wait()
         await asyncio.sleep(0.05)

@@ -42,10 +42,10 @@ async def user(store: SqliteStore) -> User:
 
 @pytest_asyncio.fixture
 async def engine(
-    store: SqliteStore, openai_server: FakeOpenAIServer, tmp_path: Path
+    store: SqliteStore, openai_server: FakeOpenAIServer, tiktoken_cache_dir: Path
 ) -> AsyncIterator[SessionEngine]:
     llm = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
-    yield SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+    yield SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     await llm.aclose()
 
 

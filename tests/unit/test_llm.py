@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from gptlab_desktop.config import resolve_ai_endpoint
 from gptlab_desktop.models import ModelConfig, Role
 from gptlab_desktop.services.errors import (
     ConnectionLost,
@@ -312,7 +313,7 @@ async def test_server_error_message_carries_the_servers_words(
 
 @pytest.mark.asyncio
 async def test_missing_key_for_openai_raises_missing_api_key_without_a_request() -> None:
-    llm = LlmClient(LlmSettings(), environ={})
+    llm = LlmClient(LlmSettings())
     assert llm.is_openai
     assert not llm.has_api_key
     with pytest.raises(MissingApiKey):
@@ -447,13 +448,14 @@ def test_api_key_is_not_in_the_settings_or_client_repr() -> None:
 
 
 @pytest.mark.asyncio
-async def test_base_url_and_key_come_from_the_environment(
-    openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+async def test_base_url_and_key_come_from_the_resolved_environment(
+    openai_server: FakeOpenAIServer,
 ) -> None:
     openai_server.api_key = KEY
-    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    llm = LlmClient(LlmSettings())
+    endpoint = resolve_ai_endpoint(
+        {"OPENAI_BASE_URL": openai_server.base_url + "/", "OPENAI_API_KEY": f" {KEY} "}
+    )
+    llm = LlmClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
     assert llm.base_url == openai_server.base_url
     await llm.check_key()
     await llm.aclose()
@@ -472,14 +474,14 @@ async def test_settings_win_over_the_environment(
 
 
 def test_openai_is_the_default_server() -> None:
-    assert LlmClient(LlmSettings(), environ={}).base_url == "https://api.openai.com/v1"
+    assert LlmClient(LlmSettings()).base_url == "https://api.openai.com/v1"
 
 
 @pytest.mark.asyncio
 async def test_compatible_server_without_a_key_gets_a_placeholder_key(
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = LlmClient(LlmSettings(base_url=openai_server.base_url), environ={})
+    llm = LlmClient(LlmSettings(base_url=openai_server.base_url))
     await collect(llm)
     assert openai_server.requests_to("chat")[0].headers["authorization"] == "Bearer not-needed"
     await llm.aclose()

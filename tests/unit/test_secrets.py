@@ -379,12 +379,11 @@ async def test_an_unknown_secret_name_is_refused_without_echoing_it() -> None:
 @keyring_daemon
 @pytest.mark.asyncio
 async def test_the_environment_key_wins_and_is_flagged_as_such(
-    secret_service: SecretServiceDaemon, monkeypatch: pytest.MonkeyPatch
+    secret_service: SecretServiceDaemon,
 ) -> None:
     await secret_service_store().set(SecretName.OPENAI_API_KEY, OTHER_KEY)
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
 
-    key = await ApiKeySource(secret_service_store()).load()
+    key = await ApiKeySource(secret_service_store(), env_key=API_KEY).load()
 
     assert key == ApiKey(API_KEY, from_environment=True)
 
@@ -392,11 +391,9 @@ async def test_the_environment_key_wins_and_is_flagged_as_such(
 @keyring_daemon
 @pytest.mark.asyncio
 async def test_the_environment_key_is_not_copied_into_the_keyring(
-    secret_service: SecretServiceDaemon, monkeypatch: pytest.MonkeyPatch
+    secret_service: SecretServiceDaemon,
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-
-    await ApiKeySource(secret_service_store()).load()
+    await ApiKeySource(secret_service_store(), env_key=API_KEY).load()
 
     assert secret_service.stored_attributes() == []
 
@@ -417,10 +414,9 @@ async def test_without_an_environment_key_the_keyring_key_is_used(
 @keyring_daemon
 @pytest.mark.asyncio
 async def test_saving_the_environment_key_explicitly_stores_it(
-    secret_service: SecretServiceDaemon, monkeypatch: pytest.MonkeyPatch
+    secret_service: SecretServiceDaemon,
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    source = ApiKeySource(secret_service_store())
+    source = ApiKeySource(secret_service_store(), env_key=API_KEY)
     key = await source.load()
     assert key is not None
 
@@ -431,7 +427,7 @@ async def test_saving_the_environment_key_explicitly_stores_it(
 
 @pytest.mark.asyncio
 async def test_a_blank_environment_variable_counts_as_unset() -> None:
-    source = ApiKeySource(SecretStore(fail.Keyring()), environ={"OPENAI_API_KEY": "  "})
+    source = ApiKeySource(SecretStore(fail.Keyring()), env_key="  ")
 
     assert await source.load() is None
 
@@ -472,7 +468,7 @@ async def test_secret_values_never_reach_the_logs(
 @pytest.mark.asyncio
 async def test_secret_values_never_appear_in_reprs() -> None:
     store = SecretStore(fail.Keyring())
-    source = ApiKeySource(store, environ={"OPENAI_API_KEY": API_KEY})
+    source = ApiKeySource(store, env_key=API_KEY)
     key = await source.load()
 
     shown = " ".join(repr(each) for each in (store, source, key, store.status))

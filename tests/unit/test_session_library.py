@@ -374,10 +374,10 @@ async def test_end_leaves_a_concluded_session_as_it_is(library, store, user, ass
 
 @pytest.mark.asyncio
 async def test_end_through_the_engine_records_a_model_failure(
-    store, user, assistant, openai_server: FakeOpenAIServer, tmp_path
+    store, user, assistant, openai_server: FakeOpenAIServer, tiktoken_cache_dir
 ) -> None:
     llm = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
-    engine = SessionEngine(store, llm, TokenCounter(tmp_path / "tiktoken"))
+    engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     library = SessionLibrary(store, ender=engine)
     session = await make_session(store, user, assistant, ("Hello",))
     cut = message(session.id, "Half a rep", Role.ASSISTANT, state=MessageState.INTERRUPTED, meta={})

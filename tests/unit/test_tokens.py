@@ -32,12 +32,10 @@ MIXED_TEXT = (
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh tiktoken cache dir; TIKTOKEN_CACHE_DIR is unset now and restored afterwards."""
-    # setenv first so that monkeypatch remembers the original state and undoes what the
-    # counter sets process-wide.
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
-    monkeypatch.delenv("TIKTOKEN_CACHE_DIR")
-    return tmp_path / "tiktoken-cache"
+    """A fresh tiktoken cache dir, named in TIKTOKEN_CACHE_DIR as ``config`` does for the app."""
+    folder = tmp_path / "tiktoken-cache"
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -93,18 +91,7 @@ def test_empty_conversation_costs_the_reply_priming(counter: TokenCounter) -> No
 
 def test_first_use_seeds_the_cache_dir_given(counter: TokenCounter, cache_dir: Path) -> None:
     assert counter.backend("gpt-4") == "tiktoken"
-    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(cache_dir)
     assert tiktoken_cache_file(cache_dir, "cl100k_base").is_file()
-
-
-def test_a_tiktoken_cache_dir_chosen_by_the_user_wins(
-    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    chosen = tmp_path / "chosen"
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(chosen))
-    TokenCounter(cache_dir).count("hello", "gpt-4")
-    assert tiktoken_cache_file(chosen, "cl100k_base").is_file()
-    assert not cache_dir.exists()
 
 
 @pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
@@ -130,7 +117,8 @@ def test_a_corrupt_cached_file_is_replaced(tmp_path: Path) -> None:
 
 def test_counting_works_with_networking_impossible(tmp_path: Path) -> None:
     """A fresh process, a fresh cache, a bogus proxy and sockets that refuse to connect."""
-    cache = tmp_path / "fresh-cache"
+    data = tmp_path / "data"
+    cache = data / "cache" / "tiktoken"
     code = f"""
 import json, os, socket
 
@@ -139,8 +127,11 @@ def refuse(*args, **kwargs):
 
 socket.socket.connect = refuse
 socket.create_connection = refuse
+from gptlab_desktop.config import apply_to_libraries, resolve_config
 from gptlab_desktop.services.tokens import TokenCounter
-counter = TokenCounter({str(cache)!r})
+config = resolve_config({str(data)!r})
+apply_to_libraries(config)
+counter = TokenCounter(config.tokenizer_cache_dir)
 print(json.dumps({{
     "count": counter.count("hello world", "gpt-4"),
     "count_4o": counter.count("hello world", "gpt-4o"),

@@ -1,0 +1,146 @@
+"""Every service of one run, each built once, on the configuration ``app.py`` resolved.
+
+The window receives one ``Services`` and takes what it needs from it; it never sees the store.
+Only the store and the lobby are built before the first paint: every other service is built on
+first use, because their modules alone (the OpenAI client, cryptography, tokenisers) cost more
+start-up time than painting the lobby.
+
+The API key. Reading the saved key goes through the keyring, which can take seconds (a Secret
+Service waking up, an unlock prompt). Nothing waits for it but the AI service: the LLM client
+is handed the key *being read* (``LlmClient.use_api_key_when_read``), so only its first request
+waits, never the store, the user or the window.
+
+Qt-free; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gptlab_desktop.config import AppConfig
+from gptlab_desktop.services.lobby import Lobby
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+    from gptlab_desktop.services.account import Account, KeyState
+    from gptlab_desktop.services.assistant_lab import AssistantLab
+    from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.llm import LlmClient
+    from gptlab_desktop.services.secrets import SecretStore
+    from gptlab_desktop.services.session_library import SessionLibrary
+    from gptlab_desktop.services.store.base import Store
+    from gptlab_desktop.services.tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Services:
+    """The services of a run; cheap to build (nothing is opened or imported beyond the store).
+
+    ``keyring_backend`` is where secrets go; None is the system keyring that ``keyring`` picks
+    (looked up on first use). Tests pass an in-memory stand-in or the test Secret Service.
+    """
+
+    config: AppConfig
+    store: Store
+    keyring_backend: KeyringBackend | None = field(default=None, repr=False)
+    _account_loading: asyncio.Task[KeyState] | None = field(default=None, init=False, repr=False)
+
+    @functools.cached_property
+    def lobby(self) -> Lobby:
+        """The lobby's data: opening the store, the showcase, the assistants, the user."""
+        return Lobby(self.store)
+
+    @functools.cached_property
+    def llm(self) -> LlmClient:
+        """The AI service's client on this run's server; the key follows the account."""
+        from gptlab_desktop.services.llm import LlmClient, LlmSettings
+
+        endpoint = self.config.ai
+        client = LlmClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
+        if endpoint.env_api_key is None:
+            # The environment's key wins whenever it is set; else the saved one, once read.
+            client.use_api_key_when_read(self._key_in_use())
+        return client
+
+    @functools.cached_property
+    def tokens(self) -> TokenCounter:
+        """Token counting, with tiktoken's files in the folder configuration chose."""
+        from gptlab_desktop.services.tokens import TokenCounter
+
+        return TokenCounter(self.config.tokenizer_cache_dir)
+
+    @functools.cached_property
+    def engine(self) -> SessionEngine:
+        """Chat sessions: sending, streaming, storing."""
+        from gptlab_desktop.services.chat import SessionEngine
+
+        return SessionEngine(self.store, self.llm, self.tokens)
+
+    @functools.cached_property
+    def library(self) -> SessionLibrary:
+        """Past sessions: listing, searching, renaming, exporting, deleting."""
+        from gptlab_desktop.services.session_library import SessionLibrary
+
+        return SessionLibrary(self.store, ender=self.engine)
+
+    @functools.cached_property
+    def lab(self) -> AssistantLab:
+        """Writing assistants: create, version, try, import and export."""
+        from gptlab_desktop.services.assistant_lab import AssistantLab
+
+        return AssistantLab(self.store, self.llm)
+
+    @functools.cached_property
+    def secrets(self) -> SecretStore:
+        """Named secrets in the keyring (looked up on first use)."""
+        from gptlab_desktop.services.secrets import SecretStore
+
+        return SecretStore(self.keyring_backend)
+
+    @functools.cached_property
+    def account(self) -> Account:
+        """The API key in use (environment, keyring or memory) and the data key."""
+        from gptlab_desktop.services.account import Account
+
+        return Account(self.secrets, self.store, self.config.ai)
+
+    # -- the key ----------------------------------------------------------------------------
+    def load_account(self) -> asyncio.Task[KeyState]:
+        """Read the saved key (once; every caller shares the one read)."""
+        if self._account_loading is None:
+            self._account_loading = asyncio.ensure_future(self.account.load())
+        return self._account_loading
+
+    async def _key_in_use(self) -> str | None:
+        state = await asyncio.shield(self.load_account())
+        return state.api_key.value if state.api_key is not None else None
+
+    async def use_current_key(self) -> None:
+        """Make the chat send the account's key in use now (one saved or removed in Settings)."""
+        key = self.account.api_key
+        await self.llm.use_api_key(key.value if key is not None else None)
+
+    # -- closing ----------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Stop reading the key, close the AI service's connections, then the store."""
+        loading = self._account_loading
+        if loading is not None and not loading.done():
+            loading.cancel()
+            await asyncio.wait([loading])
+        if "llm" in self.__dict__:  # built: there may be connections
+            try:
+                await self.llm.aclose()
+            except Exception:
+                log.exception("Closing the AI service's connections failed")
+        try:
+            await self.store.close()
+        except Exception:
+            # Closing must finish whatever happens; the next start reports a damaged store.
+            log.exception("Closing the store failed")

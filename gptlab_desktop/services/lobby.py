@@ -1,0 +1,121 @@
+"""The lobby's data: open the store, bring the shipped showcase in, list and find assistants.
+
+``open`` is the first thing a run does with its data: it opens the store, updates the showcased
+assistants from the shipped files, lists the lobby and finds the local user — in that order,
+and without the keyring: the user is the store's own (``Store.local_user``), so nothing waits
+for a key. A store that cannot be used is not an error here: ``LobbyData`` then carries the
+shipped showcase as read-only rows (``showcase_preview``) and says why.
+
+Qt-free; the window shows what it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gptlab_desktop.models import Assistant, User, utcnow
+from gptlab_desktop.services.errors import ServiceError
+from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
+
+log = logging.getLogger(__name__)
+
+# The ids of read-only preview rows: made from the showcase keys, naming no stored record.
+SHOWCASE_PREVIEW_PREFIX = "showcase:"
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyData:
+    """What opening the data found: the store's health, the lobby's rows and the user.
+
+    ``user`` is None only when the store is unusable (the rows are then the read-only preview)
+    or the user record could not be read (``problems`` says so). ``problems`` are the errors
+    that did not stop the lobby — the showcase could not be updated, the list not read.
+    """
+
+    health: StoreHealth
+    assistants: list[Assistant]
+    user: User | None
+    problems: list[tuple[str, ServiceError]] = field(default_factory=list)
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether the store opened: sessions can be started and assistants changed."""
+        return self.health.is_usable
+
+
+class Lobby:
+    """The assistants of the lobby, read from the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._health: StoreHealth | None = None
+
+    @property
+    def health(self) -> StoreHealth | None:
+        """How the store opened; None before ``open``."""
+        return self._health
+
+    async def open(self, showcase: Sequence[ShowcaseEntry]) -> LobbyData:
+        """Open the store, update the showcase, list the lobby and find the local user."""
+        health = await self._store.open()
+        self._health = health
+        if not health.is_usable:
+            # Never touch the file; what ships is still worth showing.
+            log.warning("The store is not usable; showing the showcase read-only")
+            return LobbyData(health, showcase_preview(showcase), None)
+        problems: list[tuple[str, ServiceError]] = []
+        try:
+            await self._store.sync_showcase(showcase)
+        except ServiceError as error:
+            # The lobby still shows whatever the store has.
+            problems.append(("Updating the showcased assistants", error))
+        user: User | None = None
+        try:
+            user = await self._store.local_user()
+        except ServiceError as error:
+            problems.append(("Finding your user record", error))
+        try:
+            assistants = await self._store.list_assistants()
+        except ServiceError as error:
+            problems.append(("Reading the assistants", error))
+            assistants = []
+        return LobbyData(health, assistants, user, problems)
+
+    async def assistants(self) -> list[Assistant]:
+        """The lobby's assistants, as the store orders them; raises ``ServiceError``."""
+        return await self._store.list_assistants()
+
+    async def assistant(self, assistant_id: str) -> Assistant | None:
+        """One assistant, or None when it no longer exists."""
+        return await self._store.get_assistant(assistant_id)
+
+
+def showcase_preview(entries: Sequence[ShowcaseEntry]) -> list[Assistant]:
+    """The shipped showcased assistants as read-only lobby rows, for when no store is usable.
+
+    Nothing is stored: the ids are made from the showcase keys and name no stored record.
+    """
+    now = utcnow()
+    assistants = [
+        Assistant(
+            id=f"{SHOWCASE_PREVIEW_PREFIX}{entry.key}",
+            name=entry.draft.name,
+            tag_line=entry.draft.tag_line,
+            description=entry.draft.description,
+            session_type=entry.draft.session_type,
+            creator_user_id=None,
+            created_date=now,
+            last_modified_date=now,
+            active_initial_prompt_id="",
+            active_model_config_id="",
+            active_summary_prompt_id="",
+            showcased=True,
+            guards_prompt_leak=entry.draft.guards_prompt_leak,
+            showcase_key=entry.key,
+        )
+        for entry in entries
+    ]
+    # The store's order: by name.
+    return sorted(assistants, key=lambda assistant: assistant.name.casefold())

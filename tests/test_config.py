@@ -1,0 +1,91 @@
+"""Configuration is resolved once, from the command line and the environment given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gptlab_desktop.config import (
+    OPENAI_BASE_URL,
+    AiEndpoint,
+    apply_to_libraries,
+    is_openai_url,
+    resolve_ai_endpoint,
+    resolve_config,
+)
+
+
+def test_without_overrides_the_endpoint_is_openais_and_has_no_key() -> None:
+    endpoint = resolve_ai_endpoint({})
+    assert endpoint == AiEndpoint(OPENAI_BASE_URL, None)
+    assert endpoint.is_openai and endpoint.needs_key
+
+
+def test_the_environment_names_the_server_and_the_key_trimmed() -> None:
+    endpoint = resolve_ai_endpoint(
+        {"OPENAI_BASE_URL": " http://127.0.0.1:11434/v1/ ", "OPENAI_API_KEY": " sk-x \n"}
+    )
+    assert endpoint.base_url == "http://127.0.0.1:11434/v1"
+    assert endpoint.env_api_key == "sk-x"
+    assert not endpoint.is_openai and not endpoint.needs_key
+
+
+def test_blank_variables_count_as_unset() -> None:
+    endpoint = resolve_ai_endpoint({"OPENAI_BASE_URL": "  ", "OPENAI_API_KEY": ""})
+    assert endpoint == AiEndpoint()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (None, True),
+        ("https://api.openai.com/v1", True),
+        ("https://API.OPENAI.COM/v1/", True),
+        ("https://api.openai.com.evil.example/v1", False),
+        ("http://localhost:1234/v1", False),
+        ("https://openrouter.ai/api/v1", False),
+    ],
+)
+def test_one_place_decides_whether_a_server_is_openais(url: str | None, expected: bool) -> None:
+    assert is_openai_url(url) is expected
+
+
+def test_the_key_never_reaches_a_repr() -> None:
+    config = resolve_config("/tmp/data", {"OPENAI_API_KEY": "sk-test-secret-value"})
+    assert "sk-test-secret-value" not in repr(config)
+    assert "sk-test-secret-value" not in repr(config.ai)
+
+
+def test_the_data_directory_comes_from_the_command_line_then_the_environment(
+    tmp_path: Path,
+) -> None:
+    from_env = resolve_config(None, {"GPTLAB_DATA_DIR": str(tmp_path / "env")})
+    assert from_env.paths.data_dir == tmp_path / "env"
+    both = resolve_config(str(tmp_path / "cli"), {"GPTLAB_DATA_DIR": str(tmp_path / "env")})
+    assert both.paths.data_dir == tmp_path / "cli"
+
+
+def test_tiktokens_folder_is_the_users_choice_else_inside_the_apps_cache(tmp_path: Path) -> None:
+    default = resolve_config(str(tmp_path / "data"), {})
+    assert default.tokenizer_cache_dir == tmp_path / "data" / "cache" / "tiktoken"
+    chosen = resolve_config(str(tmp_path / "data"), {"TIKTOKEN_CACHE_DIR": str(tmp_path / "t")})
+    assert chosen.tokenizer_cache_dir == tmp_path / "t"
+
+
+def test_the_libraries_variables_are_set_by_configuration_only(tmp_path: Path) -> None:
+    config = resolve_config(str(tmp_path / "data"), {})
+    environ: dict[str, str] = {}
+    apply_to_libraries(config, environ)
+    assert environ == {"TIKTOKEN_CACHE_DIR": str(config.tokenizer_cache_dir)}
+
+
+def test_no_service_reads_the_environment() -> None:
+    # The rule of config.py, checked on the source: only configuration reads os.environ.
+    services = Path(__file__).resolve().parents[1] / "gptlab_desktop" / "services"
+    readers = [
+        str(path.relative_to(services))
+        for path in services.rglob("*.py")
+        if "os.environ" in path.read_text("utf-8") or "os.getenv" in path.read_text("utf-8")
+    ]
+    assert readers == []
