@@ -4,8 +4,11 @@
 starts GPT Lab Desktop through the same composition functions ``app.main`` uses and waits for
 the lobby to be painted filled. Each prints ``PAINTED <peak RSS MB>`` at that moment; the app
 then prints ``CHAT_READY`` once its chat services are warmed up, and with ``--open SESSION_ID``
-opens that session and prints ``SESSION_PAINTED <peak RSS MB>`` once it is on screen. The
-parent times the lines from the moment it started the process.
+opens that session and prints ``SESSION_PAINTED <peak RSS MB>`` once it is on screen. With
+``--start-session`` it instead starts a session with the first assistant the moment the lobby
+paints, prints ``SESSION_STARTED`` once the session exists (stored, shown, its user known; the
+greeting not included) and closes. The parent times the lines from the moment it started the
+process.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def bare() -> None:
     app.exec()
 
 
-def gptlab(data_dir: str, session_id: str | None) -> None:
+def gptlab(data_dir: str, session_id: str | None, *, start_session: bool = False) -> None:
     """GPT Lab Desktop, started as ``app.main`` starts it."""
     import asyncio
     import gc
@@ -109,6 +112,19 @@ def gptlab(data_dir: str, session_id: str | None) -> None:
         collecting = asyncio.ensure_future(resume_collecting_after_start(app_run, started))
         await lobby_painted.event.wait()
         _say(f"PAINTED {_rss_mb():.1f}")
+        if start_session:
+            first = window.lobby_filter.index(0, 0)
+            window.lobby_list.setCurrentIndex(first)
+            window.lobby_list.activated.emit(first)  # Enter on the first row
+            while window.chat_pane.session is None:
+                await asyncio.sleep(0.001)
+            _say("SESSION_STARTED")
+            collecting.cancel()
+            closed = asyncio.Event()
+            window.closed.connect(closed.set)
+            window.close()
+            await closed.wait()
+            return
         # The warm-up begins once the start-up work is done; the chat is usable when it ends.
         await started
         if app_run.warm_up_task is None:
@@ -137,4 +153,4 @@ if __name__ == "__main__":
         bare()
     else:
         open_id = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--open" else None
-        gptlab(sys.argv[2], open_id)
+        gptlab(sys.argv[2], open_id, start_session="--start-session" in sys.argv[3:])
