@@ -8,6 +8,8 @@ as JSON files (services/assistant_format.py) that are checked whole before anyth
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -35,10 +37,10 @@ from gptlab_desktop.services.assistant_format import (
     drafts_from_bytes,
     encode_document,
 )
-from gptlab_desktop.services.errors import NotFound
-from gptlab_desktop.services.leak_guard import REFUSAL, leaks_prompt
-from gptlab_desktop.services.llm import ChatTurn, LlmClient, ModelList, StreamEvent, TextDelta
+from gptlab_desktop.services.errors import NotFound, ServiceError
+from gptlab_desktop.services.llm import ChatTurn, LlmClient, ModelList
 from gptlab_desktop.services.model_catalog import max_output_tokens, ranked_model_ids
+from gptlab_desktop.services.replies import ReplyEnd, ReplyEvent, ReplyStream
 from gptlab_desktop.services.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,7 @@ class TryItConversation:
         self._llm = llm
         self.draft = draft
         self._turns: list[ChatTurn] = []
+        self._reply: ReplyStream | None = None
 
     @property
     def turns(self) -> tuple[ChatTurn, ...]:
@@ -172,32 +175,46 @@ class TryItConversation:
         system = ChatTurn(Role.SYSTEM, self.draft.initial_prompt)
         return [system, *self._turns[-TRY_IT_CONTEXT_TURNS:]]
 
-    async def send(self, text: str | None) -> AsyncIterator[StreamEvent]:
+    async def send(self, text: str | None) -> AsyncIterator[ReplyEvent | ReplyEnd]:
         """Stream the assistant's answer to ``text`` (None: its greeting, as sessions start).
 
-        The reply joins the conversation when it is complete, or as far as it came when the
-        stream is stopped or breaks, so the next message has the context the user saw. A
-        guarded draft's reply that reveals its prompt is replaced by the refusal at the end.
+        The same reply stream as a chat's (``replies.ReplyStream``): retry notices, the text as
+        it grows, and last always a ``ReplyEnd`` (a failure is its ``error``, a Stop its
+        ``stopped``). The reply joins the conversation when it is complete, or as far as it
+        came when it was stopped or broke, so the next message has the context the user saw;
+        a guarded draft's reply that reveals its prompt is the refusal.
         """
         if text is not None:
             self._turns.append(ChatTurn(Role.USER, text))
-        parts: list[str] = []
+        guarded = self.draft.initial_prompt if self.draft.guards_prompt_leak else None
+        reply = ReplyStream(
+            self._llm, self.request(), self.draft.model_config, guarded_prompt=guarded
+        )
+        self._reply = reply
+        error: ServiceError | None = None
+        cancelled = False
         try:
-            async for event in self._llm.stream_chat(self.request(), self.draft.model_config):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
+            async with contextlib.aclosing(reply.events()) as events:
+                async for event in events:
                     yield event
-                else:
-                    reply = "".join(parts)
-                    if self.draft.guards_prompt_leak and leaks_prompt(
-                        reply, self.draft.initial_prompt
-                    ):
-                        parts = [REFUSAL]
-                        yield TextDelta("\n\n" + REFUSAL)
-                    yield event
+        except ServiceError as failure:
+            error = failure
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            if parts:
-                self._turns.append(ChatTurn(Role.ASSISTANT, "".join(parts)))
+            self._reply = None
+            end = reply.end(error, cancelled=cancelled)
+            if end.text:
+                self._turns.append(ChatTurn(Role.ASSISTANT, end.text))
+        yield end
+
+    def stop(self) -> bool:
+        """Stop the reply streaming now (it ends as stopped); False when none streams."""
+        if self._reply is None:
+            return False
+        self._reply.stop()
+        return True
 
 
 class AssistantLab:

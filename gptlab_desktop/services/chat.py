@@ -11,7 +11,6 @@ Each operation is an async iterator of ``ChatEvent`` values that the UI renders 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import logging
@@ -35,16 +34,9 @@ from gptlab_desktop.models import (
 from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import NotFound, ServiceError, StoreError
-from gptlab_desktop.services.leak_guard import REFUSAL, leaks_prompt
-from gptlab_desktop.services.llm import (
-    ChatTurn,
-    LlmClient,
-    RetryNotice,
-    StreamEnd,
-    StreamEvent,
-    TextDelta,
-)
+from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice
 from gptlab_desktop.services.model_catalog import context_window
+from gptlab_desktop.services.replies import ReplyEnd, ReplyStream, ReplyText
 from gptlab_desktop.services.store.base import Store
 from gptlab_desktop.services.tokens import (
     TOKENS_PER_MESSAGE,
@@ -56,11 +48,6 @@ from gptlab_desktop.services.tokens import (
 log = logging.getLogger(__name__)
 
 CONCLUDE_AFTER_MESSAGES = 5
-# A guarded reply is first compared with the prompt at this length, then each time it has
-# grown by a quarter: a leak shows early, and each check scores the whole reply, so a fixed
-# step would make long guarded replies quadratic on the event loop.
-LEAK_CHECK_CHARS = 200
-LEAK_CHECK_GROWTH = 1.25
 CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
 TITLE_INSTRUCTION = (
     "Give this conversation a short title of at most six words. Reply with the title only, "
@@ -95,32 +82,13 @@ class ReplyStarted:
     message: Message
 
 
-class _ReplyText:
-    """A reply growing piece by piece; joined only when read, so long replies stay linear."""
-
-    __slots__ = ("_joined", "_parts")
-
-    def __init__(self, prefix: str = "") -> None:
-        self._parts: list[str] = [prefix] if prefix else []
-        self._joined = prefix
-
-    def append(self, piece: str) -> None:
-        self._parts.append(piece)
-
-    def value(self) -> str:
-        if len(self._parts) != 1 or self._parts[0] is not self._joined:
-            self._joined = "".join(self._parts)
-            self._parts = [self._joined]
-        return self._joined
-
-
 @dataclass(frozen=True, slots=True)
 class ReplyDelta:
     """More text of the streaming reply: the new ``delta``, and ``text``, the reply so far."""
 
     message_id: str
     delta: str
-    _text: _ReplyText = field(repr=False, compare=False)
+    _text: ReplyText = field(repr=False, compare=False)
     _length: int = field(repr=False, compare=False)
 
     @property
@@ -222,6 +190,8 @@ class SessionEngine:
         self._flush_interval_s = flush_interval_s
         # Messages streaming in this process, so a crash's leftovers can be told apart.
         self._streaming: set[str] = set()
+        # The reply streaming in each session, for ``stop``.
+        self._replies: dict[str, ReplyStream] = {}
         # Each message is tokenised once, not on every turn of a long session.
         self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
 
@@ -597,84 +567,62 @@ class SessionEngine:
             begin = self._store.add_messages(
                 (*first, message), context=session.context if first else None
             )
+        # Registered before the first write: Stop works from the first moment on.
+        reply = ReplyStream(
+            self._llm,
+            request.turns,
+            request.config,
+            prefix=prefix,
+            guarded_prompt=session.bot_initial_prompt_msg if session.guards_prompt_leak else None,
+        )
+        self._replies[session.id] = reply
         self._streaming.add(message.id)
         begun = asyncio.ensure_future(begin)
         try:
             await asyncio.shield(begun)
         except asyncio.CancelledError:
-            # Stopped just as the reply began: the row is written all the same, so mark it.
+            # Cancelled just as the reply began: the row is written all the same, so mark it.
             with contextlib.suppress(Exception):
                 await begun
                 await self._store_final(
-                    request,
-                    message,
-                    prefix,
-                    MessageState.INTERRUPTED,
-                    {**message.meta, "stopped": True},
-                    add_to_context=False,
+                    request, message, reply.end(cancelled=True), add_to_context=False
                 )
-            self._streaming.discard(message.id)
+            self._forget(session.id, reply, message.id)
             raise
         except BaseException:
-            self._streaming.discard(message.id)
+            self._forget(session.id, reply, message.id)
             raise
         if request.question is not None:
             yield MessageStored(request.question)
         yield ReplyStarted(message)
-        text = _ReplyText(prefix)
-        length = len(prefix)
-        next_leak_check = length + LEAK_CHECK_CHARS if session.guards_prompt_leak else None
-        meta = dict(message.meta)
-        retries = _RetryNotices()
         last_flush = time.monotonic()
-        outcome: MessageState = MessageState.INTERRUPTED
         error: ServiceError | None = None
+        cancelled = False
         try:
-            stream = self._llm.stream_chat(request.turns, request.config, on_retry=retries.announce)
-            async with contextlib.aclosing(_with_retry_notices(stream, retries)) as events:
+            async with contextlib.aclosing(reply.events()) as events:
                 async for event in events:
                     if isinstance(event, RetryNotice):
                         yield RetryScheduled(event)
-                    elif isinstance(event, TextDelta):
-                        text.append(event.text)
-                        length += len(event.text)
-                        yield ReplyDelta(message.id, event.text, text, length)
-                        if next_leak_check is not None and length >= next_leak_check:
-                            next_leak_check = max(
-                                length + LEAK_CHECK_CHARS, int(length * LEAK_CHECK_GROWTH)
-                            )
-                            if leaks_prompt(text.value(), session.bot_initial_prompt_msg):
-                                # Cut the reply short: the rest would reveal the prompt too.
-                                meta.update(finish_reason="withheld")
-                                outcome = MessageState.COMPLETE
-                                break
-                        if time.monotonic() - last_flush >= self._flush_interval_s:
-                            last_flush = time.monotonic()
-                            await self._store.update_message(
-                                message.id, text=text.value(), state=MessageState.STREAMING
-                            )
-                    elif isinstance(event, StreamEnd):
-                        meta.update(finish_reason=event.finish_reason, model=event.model)
-                        if event.usage is not None:
-                            meta.update(
-                                prompt_tokens=event.usage.prompt_tokens,
-                                completion_tokens=event.usage.completion_tokens,
-                            )
-                        outcome = MessageState.COMPLETE
+                        continue
+                    yield ReplyDelta(message.id, event.delta, event._text, event._length)
+                    if time.monotonic() - last_flush >= self._flush_interval_s:
+                        last_flush = time.monotonic()
+                        await self._store.update_message(
+                            message.id, text=reply.text, state=MessageState.STREAMING
+                        )
         except ServiceError as failure:
             error = failure
-            meta.update(
-                error=failure.message,
-                failure="storage" if isinstance(failure, StoreError) else "llm",
-            )
         except asyncio.CancelledError:
-            meta.update(stopped=True)
+            cancelled = True  # the window is closing: stored as stopped, then cancelled
             raise
         finally:
+            if self._replies.get(session.id) is reply:
+                del self._replies[session.id]
+            end = reply.end(error, cancelled=cancelled)
             final, session = await self._store_final(
-                request, message, text.value(), outcome, meta, add_to_context=add_to_context
+                request, message, end, add_to_context=add_to_context
             )
-        if outcome is MessageState.COMPLETE:
+        if end.is_complete:
             if add_to_context:
                 yield SessionUpdated(session)
             if request.replaces is not None:
@@ -684,35 +632,49 @@ class SessionEngine:
         else:
             yield ReplyInterrupted(final, error)
 
+    def _forget(self, session_id: str, reply: ReplyStream, message_id: str) -> None:
+        if self._replies.get(session_id) is reply:
+            del self._replies[session_id]
+        self._streaming.discard(message_id)
+
+    def stop(self, session_id: str) -> bool:
+        """Stop the reply streaming in a session; it ends as interrupted, what arrived kept.
+
+        Whoever reads the reply's events then gets its ``ReplyInterrupted`` (``error`` None).
+        False when no reply streams there.
+        """
+        reply = self._replies.get(session_id)
+        if reply is None:
+            return False
+        reply.stop()
+        return True
+
     async def _store_final(
         self,
         request: _ReplyRequest,
         message: Message,
-        text: str,
-        outcome: MessageState,
-        meta: dict[str, object],
+        end: ReplyEnd,
         *,
         add_to_context: bool,
     ) -> tuple[Message, Session]:
         """Store a reply's final form (and, when complete, the context it extends) at once.
 
-        Shielded: it is stored even while the task is being cancelled (Stop, window close).
+        Shielded: it is stored even while the task is being cancelled (the window closing).
         The message counts as streaming here until the write is done, so reopening the session
         meanwhile cannot mistake it for a crash's leftover.
         """
         session = request.session
-        if session.guards_prompt_leak and leaks_prompt(text, session.bot_initial_prompt_msg):
-            text = REFUSAL
-            meta.update(withheld=True)
-        final = replace(message, message=text, state=outcome, meta=meta)
-        if outcome is MessageState.COMPLETE and add_to_context:
+        meta = _final_meta(message.meta, end)
+        outcome = MessageState.COMPLETE if end.is_complete else MessageState.INTERRUPTED
+        final = replace(message, message=end.text, state=outcome, meta=meta)
+        if end.is_complete and add_to_context:
             session = self._with_context_entry(session, final)
             context: tuple[ContextMessage, ...] | None = session.context
         else:
             context = None
         write = asyncio.ensure_future(
             self._store.update_message(
-                final.id, text=text, state=outcome, meta=meta, context=context
+                final.id, text=end.text, state=outcome, meta=meta, context=context
             )
         )
         write.add_done_callback(lambda _: self._streaming.discard(message.id))
@@ -720,71 +682,26 @@ class SessionEngine:
         return final, session
 
 
-class _RetryNotices:
-    """Retry notices the client announces while the stream's first event is awaited."""
-
-    def __init__(self) -> None:
-        self.pending: collections.deque[RetryNotice] = collections.deque()
-        self._wake: asyncio.Future[None] | None = None
-
-    def announce(self, notice: RetryNotice) -> None:
-        """Keep a notice for the reader and wake it (the client's ``on_retry``)."""
-        self.pending.append(notice)
-        self.wake_up()
-
-    def wake_up(self, _: object = None) -> None:
-        """Wake the reader waiting in ``wait`` (a notice came, or the event it waits for)."""
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
-
-    async def wait(self) -> None:
-        """Until ``wake_up`` is called."""
-        self._wake = asyncio.get_running_loop().create_future()
-        try:
-            await self._wake
-        finally:
-            self._wake = None
-
-
-async def _with_retry_notices(
-    stream: AsyncIterator[StreamEvent], notices: _RetryNotices
-) -> AsyncIterator[StreamEvent | RetryNotice]:
-    """The stream's events, with each retry notice as soon as it is announced.
-
-    The client announces a retry and then waits before the stream yields anything, so
-    notices read only between stream events would arrive after the wait they announce. Retries
-    happen only before the first event, so from then on the stream is read directly: racing
-    each of thousands of events against the notices would cost a task per token. The race
-    itself is one task and one future (not asyncio.wait and a queue reader's task): each
-    wake-up is a trip through the Qt event loop.
-    """
-    next_event: asyncio.Future[StreamEvent] = asyncio.ensure_future(anext(stream))
-    next_event.add_done_callback(notices.wake_up)
-    try:
-        while True:
-            while notices.pending:
-                yield notices.pending.popleft()
-            if next_event.done():
-                break
-            await notices.wait()
-        try:
-            event = next_event.result()
-        except StopAsyncIteration:
-            return
-        yield event
-        async for event in stream:
-            yield event
-    finally:
-        if not next_event.done():
-            next_event.cancel()
-            # The stream must have stopped running before it can be closed.
-            with contextlib.suppress(BaseException):
-                await next_event
-        elif not next_event.cancelled():
-            next_event.exception()  # retrieved: an early exit is not an unhandled error
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+def _final_meta(meta: dict[str, object], end: ReplyEnd) -> dict[str, object]:
+    """A reply's stored details once it has ended."""
+    final = dict(meta)
+    if end.is_complete:
+        final.update(finish_reason=end.finish_reason, model=end.model)
+        if end.usage is not None:
+            final.update(
+                prompt_tokens=end.usage.prompt_tokens,
+                completion_tokens=end.usage.completion_tokens,
+            )
+    if end.error is not None:
+        final.update(
+            error=end.error.message,
+            failure="storage" if isinstance(end.error, StoreError) else "llm",
+        )
+    if end.stopped:
+        final.update(stopped=True)
+    if end.withheld:
+        final.update(withheld=True)
+    return final
 
 
 def _turn_ceiling(role: Role, content: str) -> int:

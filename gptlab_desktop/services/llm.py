@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import ModuleType
@@ -138,9 +138,6 @@ class StreamEnd:
     model: str
 
 
-StreamEvent = TextDelta | StreamEnd
-
-
 @dataclass(frozen=True, slots=True)
 class RetryNotice:
     """The client waits ``wait_s`` seconds before attempt number ``attempt + 1``."""
@@ -168,7 +165,8 @@ class ModerationResult:
     categories: tuple[str, ...] = ()
 
 
-RetryCallback = Callable[[RetryNotice], None]
+# What a reply stream yields: retry notices (before any text), the text, then its end.
+StreamEvent = RetryNotice | TextDelta | StreamEnd
 
 
 def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ...]:
@@ -326,18 +324,33 @@ class LlmClient:
     # -- chat --------------------------------------------------------------------------------
 
     async def stream_chat(
-        self,
-        messages: Sequence[ChatTurn],
-        config: ModelConfig,
-        *,
-        on_retry: RetryCallback | None = None,
+        self, messages: Sequence[ChatTurn], config: ModelConfig
     ) -> AsyncIterator[StreamEvent]:
-        """Stream a reply: ``TextDelta`` events, then one ``StreamEnd``.
+        """Stream a reply: a ``RetryNotice`` before each wait for a retry, then ``TextDelta``
+        events, then one ``StreamEnd``.
 
         Raises an ``LlmError``; ``ConnectionLost`` when the stream broke or ended without a
         finish reason, after the text that did arrive was yielded.
         """
-        stream = await self._open_stream_with_retries(messages, config, on_retry)
+        attempt = 0
+        while True:
+            try:
+                stream = await self._open_stream(messages, config)
+                break
+            except LlmError as error:
+                wait_s = self._retry_wait(error, attempt)
+                if wait_s is None:
+                    raise
+                attempt += 1
+                log.info("Retrying the request in %.1f s (%s)", wait_s, type(error).__name__)
+                # Said before the wait, so the window can count it down.
+                yield RetryNotice(
+                    attempt=attempt,
+                    wait_s=wait_s,
+                    reason=error.message,
+                    is_rate_limit=isinstance(error, RateLimited),
+                )
+                await asyncio.sleep(wait_s)
         finish_reason: str | None = None
         usage: Usage | None = None
         model = config.model
@@ -373,46 +386,13 @@ class LlmClient:
             raise ConnectionLost()
         yield StreamEnd(finish_reason=finish_reason, usage=usage, model=model)
 
-    async def complete(
-        self,
-        messages: Sequence[ChatTurn],
-        config: ModelConfig,
-        *,
-        on_retry: RetryCallback | None = None,
-    ) -> str:
-        """The whole reply as one string (titles, summaries)."""
+    async def complete(self, messages: Sequence[ChatTurn], config: ModelConfig) -> str:
+        """The whole reply as one string (titles, summaries); retries are waited for silently."""
         parts: list[str] = []
-        async for event in self.stream_chat(messages, config, on_retry=on_retry):
+        async for event in self.stream_chat(messages, config):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
         return "".join(parts)
-
-    async def _open_stream_with_retries(
-        self,
-        messages: Sequence[ChatTurn],
-        config: ModelConfig,
-        on_retry: RetryCallback | None,
-    ) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return await self._open_stream(messages, config)
-            except LlmError as error:
-                wait_s = self._retry_wait(error, attempt)
-                if wait_s is None:
-                    raise
-                attempt += 1
-                log.info("Retrying the request in %.1f s (%s)", wait_s, type(error).__name__)
-                if on_retry is not None:
-                    on_retry(
-                        RetryNotice(
-                            attempt=attempt,
-                            wait_s=wait_s,
-                            reason=error.message,
-                            is_rate_limit=isinstance(error, RateLimited),
-                        )
-                    )
-                await asyncio.sleep(wait_s)
 
     def _retry_wait(self, error: LlmError, attempt: int) -> float | None:
         if attempt >= self._settings.max_retries:

@@ -75,11 +75,12 @@ from gptlab_desktop.services.assistant_lab import (
     template_for,
 )
 from gptlab_desktop.services.errors import ServiceError
-from gptlab_desktop.services.llm import StreamEnd, TextDelta
+from gptlab_desktop.services.llm import RetryNotice
 from gptlab_desktop.services.model_catalog import context_window, max_output_tokens
+from gptlab_desktop.services.replies import ReplyEnd, ReplyGrowth
 from gptlab_desktop.services.tokens import CHARS_PER_TOKEN_ESTIMATE, TokenCounter
 from gptlab_desktop.ui.chat_view import ChatStreamView
-from gptlab_desktop.ui.messages import describe_error
+from gptlab_desktop.ui.messages import describe_error, retry_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.version_history import VersionHistoryWidget
 
@@ -1105,41 +1106,39 @@ class AssistantEditorDialog(QDialog):
         self.try_it_view.scroll_to_end()
         self._streaming_message = reply
         self.try_it_status_label.setText("The assistant is answering… (nothing is stored)")
-        parts: list[str] = []
-        state = MessageState.INTERRUPTED
+        end: ReplyEnd | None = None
         try:
             async for event in self._conversation.send(text):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    self.try_it_view.set_streaming_text(reply.id, "".join(parts))
-                elif isinstance(event, StreamEnd):
-                    state = MessageState.COMPLETE
-            self.try_it_status_label.setText("Nothing here is stored.")
-        except asyncio.CancelledError:
-            self.try_it_status_label.setText("Stopped. Nothing here is stored.")
-            raise
-        except ServiceError as error:
-            self.try_it_status_label.setText(f"{error.title}: {error.message}")
+                if isinstance(event, ReplyGrowth):
+                    self.try_it_view.set_streaming_text(reply.id, event.text)
+                elif isinstance(event, RetryNotice):
+                    self.try_it_status_label.setText(retry_text(event))
+                else:
+                    end = event
         finally:
             self.try_it_view.flush_streaming()
-            if self._conversation is not None and self._conversation.turns:
-                last = self._conversation.turns[-1]
-                if last.role is Role.ASSISTANT:
-                    parts = [last.content]  # the leak guard may have replaced it
-            transcript.replace(
-                Message(reply.id, _TRY_IT_SESSION, Role.ASSISTANT, "".join(parts), now, state)
-            )
             self._streaming_message = None
+        if end is None:
+            return
+        if end.error is not None:
+            self.try_it_status_label.setText(f"{end.error.title}: {end.error.message}")
+        elif end.stopped:
+            self.try_it_status_label.setText("Stopped. Nothing here is stored.")
+        else:
+            self.try_it_status_label.setText("Nothing here is stored.")
+        state = MessageState.COMPLETE if end.is_complete else MessageState.INTERRUPTED
+        transcript.replace(Message(reply.id, _TRY_IT_SESSION, Role.ASSISTANT, end.text, now, state))
 
     def stop_test(self) -> None:
         """Stop the streaming test reply (what arrived stays, marked interrupted)."""
-        task = self._tasks.running("try-it")
-        if task is not None:
-            task.cancel()
+        if self._conversation is not None:
+            self._conversation.stop()
 
     def reset_test(self) -> None:
         """Forget the test conversation and start over."""
-        self.stop_test()
+        running = self._tasks.running("try-it")
+        if running is not None:
+            running.cancel()
         self._conversation = None
         self.try_it_view.transcript().set_messages([])
         self.try_it_status_label.setText(

@@ -9,6 +9,7 @@ untyped is a bug: the user gets a plain sentence, the log gets the traceback.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -22,6 +23,8 @@ from gptlab_desktop.services.store.base import StoreHealth
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox
+
+    from gptlab_desktop.services.llm import RetryNotice
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,19 @@ def _log_file_hint() -> str:
         if isinstance(handler, logging.FileHandler) and handler.baseFilename != os.devnull:
             return f" ({handler.baseFilename})"
     return ""
+
+
+def retry_cause(notice: RetryNotice) -> str:
+    """Why a request waits before it is tried again."""
+    return "Rate limited" if notice.is_rate_limit else "The AI service failed"
+
+
+def retry_text(notice: RetryNotice, remaining_s: int | None = None) -> str:
+    """The countdown to a retry: ``remaining_s`` seconds (None: the whole wait) to go."""
+    seconds = max(1, math.ceil(notice.wait_s)) if remaining_s is None else remaining_s
+    if seconds <= 0:
+        return f"{retry_cause(notice)} — retrying now…"
+    return f"{retry_cause(notice)} — retrying in {seconds} s…"
 
 
 def describe_store_problem(health: StoreHealth) -> UserMessage:

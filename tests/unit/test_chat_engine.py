@@ -304,6 +304,40 @@ async def test_stop_keeps_the_partial_reply_marked_interrupted(
     assert reply.meta.get("stopped") is True
 
 
+async def test_stop_through_the_engine_ends_the_stream_with_the_interrupted_reply(
+    engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.script(Reply(text="x" * 400, chunk_size=4, delay_s=0.01))
+    session = await engine.start_session(await make_assistant(store, user), user.id)
+    events: list[ChatEvent] = []
+    async for event in engine.send(session.id, "Talk"):
+        events.append(event)
+        if isinstance(event, ReplyDelta) and len(event.text) >= 20:
+            assert engine.stop(session.id)  # the Stop button
+    [end] = [e for e in events if isinstance(e, ReplyInterrupted)]
+    assert events[-1] is end and end.error is None
+    assert end.message.state is MessageState.INTERRUPTED
+    assert end.message.meta.get("stopped") is True
+    stored = (await store.list_messages(session.id))[-1]
+    assert (stored.message, stored.state) == (end.message.message, MessageState.INTERRUPTED)
+    assert len(stored.message) >= 20 and set(stored.message) == {"x"}
+    assert not engine.stop(session.id)  # nothing streams any more
+
+
+async def test_stop_before_the_reply_row_is_written_still_ends_it_interrupted(
+    engine: SessionEngine, store: SqliteStore, user: User
+) -> None:
+    session = await engine.start_session(await make_assistant(store, user), user.id)
+    events: list[ChatEvent] = []
+    async for event in engine.send(session.id, "Hello"):
+        events.append(event)
+        if isinstance(event, MessageStored):
+            assert engine.stop(session.id)
+    assert isinstance(events[-1], ReplyInterrupted) and events[-1].error is None
+    stored = (await store.list_messages(session.id))[-1]
+    assert stored.role is Role.ASSISTANT and stored.state is MessageState.INTERRUPTED
+
+
 async def test_a_reply_left_streaming_by_a_crash_is_interrupted_when_reopened(
     engine: SessionEngine, store: SqliteStore, user: User
 ) -> None:

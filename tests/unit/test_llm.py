@@ -80,9 +80,17 @@ async def client(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
 
 
 async def collect(
-    llm: LlmClient, turns: tuple[ChatTurn, ...] = TURNS, **kwargs: object
+    llm: LlmClient, turns: tuple[ChatTurn, ...] = TURNS, *, seen: list[StreamEvent] | None = None
 ) -> list[StreamEvent]:
-    return [event async for event in llm.stream_chat(turns, CONFIG, **kwargs)]  # type: ignore[arg-type]
+    """Every event of a reply; each also goes into ``seen`` as it comes (kept if it fails)."""
+    events = [] if seen is None else seen
+    async for event in llm.stream_chat(turns, CONFIG):
+        events.append(event)
+    return events
+
+
+def notices_in(events: list[StreamEvent]) -> list[RetryNotice]:
+    return [event for event in events if isinstance(event, RetryNotice)]
 
 
 def text_of(events: list[StreamEvent]) -> str:
@@ -328,13 +336,13 @@ async def test_rate_limit_is_retried_after_retry_after_and_succeeds(
     client: LlmClient, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(ErrorReply.rate_limited(retry_after_s=0.4), Reply(text="Done."))
-    notices: list[RetryNotice] = []
+    seen: list[StreamEvent] = []
     started = time.monotonic()
-    events = await collect(client, on_retry=notices.append)
+    events = await collect(client, seen=seen)
     assert time.monotonic() - started >= 0.4
     assert text_of(events) == "Done."
-    assert [(notice.attempt, notice.wait_s) for notice in notices] == [(1, 0.4)]
-    assert "too many requests" in notices[0].reason
+    assert [(notice.attempt, notice.wait_s) for notice in notices_in(seen)] == [(1, 0.4)]
+    assert "too many requests" in notices_in(seen)[0].reason
     assert len(openai_server.requests_to("chat")) == 2
 
 
@@ -343,20 +351,20 @@ async def test_retry_after_ms_is_preferred_to_retry_after(
     client: LlmClient, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(ErrorReply.rate_limited(retry_after_s=30, retry_after_ms=150), Reply())
-    notices: list[RetryNotice] = []
-    await collect(client, on_retry=notices.append)
-    assert [notice.wait_s for notice in notices] == [0.15]
+    seen: list[StreamEvent] = []
+    await collect(client, seen=seen)
+    assert [notice.wait_s for notice in notices_in(seen)] == [0.15]
 
 
 @pytest.mark.asyncio
 async def test_rate_limit_gives_up_after_max_retries(openai_server: FakeOpenAIServer) -> None:
     llm = make_client(openai_server, max_retries=2)
     openai_server.script(*[ErrorReply.rate_limited(retry_after_s=0.05)] * 3, Reply())
-    notices: list[RetryNotice] = []
+    seen: list[StreamEvent] = []
     with pytest.raises(RateLimited) as caught:
-        await collect(llm, on_retry=notices.append)
+        await collect(llm, seen=seen)
     assert caught.value.retry_after_s == 0.05
-    assert [notice.attempt for notice in notices] == [1, 2]
+    assert [notice.attempt for notice in notices_in(seen)] == [1, 2]
     assert len(openai_server.requests_to("chat")) == 3
     await llm.aclose()
 
@@ -366,11 +374,11 @@ async def test_rate_limit_asking_for_a_long_wait_fails_at_once(
     client: LlmClient, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(ErrorReply.rate_limited(retry_after_s=3600))
-    notices: list[RetryNotice] = []
+    seen: list[StreamEvent] = []
     with pytest.raises(RateLimited) as caught:
-        await collect(client, on_retry=notices.append)
+        await collect(client, seen=seen)
     assert caught.value.retry_after_s == 3600
-    assert notices == []
+    assert notices_in(seen) == []
 
 
 @pytest.mark.asyncio
@@ -378,10 +386,10 @@ async def test_insufficient_quota_is_not_retried(
     client: LlmClient, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(ErrorReply.insufficient_quota(), Reply())
-    notices: list[RetryNotice] = []
+    seen: list[StreamEvent] = []
     with pytest.raises(QuotaExhausted):
-        await collect(client, on_retry=notices.append)
-    assert notices == []
+        await collect(client, seen=seen)
+    assert notices_in(seen) == []
     assert len(openai_server.requests_to("chat")) == 1
 
 
@@ -391,9 +399,9 @@ async def test_server_error_is_retried_with_backoff(
 ) -> None:
     llm = make_client(openai_server, max_retries=1)
     openai_server.script(ErrorReply(502), Reply(text="Recovered."))
-    notices: list[RetryNotice] = []
-    assert text_of(await collect(llm, on_retry=notices.append)) == "Recovered."
-    assert [(notice.attempt, notice.wait_s) for notice in notices] == [(1, 1.0)]
+    seen: list[StreamEvent] = []
+    assert text_of(await collect(llm, seen=seen)) == "Recovered."
+    assert [(notice.attempt, notice.wait_s) for notice in notices_in(seen)] == [(1, 1.0)]
     await llm.aclose()
 
 
