@@ -9,16 +9,14 @@ with a busy cursor and "Opening your data…", and is carried out the moment the
 store that cannot be used never stops the window: it says so, and shows the shipped showcase
 read-only.
 
-Every feature is reached from here: the lobby starts sessions; the Assistants menu and the
-lobby's context menu open the assistant editor (new, edit, duplicate) and import or export
-assistant files; the sessions panel opens, searches, renames, exports, ends and deletes past
-sessions; Settings → API Key… opens the key dialog, which also opens by itself on a first run
-against OpenAI without a key. The editor, the key dialog and the account (with its cryptography)
-are imported on first use: none of them is needed to paint the window.
-
-The first paint is the lobby's: the chat pane and the sessions panel (their modules and widgets
-cost as much start-up time as the rest of the window) are built once the filled lobby has been
-painted, or at once when anything asks for them earlier.
+Every feature is reached from here, each part in a module of its own: the lobby
+(``lobby_panel.py``) starts sessions; the menus (``window_menus.py``) and the lobby's context menu
+open the assistant editor and move assistant files (``assistant_actions.py``); the chat pane and
+the sessions panel (``workspace.py``) are built once the filled lobby has painted, or at once
+when anything asks for them earlier; Settings → API Key… opens the key dialog
+(``account_actions.py``), which also opens by itself on a first run against OpenAI without a
+key. The editor, the key dialog and the account (with its cryptography) are imported on first
+use: none of them is needed to paint the window.
 """
 
 from __future__ import annotations
@@ -26,49 +24,39 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QByteArray,
-    QEvent,
-    QModelIndex,
-    QObject,
-    QPoint,
     QSettings,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QLabel,
-    QLineEdit,
     QListView,
     QMainWindow,
-    QMenu,
     QSplitter,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
-from gptlab_desktop import __version__
-from gptlab_desktop.models import Assistant, Session, User
+from gptlab_desktop.models import Assistant, User
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.store.base import StoreHealth
-from gptlab_desktop.ui.lobby_model import (
-    LobbyDelegate,
-    LobbyFilterModel,
-    LobbyModel,
-    LobbyRole,
-)
-from gptlab_desktop.ui.messages import MessagePresenter, UserMessage, store_status_text
+from gptlab_desktop.ui.account_actions import AccountActions
+from gptlab_desktop.ui.assistant_actions import AssistantActions
+from gptlab_desktop.ui.lobby_panel import LobbyPanel
+from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
+from gptlab_desktop.ui.pending import PendingRequests
+from gptlab_desktop.ui.qt_helpers import next_paint
+from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show_about
+from gptlab_desktop.ui.workspace import Workspace
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
@@ -84,29 +72,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APP_TITLE = "GPT Lab Desktop"
-# How many past sessions the sessions panel lists.
-SESSION_LIST_LIMIT = 100
-# Laying out 10,000 lobby cards at once took 117 ms; in batches of 100 the first batch takes 3 ms
-# and the rest follow between paints.
-LOBBY_BATCH_SIZE = 100
-# The keyring notice is said once and must be readable: longer than a passing message.
-KEYRING_NOTICE_MS = 15_000
 # How long the chat pane and sessions panel wait for the filled lobby to paint before they are
 # built anyway (a window that is hidden or minimised never paints).
 LOBBY_PAINT_WAIT_S = 0.25
 
 _GEOMETRY_KEY = "mainWindow/geometry"
 _SPLITTER_KEY = "mainWindow/splitterState"
-_FILE_NAME_UNSAFE = re.compile(r"[^\w\- ]+")
-_ASSISTANT_FILES = "Assistant files (*.json)"
-OPENING_TEXT = "Opening your data…"
-
-
-def assistant_file_name(assistant: Assistant) -> str:
-    """A file name for an assistant's export: its name, without characters a path dislikes."""
-    stem = " ".join(_FILE_NAME_UNSAFE.sub("", assistant.name).split()) or "assistant"
-    return f"{stem}.json"
 
 
 class MainWindow(QMainWindow):
@@ -137,99 +108,50 @@ class MainWindow(QMainWindow):
         self._health: StoreHealth | None = None
         self._is_closing = False
         self._is_shut_down = False
-        # What the user asked for before the data was open, carried out once it is.
-        self._pending: list[Callable[[], object]] = []
-        self._editors: list[AssistantEditorDialog] = []
-        self._api_key_dialog: ApiKeyDialog | None = None
-        self._has_told_keyring = False
-        self._chat_pane: ChatPane | None = None
-        self._session_panel: SessionPanel | None = None
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
 
-        self.lobby_model = LobbyModel(self)
-        self.lobby_filter = LobbyFilterModel(self)
-        self.lobby_filter.setSourceModel(self.lobby_model)
-
         # The status bar first: the sessions panel reports through the window's messages.
         self._build_status_bar()
         self.messages = MessagePresenter(self, self.statusBar())
+        # What the user asks for before the data is open, carried out once it is.
+        self._pending = PendingRequests(self.messages)
+        self.assistant_actions = AssistantActions(
+            services, self.messages, self, reload_lobby=self._reload_selecting
+        )
+        self.account_actions = AccountActions(services, self.messages, self)
+        self.account_actions.keyChanged.connect(self._on_key_changed)
         self._build_menus()
         self._build_central()
-        self._build_lobby_menu()
+        self._build_workspace()
         self._connect()
         self._restore_window_state()
         self._update_actions()
 
     # -- building ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        menu_bar = self.menuBar()
-
-        file_menu = menu_bar.addMenu("&File")
-        file_menu.setObjectName("fileMenu")
-        # Enabled while an assistant is selected and sessions can be saved.
-        self.new_session_action = self._action("New Session", "newSessionAction", "Ctrl+N")
-        self.new_session_action.triggered.connect(self.start_session_with_selected)
-        file_menu.addAction(self.new_session_action)
-        file_menu.addSeparator()
-        self.quit_action = self._action("&Quit", "quitAction", "Ctrl+Q")
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.triggered.connect(self.close)
-        file_menu.addAction(self.quit_action)
-
-        assistants_menu = menu_bar.addMenu("&Assistants")
-        assistants_menu.setObjectName("assistantsMenu")
-        self.new_assistant_action = self._action(
-            "New Assistant…", "newAssistantAction", "Ctrl+Shift+N"
-        )
-        self.new_assistant_action.triggered.connect(self.new_assistant)
-        self.edit_assistant_action = self._action(
-            "Edit Assistant…", "editAssistantAction", "Ctrl+Shift+E"
-        )
-        self.edit_assistant_action.triggered.connect(self.edit_selected_assistant)
-        self.duplicate_assistant_action = self._action(
-            "Duplicate Assistant…", "duplicateAssistantAction"
-        )
-        self.duplicate_assistant_action.triggered.connect(self.duplicate_selected_assistant)
-        self.import_assistants_action = self._action("Import Assistants…", "importAssistantsAction")
-        self.import_assistants_action.triggered.connect(self.ask_import_path)
-        self.export_assistant_action = self._action("Export Assistant…", "exportAssistantAction")
-        self.export_assistant_action.triggered.connect(self.ask_export_path)
-        for action in (
-            self.new_assistant_action,
-            self.edit_assistant_action,
-            self.duplicate_assistant_action,
+        actions = build_window_actions(self)
+        self.actions = actions
+        self.new_session_action = actions.new_session
+        self.new_assistant_action = actions.new_assistant
+        self.edit_assistant_action = actions.edit_assistant
+        self.duplicate_assistant_action = actions.duplicate_assistant
+        self.import_assistants_action = actions.import_assistants
+        self.export_assistant_action = actions.export_assistant
+        self.lobby_menu = actions.lobby_menu
+        for action, slot in (
+            (actions.new_session, self.start_session_with_selected),
+            (actions.quit, self.close),
+            (actions.new_assistant, self.new_assistant),
+            (actions.edit_assistant, self.edit_selected_assistant),
+            (actions.duplicate_assistant, self.duplicate_selected_assistant),
+            (actions.import_assistants, self.ask_import_path),
+            (actions.export_assistant, self.ask_export_path),
+            (actions.api_key, self.show_api_key_dialog),
+            (actions.about, self.show_about),
         ):
-            assistants_menu.addAction(action)
-        assistants_menu.addSeparator()
-        assistants_menu.addAction(self.import_assistants_action)
-        assistants_menu.addAction(self.export_assistant_action)
-
-        settings_menu = menu_bar.addMenu("&Settings")
-        settings_menu.setObjectName("settingsMenu")
-        self.api_key_action = self._action("API Key…", "apiKeyAction")
-        self.api_key_action.triggered.connect(self.show_api_key_dialog)
-        # Built by the preferences issue.
-        self.preferences_action = self._action("Preferences…", "preferencesAction")
-        self.preferences_action.setEnabled(False)
-        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        settings_menu.addAction(self.api_key_action)
-        settings_menu.addAction(self.preferences_action)
-
-        help_menu = menu_bar.addMenu("&Help")
-        help_menu.setObjectName("helpMenu")
-        self.about_action = self._action(f"About {APP_TITLE}", "aboutAction")
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.about_action.triggered.connect(self.show_about)
-        help_menu.addAction(self.about_action)
-
-    def _action(self, text: str, object_name: str, shortcut: str | None = None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(object_name)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        return action
+            action.triggered.connect(slot)
 
     def _build_central(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -248,81 +170,52 @@ class MainWindow(QMainWindow):
         self.sidebar_tabs = QTabWidget(self)
         name_widget(self.sidebar_tabs, "sidebarTabs", "Assistants and sessions")
 
-        assistants_page = QWidget(self.sidebar_tabs)
-        layout = QVBoxLayout(assistants_page)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.assistant_filter = QLineEdit(assistants_page)
-        name_widget(self.assistant_filter, "assistantFilter", "Filter assistants")
-        self.assistant_filter.setPlaceholderText("Filter assistants… (Ctrl+F)")
-        self.assistant_filter.setClearButtonEnabled(True)
-        layout.addWidget(self.assistant_filter)
-        self.lobby_notice = QLabel(assistants_page)
-        name_widget(self.lobby_notice, "lobbyNotice", "Lobby notice")
-        self.lobby_notice.setWordWrap(True)
-        self.lobby_notice.setText("Opening your data…")
-        layout.addWidget(self.lobby_notice)
-        self.lobby_list = QListView(assistants_page)
-        self.lobby_list.setViewport(_viewport_made_here())
-        name_widget(self.lobby_list, "lobbyList", "Assistants")
-        self.lobby_list.setModel(self.lobby_filter)
-        self.lobby_list.setItemDelegate(LobbyDelegate(self.lobby_list))
-        self.lobby_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.lobby_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.lobby_list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.lobby_list.setResizeMode(QListView.ResizeMode.Adjust)
-        self.lobby_list.setLayoutMode(QListView.LayoutMode.Batched)
-        self.lobby_list.setBatchSize(LOBBY_BATCH_SIZE)
-        self.lobby_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        layout.addWidget(self.lobby_list, 1)
-        self.sidebar_tabs.addTab(assistants_page, "Assistants")
+        self.lobby = LobbyPanel(self.sidebar_tabs)
+        # The parts tests and shortcuts reach directly.
+        self.lobby_model = self.lobby.model
+        self.lobby_filter = self.lobby.filter_model
+        self.lobby_list = self.lobby.list_view
+        self.assistant_filter = self.lobby.filter_edit
+        self.lobby_notice = self.lobby.notice
+        self.sidebar_tabs.addTab(self.lobby, "Assistants")
         # Stands where the sessions panel goes until it is built (``_build_workspace``).
         self.sidebar_tabs.addTab(QWidget(self.sidebar_tabs), "Sessions")
         return self.sidebar_tabs
 
     def _build_workspace(self) -> None:
-        """Build the chat pane and the sessions panel in their places (once)."""
-        if self._chat_pane is not None:
-            return
-        from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
-        from gptlab_desktop.ui.session_panel import SessionPanel
+        self.workspace = Workspace(
+            self._services,
+            self.messages,
+            self,
+            splitter=self.splitter,
+            sidebar=self.sidebar_tabs,
+            lobby=self.lobby,
+            is_usable=lambda: self._is_usable,
+        )
+        self.workspace.built.connect(self._on_workspace_built)
+        self.workspace.sessionsChanged.connect(self._update_counts)
 
-        services = self._services
-        pane = ChatPane(
-            services.engine, ChatPaneContext(find_assistant=services.lobby.assistant), self
-        )
-        panel = SessionPanel(
-            services.library,
-            messages=self.messages,
-            list_limit=SESSION_LIST_LIMIT,
-            parent=self.sidebar_tabs,
-        )
-        self._chat_pane, self._session_panel = pane, panel
-        self.splitter.replaceWidget(1, pane).deleteLater()  # the splitter keeps its sizes
-        current = self.sidebar_tabs.currentIndex()
-        placeholder = self.sidebar_tabs.widget(1)
-        self.sidebar_tabs.removeTab(1)
-        placeholder.deleteLater()
-        self.sidebar_tabs.insertTab(1, panel, "Sessions")
-        self.sidebar_tabs.setCurrentIndex(current)
+    def _on_workspace_built(self) -> None:
+        panel = self.workspace.panel
         if not self._is_usable and self._health is not None:
             panel.setEnabled(False)
-        self._connect_workspace(pane, panel)
+        panel.sessionActivated.connect(self.open_session)
+        panel.focus_search_action.triggered.connect(self.focus_session_search)
+        shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
+        shortcut.setObjectName("focusInputShortcut")
+        shortcut.activated.connect(self.focus_message_input)
         self._follow_selected_assistant()
         self._update_counts()
 
     @property
     def chat_pane(self) -> ChatPane:
         """The chat pane (built now if it was not yet)."""
-        self._build_workspace()
-        assert self._chat_pane is not None
-        return self._chat_pane
+        return self.workspace.pane
 
     @property
     def session_panel(self) -> SessionPanel:
         """The sessions panel (built now if it was not yet)."""
-        self._build_workspace()
-        assert self._session_panel is not None
-        return self._session_panel
+        return self.workspace.panel
 
     @property
     def chat_view(self) -> ChatStreamView:
@@ -349,18 +242,6 @@ class MainWindow(QMainWindow):
         """The sessions panel's list."""
         return self.session_panel.list_view
 
-    def _build_lobby_menu(self) -> None:
-        self.lobby_menu = QMenu(self)
-        self.lobby_menu.setObjectName("lobbyContextMenu")
-        self.lobby_menu.addAction(self.new_session_action)
-        self.lobby_menu.addSeparator()
-        for action in (
-            self.edit_assistant_action,
-            self.duplicate_assistant_action,
-            self.export_assistant_action,
-        ):
-            self.lobby_menu.addAction(action)
-
     def _build_status_bar(self) -> None:
         status_bar = self.statusBar()
         status_bar.setObjectName("statusBar")
@@ -377,42 +258,12 @@ class MainWindow(QMainWindow):
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setObjectName("findShortcut")
         find.activated.connect(self.focus_filter)
-        self.assistant_filter.textChanged.connect(self._on_filter_changed)
-        self.lobby_list.activated.connect(self._on_lobby_activated)
-        self.lobby_list.selectionModel().currentChanged.connect(self._on_current_assistant)
-        self.lobby_list.customContextMenuRequested.connect(self._show_lobby_menu)
+        self.lobby.assistantActivated.connect(self.assistantActivated)
+        self.lobby.currentChanged.connect(self._on_current_assistant)
+        # popup(), not exec(): a menu must not nest an event loop (DESIGN.md).
+        self.lobby.contextMenuRequested.connect(self.lobby_menu.popup)
+        self.lobby.countsChanged.connect(self._update_counts)
         self.assistantActivated.connect(self.start_session)
-        for signal in (
-            self.lobby_filter.modelReset,
-            self.lobby_filter.rowsInserted,
-            self.lobby_filter.rowsRemoved,
-        ):
-            signal.connect(self._update_counts)
-
-    def _connect_workspace(self, pane: ChatPane, panel: SessionPanel) -> None:
-        panel.sessionActivated.connect(self.open_session)
-        panel.searchHitActivated.connect(self.show_search_hit)
-        panel.sessionDeleted.connect(self._on_session_deleted)
-        panel.sessionEnded.connect(self._on_session_ended)
-        panel.sessionsChanged.connect(self._update_counts)
-        # The panel's Ctrl+Shift+F works only while it is visible; on the window it works from
-        # either tab (the panel's own slot runs first, then this one shows the tab).
-        self.addAction(panel.focus_search_action)
-        panel.focus_search_action.triggered.connect(self.focus_session_search)
-
-        pane.sessionChanged.connect(self._on_session_changed)
-        pane.statusMessage.connect(self.messages.show_status)
-        for keys, name, slot in (
-            ("Ctrl+Return", "sendShortcut", pane.send),
-            ("Ctrl+Enter", "sendKeypadShortcut", pane.send),
-            ("Esc", "stopShortcut", pane.escape),
-            ("Ctrl+L", "focusInputShortcut", self.focus_message_input),
-        ):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setObjectName(name)
-            shortcut.activated.connect(slot)
-        panel.model.modelReset.connect(self._update_counts)
-        panel.model.rowsRemoved.connect(self._update_counts)
 
     # -- state kept between runs ------------------------------------------------------------
     def _restore_window_state(self) -> None:
@@ -457,56 +308,36 @@ class MainWindow(QMainWindow):
         self.store_status_label.setToolTip(store_status_text(health))
         if not health.is_usable:
             self.messages.show_store_problem(health)
-            self.lobby_model.set_assistants(data.assistants)
-            self.lobby_notice.setText(
+            self.lobby.show_assistants(data.assistants)
+            self.lobby.show_notice(
                 "Your data could not be opened, so the showcased assistants are shown "
                 "read-only and nothing is saved this run."
             )
-            self.lobby_notice.show()
             self.session_panel.setEnabled(False)
         else:
             for doing, error in data.problems:
                 self.messages.show_error(error, doing=doing)
-            self._show_assistants(data.assistants)
+            self.lobby.show_assistants(data.assistants)
         self._update_actions()
-        self._carry_out_pending()
+        self._pending.release()
 
     async def lobby_painted(self) -> None:
         """Wait until the filled lobby has painted (at most ``LOBBY_PAINT_WAIT_S``)."""
-        await _next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
+        await next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
 
     async def finish_building(self) -> None:
         """Build the chat pane and the sessions panel, and list the sessions."""
-        self._build_workspace()
+        self.workspace.build()
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
 
-    def _when_open(self, action: Callable[[], object], what: str) -> bool:
-        """Whether the data is open; if not, ``action`` waits for it (busy cursor, a notice)."""
+    def _when_open(self, request: Callable[[], object], what: str) -> bool:
+        """Whether the data is open; if not, ``request`` waits for it (busy cursor, a notice)."""
         if self.is_data_open:
             return True
         if not self._is_closing:
-            if not self._pending:
-                QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-            self._pending.append(action)
-            self.messages.show_status(f"{OPENING_TEXT} {what}")
+            self._pending.defer(request, what)
         return False
-
-    def _carry_out_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        if pending:
-            QApplication.restoreOverrideCursor()
-            self.messages.show_status("")
-        for action in pending:
-            try:
-                action()
-            except Exception:
-                log.exception("A request made while the data opened failed")
-
-    def _drop_pending(self) -> None:
-        if self._pending:
-            self._pending = []
-            QApplication.restoreOverrideCursor()
 
     @property
     def current_user(self) -> User | None:
@@ -518,32 +349,18 @@ class MainWindow(QMainWindow):
         try:
             assistants = await self._services.lobby.assistants()
         except ServiceError as error:
-            self.lobby_notice.setText("The assistants could not be read.")
-            self.lobby_notice.show()
+            self.lobby.show_notice("The assistants could not be read.")
             self.messages.show_error(error, doing="Reading the assistants")
             return
-        self._show_assistants(assistants, select=select)
+        self.lobby.show_assistants(assistants, select=select)
 
-    def _show_assistants(self, assistants: list[Assistant], *, select: str | None = None) -> None:
-        previous = self.selected_assistant()
-        self.lobby_model.set_assistants(assistants)
-        self.lobby_notice.setVisible(not assistants)
-        self.lobby_notice.setText("" if assistants else "No assistants yet.")
-        wanted = select or (previous.id if previous is not None else None)
-        if wanted is not None and self.selected_assistant_id() != wanted:
-            self.select_assistant(wanted)
+    async def _reload_selecting(self, select: str | None) -> None:
+        if self._is_usable:
+            await self.reload_lobby(select=select)
 
     def select_assistant(self, assistant_id: str) -> bool:
         """Make an assistant the lobby's current row and show it; whether it is listed."""
-        row = self.lobby_model.row_of(assistant_id)
-        if row is None:
-            return False
-        index = self.lobby_filter.mapFromSource(self.lobby_model.index(row, 0))
-        if not index.isValid():
-            return False  # hidden by the filter
-        self.lobby_list.setCurrentIndex(index)
-        self.lobby_list.scrollTo(index)
-        return True
+        return self.lobby.select_assistant(assistant_id)
 
     # -- the account --------------------------------------------------------------------------
     @property
@@ -553,49 +370,16 @@ class MainWindow(QMainWindow):
 
     def show_key_state(self, state: KeyState, *, needs_key: bool) -> None:
         """The saved key has been read: say where secrets live; ask for a key if one is needed."""
-        self._tell_keyring_status(state)
-        if state.api_key is None and needs_key and not self._is_closing:
-            # Not modal: the lobby and past sessions can be browsed while the key is found.
-            self.show_api_key_dialog()
-
-    def _tell_keyring_status(self, state: KeyState) -> None:
-        """Say once, in the status bar, that secrets stay in memory because no keyring works."""
-        status = state.keyring
-        if status.is_available or not status.reason or self._has_told_keyring:
-            return
-        self._has_told_keyring = True
-        self.messages.show_status(status.reason, KEYRING_NOTICE_MS)
+        if not self._is_closing:
+            self.account_actions.show_key_state(state, needs_key=needs_key)
 
     def show_api_key_dialog(self) -> ApiKeyDialog:
         """Settings → API Key…: the key dialog, shown without blocking the window."""
-        from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
+        return self.account_actions.show_dialog()
 
-        dialog = self._api_key_dialog
-        if dialog is None:
-            dialog = ApiKeyDialog(self.account, parent=self)
-            dialog.keySaved.connect(self._on_key_changed)
-            dialog.keyRemoved.connect(self._on_key_changed)
-            self._api_key_dialog = dialog
-        # show(), not open(): open() would make it window-modal, and the window should stay
-        # usable for browsing while the user fetches a key.
-        _bring_forward(dialog)
-        return dialog
-
-    def _on_key_changed(self) -> None:
-        if not self._is_closing:
-            self._tasks.start("account", self._follow_account())
-
-    async def _follow_account(self) -> None:
-        """Use the new key (or none) for the chat; the user and the lists stay the same."""
-        await self._services.use_current_key()
-        account = self.account
-        self._tell_keyring_status(account.state)
-        if self._is_usable:
-            try:
-                # The same user; a real OpenAI key's hash is recorded on it.
-                self._user = await account.current_user()
-            except ServiceError as error:
-                self.messages.show_error(error, doing="Updating your user record")
+    def _on_key_changed(self, user: User | None) -> None:
+        if self._is_usable and user is not None:
+            self._user = user
         self._update_actions()
         self.accountChanged.emit()
 
@@ -603,26 +387,16 @@ class MainWindow(QMainWindow):
     def focus_filter(self) -> None:
         """Show the lobby and put the cursor in its filter box (Ctrl+F)."""
         self.sidebar_tabs.setCurrentIndex(0)
-        self.assistant_filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.assistant_filter.selectAll()
+        self.lobby.focus_filter()
 
     def focus_session_search(self) -> None:
         """Show the sessions panel and put the cursor in its search box (Ctrl+Shift+F)."""
         self.sidebar_tabs.setCurrentWidget(self.session_panel)
         self.session_panel.focus_search()
 
-    def _on_filter_changed(self, text: str) -> None:
-        self.lobby_filter.set_filter_text(text)
-        self._update_counts()
-
-    def _on_lobby_activated(self, index: QModelIndex) -> None:
-        assistant_id = index.data(LobbyRole.ASSISTANT_ID)
-        if assistant_id:
-            self.assistantActivated.emit(str(assistant_id))
-
-    def _on_current_assistant(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+    def _on_current_assistant(self) -> None:
         self._update_actions()
-        if self._chat_pane is not None:  # else it follows the selection once built
+        if self.workspace.is_built:  # else it follows the selection once built
             self._follow_selected_assistant()
 
     def _follow_selected_assistant(self) -> None:
@@ -632,24 +406,13 @@ class MainWindow(QMainWindow):
         if self._is_usable:
             self.session_panel.set_assistant(assistant.id if assistant is not None else None)
 
-    def _show_lobby_menu(self, position: QPoint) -> None:
-        index = self.lobby_list.indexAt(position)
-        if not index.isValid():
-            return
-        self.lobby_list.setCurrentIndex(index)
-        self._update_actions()
-        # popup(), not exec(): a menu must not nest an event loop (DESIGN.md).
-        self.lobby_menu.popup(self.lobby_list.viewport().mapToGlobal(position))
-
     def selected_assistant(self) -> Assistant | None:
         """The assistant selected in the lobby, if any."""
-        assistant = self.lobby_list.currentIndex().data(LobbyRole.ASSISTANT)
-        return assistant if isinstance(assistant, Assistant) else None
+        return self.lobby.selected_assistant()
 
     def selected_assistant_id(self) -> str | None:
         """The id of the assistant selected in the lobby, if any."""
-        assistant = self.selected_assistant()
-        return assistant.id if assistant is not None else None
+        return self.lobby.selected_assistant_id()
 
     # -- sessions -----------------------------------------------------------------------------
     def start_session(self, assistant_id: str) -> asyncio.Task[None] | None:
@@ -697,98 +460,47 @@ class MainWindow(QMainWindow):
 
     def show_search_hit(self, session_id: str, message_id: str) -> asyncio.Task[bool]:
         """Once the session is open in the chat pane, scroll to the message a search found."""
-        return self._tasks.start("hit", self._show_when_open(session_id, message_id))
-
-    async def _show_when_open(self, session_id: str, message_id: str) -> bool:
-        while not self._is_open(session_id):
-            opening = self.chat_pane.reply_task()
-            if opening is None:
-                return False  # the session could not be opened (the pane says why)
-            await asyncio.wait([opening])
-        return self.scroll_to_message(message_id)
+        return self.workspace.show_search_hit(session_id, message_id)
 
     def scroll_to_message(self, message_id: str) -> bool:
         """Make a message of the open session current and bring it into view; whether shown."""
-        transcript = self.chat_view.transcript()
-        row = transcript.row_of(message_id)
-        if row is None:
-            return False
-        index = transcript.index(row, 0)
-        self.chat_view.setCurrentIndex(index)
-        self.chat_view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
-        return True
-
-    def _is_open(self, session_id: str) -> bool:
-        session = self.chat_pane.session
-        return session is not None and session.id == session_id
+        return self.workspace.scroll_to_message(message_id)
 
     def focus_message_input(self) -> None:
         """Put the cursor in the message box (Ctrl+L)."""
         self.message_input.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
-    def _on_session_deleted(self, session_id: str) -> None:
-        if self._is_open(session_id):
-            self.chat_pane.close_session()
-            self.chat_pane.show_assistant(self.selected_assistant())
-
-    def _on_session_ended(self, session_id: str) -> None:
-        if self._is_open(session_id):
-            self.chat_pane.reload_session()
-
-    def _on_session_changed(self, session: Session) -> None:
-        if self._is_usable:
-            self._tasks.start("sessions", self._show_changed_session(session))
-
-    async def _show_changed_session(self, session: Session) -> None:
-        """List a new or changed session (selected), and its assistant's new session count."""
-        await asyncio.wait([self.session_panel.refresh()])
-        self.session_panel.select_session(session.id)
-        if session.bot_id:
-            try:
-                assistant = await self._services.lobby.assistant(session.bot_id)
-            except ServiceError:
-                return  # only a counter in the lobby; the next reload shows it
-            if assistant is not None:
-                self.lobby_model.update_assistant(assistant)
-
     # -- assistants ---------------------------------------------------------------------------
     def _can_change_assistants(self) -> bool:
         return self._is_usable and self._user is not None
 
+    def _assistant_user(self, request: Callable[[], object], what: str) -> str | None:
+        """The user to change assistants as, once the data is open; None: not now (said)."""
+        if self._is_closing or not self._when_open(request, what):
+            return None
+        if not self._can_change_assistants() or self._user is None:
+            self.messages.show_status(
+                "Assistants cannot be changed: your data could not be opened this run."
+            )
+            return None
+        return self._user.id
+
     def new_assistant(self) -> AssistantEditorDialog | None:
         """Ctrl+Shift+N: the assistant editor on an empty form (once the data is open)."""
-        if not self._when_open(self.new_assistant, "The new assistant opens then."):
-            return None
-        dialog = self._make_editor()
-        if dialog is not None:
-            dialog.start_new()
-        return dialog
+        user_id = self._assistant_user(self.new_assistant, "The new assistant opens then.")
+        return self.assistant_actions.new(user_id) if user_id else None
 
     def edit_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
         """The editor on an assistant (a showcased one read-only, with Duplicate)."""
-        if not self._when_open(
-            functools.partial(self.edit_assistant, assistant_id), "The assistant opens then."
-        ):
-            return None
-        for editor in self._editors:
-            if editor.assistant_id == assistant_id and editor.isVisible():
-                _bring_forward(editor)
-                return editor
-        dialog = self._make_editor()
-        if dialog is not None:
-            dialog.start_edit(assistant_id)
-        return dialog
+        request = functools.partial(self.edit_assistant, assistant_id)
+        user_id = self._assistant_user(request, "The assistant opens then.")
+        return self.assistant_actions.edit(assistant_id, user_id) if user_id else None
 
     def duplicate_assistant(self, assistant_id: str) -> AssistantEditorDialog | None:
         """The editor on an unsaved own copy of an assistant."""
-        if not self._when_open(
-            functools.partial(self.duplicate_assistant, assistant_id), "The copy opens then."
-        ):
-            return None
-        dialog = self._make_editor()
-        if dialog is not None:
-            dialog.start_duplicate(assistant_id)
-        return dialog
+        request = functools.partial(self.duplicate_assistant, assistant_id)
+        user_id = self._assistant_user(request, "The copy opens then.")
+        return self.assistant_actions.duplicate(assistant_id, user_id) if user_id else None
 
     def edit_selected_assistant(self) -> AssistantEditorDialog | None:
         """Ctrl+Shift+E: edit (or read) the assistant selected in the lobby."""
@@ -803,48 +515,7 @@ class MainWindow(QMainWindow):
     @property
     def assistant_editors(self) -> list[AssistantEditorDialog]:
         """The assistant editors open now."""
-        return list(self._editors)
-
-    def _make_editor(self) -> AssistantEditorDialog | None:
-        """A new editor dialog (one per open), or None when assistants cannot be changed."""
-        if not self._can_change_assistants() or self._user is None:
-            self.messages.show_status(
-                "Assistants cannot be changed: your data could not be opened this run."
-            )
-            return None
-        from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
-
-        dialog = AssistantEditorDialog(
-            self._services.lab,
-            creator_user_id=self._user.id,
-            token_counter=self._services.tokens,
-            parent=self,
-        )
-        dialog.assistantSaved.connect(self._on_assistant_saved)
-        dialog.assistantDeleted.connect(self._on_assistant_deleted)
-        dialog.finished.connect(functools.partial(self._on_editor_finished, dialog))
-        self._editors.append(dialog)
-        return dialog
-
-    def _on_editor_finished(self, dialog: AssistantEditorDialog, _result: int) -> None:
-        if dialog in self._editors:
-            self._editors.remove(dialog)
-            self._tasks.start(f"editor:{id(dialog)}", self._delete_editor(dialog))
-
-    async def _delete_editor(self, dialog: AssistantEditorDialog) -> None:
-        # Deleted only once its own tasks (a try-it reply, a save) have stopped.
-        cleanup = dialog.closing_cleanup
-        if cleanup is not None:
-            await asyncio.wait([cleanup])
-        dialog.deleteLater()
-
-    def _on_assistant_saved(self, assistant_id: str) -> None:
-        if self._is_usable:
-            self._tasks.start("lobby", self.reload_lobby(select=assistant_id))
-
-    def _on_assistant_deleted(self, _assistant_id: str) -> None:
-        if self._is_usable:
-            self._tasks.start("lobby", self.reload_lobby())
+        return self.assistant_actions.editors
 
     def ask_import_path(self) -> QFileDialog | None:
         """Import Assistants…: choose a file (the file dialog then calls ``import_assistants``).
@@ -853,88 +524,26 @@ class MainWindow(QMainWindow):
         """
         if self._is_closing or (self.is_data_open and not self._can_change_assistants()):
             return None
-        from PySide6.QtWidgets import QFileDialog
-
-        dialog = QFileDialog(self, "Import Assistants")
-        dialog.setObjectName("importAssistantsDialog")
-        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.setNameFilters([_ASSISTANT_FILES, "All files (*)"])
-        dialog.setDirectory(_documents_folder())
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fileSelected.connect(self.import_assistants)
-        # open(), never exec(): it must not nest an event loop inside a running coroutine.
-        dialog.open()
-        return dialog
+        return self.assistant_actions.ask_import_path(self.import_assistants)
 
     def import_assistants(self, path: str | Path) -> asyncio.Task[list[str]] | None:
         """Create the assistants in an assistant file (all or none) and show them in the lobby."""
-        if not self._when_open(
-            functools.partial(self.import_assistants, path), "The import runs then."
-        ):
-            return None
-        if not self._can_change_assistants() or self._user is None:
-            self.messages.show_status(
-                "Assistants cannot be imported: your data could not be opened this run."
-            )
-            return None
-        return self._tasks.start("import", self._import(Path(path), self._user.id))
-
-    async def _import(self, path: Path, user_id: str) -> list[str]:
-        try:
-            created = await self._services.lab.import_file(path, user_id)
-        except Exception as error:
-            # MalformedAssistantDocument names the problem (and, in a bundle, the entry).
-            self.messages.show_error(error, doing="Importing assistants")
-            return []
-        await self.reload_lobby(select=created[0].id if created else None)
-        count = len(created)
-        self.messages.show_status(
-            f"Imported {count} assistant{'s' if count != 1 else ''} from {path.name}."
-        )
-        return [assistant.id for assistant in created]
+        request = functools.partial(self.import_assistants, path)
+        user_id = self._assistant_user(request, "The import runs then.")
+        return self.assistant_actions.import_file(Path(path), user_id) if user_id else None
 
     def ask_export_path(self) -> QFileDialog | None:
-        """Assistants → Export Assistant…: choose where (the dialog calls ``export_assistant``)."""
+        """Assistants → Export Assistant…: choose where (the dialog then exports)."""
         assistant = self.selected_assistant()
         if assistant is None or not self._is_usable:
             return None
-        from PySide6.QtWidgets import QFileDialog
-
-        dialog = QFileDialog(self, "Export Assistant")
-        dialog.setObjectName("exportAssistantDialog")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter(_ASSISTANT_FILES)
-        dialog.setDefaultSuffix("json")
-        dialog.setDirectory(_documents_folder())
-        dialog.selectFile(assistant_file_name(assistant))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fileSelected.connect(functools.partial(self.export_assistant, assistant.id))
-        dialog.open()
-        return dialog
+        return self.assistant_actions.ask_export_path(assistant)
 
     def export_assistant(self, assistant_id: str, path: str | Path) -> asyncio.Task[bool] | None:
         """Write one assistant's file to ``path``."""
         if not self._is_usable:
             return None
-        return self._tasks.start("export", self._export(assistant_id, Path(path)))
-
-    async def _export(self, assistant_id: str, path: Path) -> bool:
-        try:
-            await self._services.lab.export_file([assistant_id], path)
-        except OSError as error:
-            log.warning("Exporting an assistant failed: %s", type(error).__name__)
-            reason = error.strerror or "the file could not be written"
-            self.messages.show_message(
-                UserMessage(
-                    "Export failed", f"The assistant could not be saved to {path}: {reason}."
-                )
-            )
-            return False
-        except Exception as error:
-            self.messages.show_error(error, doing="Exporting the assistant")
-            return False
-        self.messages.show_status(f"Exported the assistant to {path}.")
-        return True
+        return self.assistant_actions.export(assistant_id, Path(path))
 
     # -- enabling -----------------------------------------------------------------------------
     def _update_actions(self) -> None:
@@ -949,31 +558,18 @@ class MainWindow(QMainWindow):
         self.export_assistant_action.setEnabled(selected and self._is_usable)
 
     def _update_counts(self) -> None:
-        total = self.lobby_model.rowCount()
-        shown = self.lobby_filter.rowCount()
-        noun = "assistant" if total == 1 else "assistants"
-        assistants = f"{total:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}"
-        if self._session_panel is None:
+        assistants = self.lobby.counts_text()
+        sessions = self.workspace.session_count()
+        if sessions is None:
             self.counts_label.setText(assistants)
             return
-        sessions = len(self._session_panel.model.session_ids())
         self.counts_label.setText(
             f"{assistants} · {sessions:,} session{'' if sessions == 1 else 's'}"
         )
 
     def show_about(self) -> QMessageBox:
-        """The About box (opened, never exec'd: it must not block a running coroutine)."""
-        from PySide6.QtWidgets import QMessageBox
-
-        box = QMessageBox(self)
-        box.setObjectName("aboutBox")
-        box.setWindowTitle(f"About {APP_TITLE}")
-        box.setIcon(QMessageBox.Icon.Information)
-        box.setText(f"{APP_TITLE} {__version__}")
-        box.setInformativeText("Chat with AI assistants and build your own.")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        return box
+        """The About box."""
+        return show_about(self)
 
     # -- closing ----------------------------------------------------------------------------
     @property
@@ -990,7 +586,7 @@ class MainWindow(QMainWindow):
         if self._is_closing:
             return
         self._is_closing = True
-        self._drop_pending()
+        self._pending.drop()
         self._save_window_state()
         try:
             asyncio.get_running_loop()
@@ -1003,24 +599,13 @@ class MainWindow(QMainWindow):
     async def wind_down(self) -> None:
         """Stop the window's own work before the services close (``app.AppRun.shut_down``)."""
         self._is_closing = True
-        self._drop_pending()
+        self._pending.drop()
         # Editors first, unsaved changes discarded (the app is quitting): a try-it reply stops.
-        for editor in list(self._editors):
-            cleanup = editor.close_discarding()
-            if cleanup is not None:
-                await asyncio.wait([cleanup])
-        if self._api_key_dialog is not None:
-            self._api_key_dialog.reject()
-        # A streaming reply is stored as interrupted before the store closes.
-        if self._chat_pane is not None:
-            await self._chat_pane.aclose()
-        try:
-            # Deletions still within their undo window are carried out now, while the store is
-            # open.
-            if self._session_panel is not None:
-                await self._session_panel.shut_down()
-        except Exception:
-            log.exception("Finishing the pending session deletions failed")
+        await self.assistant_actions.close_all()
+        await self.account_actions.close()
+        # A streaming reply is stored as interrupted, and deletions still within their undo
+        # window are carried out, while the store is open.
+        await self.workspace.wind_down()
         await self._tasks.cancel_all()
 
     def finish_closing(self) -> None:
@@ -1029,62 +614,3 @@ class MainWindow(QMainWindow):
         self._is_shut_down = True
         self.close()
         self.closed.emit()
-
-
-def _documents_folder() -> str:
-    from PySide6.QtCore import QDir, QStandardPaths
-
-    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return folder or QDir.homePath()
-
-
-class _PaintWatch(QObject):
-    """Sets ``painted`` when the watched widget paints."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.painted = asyncio.Event()
-
-    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
-        """Note a paint; every event goes on."""
-        if event.type() == QEvent.Type.Paint:
-            self.painted.set()
-        return False
-
-
-def _viewport_made_here() -> QWidget:
-    """A scroll area's viewport, made as Qt makes its own, but from Python.
-
-    The first time Python touches a widget Qt made itself (a scroll area's own viewport),
-    PySide6 finds its type by trying every QWidget subclass, loading each class and creating
-    its enums: ~11 ms, which the lobby's first paint (it waits on the viewport's paint) would
-    pay. A viewport made here is known to PySide6 already.
-    """
-    viewport = QWidget()
-    viewport.setObjectName("qt_scrollarea_viewport")
-    viewport.setBackgroundRole(QPalette.ColorRole.Base)
-    viewport.setAutoFillBackground(True)
-    return viewport
-
-
-async def _next_paint(widget: QWidget, timeout_s: float) -> None:
-    """Wait until ``widget`` paints, at most ``timeout_s`` (a hidden one never does)."""
-    if not widget.isVisible():
-        return
-    watch = _PaintWatch()
-    widget.installEventFilter(watch)
-    try:
-        await asyncio.wait_for(watch.painted.wait(), timeout_s)
-    except TimeoutError:
-        pass
-    finally:
-        widget.removeEventFilter(watch)
-
-
-def _bring_forward(widget: QWidget) -> None:
-    """Show a window, or raise it when it is already shown, and give it the focus."""
-    if widget.isVisible():
-        widget.raise_()
-    else:
-        widget.show()
-    widget.activateWindow()

@@ -1,0 +1,69 @@
+"""Small Qt helpers the window's parts share: paints, viewports, bringing a window forward."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QWidget
+
+
+class _PaintWatch(QObject):
+    """Sets ``painted`` when the watched widget paints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted = asyncio.Event()
+
+    def eventFilter(self, _watched: QObject, event: QEvent) -> bool:
+        """Note a paint; every event goes on."""
+        if event.type() == QEvent.Type.Paint:
+            self.painted.set()
+        return False
+
+
+async def next_paint(widget: QWidget, timeout_s: float) -> None:
+    """Wait until ``widget`` paints, at most ``timeout_s`` (a hidden one never does)."""
+    if not widget.isVisible():
+        return
+    watch = _PaintWatch()
+    widget.installEventFilter(watch)
+    try:
+        await asyncio.wait_for(watch.painted.wait(), timeout_s)
+    except TimeoutError:
+        pass
+    finally:
+        widget.removeEventFilter(watch)
+
+
+def viewport_made_here() -> QWidget:
+    """A scroll area's viewport, made as Qt makes its own, but from Python.
+
+    The first time Python touches a widget Qt made itself (a scroll area's own viewport),
+    PySide6 finds its type by trying every QWidget subclass, loading each class and creating
+    its enums: ~11 ms, which the lobby's first paint (it waits on the viewport's paint) would
+    pay. A viewport made here is known to PySide6 already.
+    """
+    viewport = QWidget()
+    viewport.setObjectName("qt_scrollarea_viewport")
+    viewport.setBackgroundRole(QPalette.ColorRole.Base)
+    viewport.setAutoFillBackground(True)
+    return viewport
+
+
+def bring_forward(widget: QWidget) -> None:
+    """Show a window, or raise it when it is already shown, and give it the focus."""
+    if widget.isVisible():
+        widget.raise_()
+    else:
+        widget.show()
+    widget.activateWindow()
+
+
+def documents_folder() -> str:
+    """The user's documents folder (else home): where file dialogs start."""
+    from PySide6.QtCore import QDir, QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return folder or QDir.homePath()

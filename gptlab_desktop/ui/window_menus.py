@@ -1,0 +1,117 @@
+"""The main window's menus and their actions (named for automation), and the About box.
+
+Built here, connected by the window: what an action does is the window's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QWidget
+
+from gptlab_desktop import __version__
+
+APP_TITLE = "GPT Lab Desktop"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowActions:
+    """Every action of the menu bar, and the lobby's context menu that reuses some of them."""
+
+    new_session: QAction
+    quit: QAction
+    new_assistant: QAction
+    edit_assistant: QAction
+    duplicate_assistant: QAction
+    import_assistants: QAction
+    export_assistant: QAction
+    api_key: QAction
+    preferences: QAction
+    about: QAction
+    lobby_menu: QMenu
+
+
+def build_window_actions(window: QMainWindow) -> WindowActions:
+    """Fill ``window``'s menu bar: File, Assistants, Settings, Help; and the lobby's menu."""
+
+    def action(text: str, object_name: str, shortcut: str | None = None) -> QAction:
+        made = QAction(text, window)
+        made.setObjectName(object_name)
+        if shortcut is not None:
+            made.setShortcut(QKeySequence(shortcut))
+        return made
+
+    menu_bar = window.menuBar()
+    file_menu = menu_bar.addMenu("&File")
+    file_menu.setObjectName("fileMenu")
+    # Enabled while an assistant is selected and sessions can be saved.
+    new_session = action("New Session", "newSessionAction", "Ctrl+N")
+    file_menu.addAction(new_session)
+    file_menu.addSeparator()
+    quit_action = action("&Quit", "quitAction", "Ctrl+Q")
+    quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+    file_menu.addAction(quit_action)
+
+    assistants_menu = menu_bar.addMenu("&Assistants")
+    assistants_menu.setObjectName("assistantsMenu")
+    new_assistant = action("New Assistant…", "newAssistantAction", "Ctrl+Shift+N")
+    edit_assistant = action("Edit Assistant…", "editAssistantAction", "Ctrl+Shift+E")
+    duplicate_assistant = action("Duplicate Assistant…", "duplicateAssistantAction")
+    import_assistants = action("Import Assistants…", "importAssistantsAction")
+    export_assistant = action("Export Assistant…", "exportAssistantAction")
+    for each in (new_assistant, edit_assistant, duplicate_assistant):
+        assistants_menu.addAction(each)
+    assistants_menu.addSeparator()
+    assistants_menu.addAction(import_assistants)
+    assistants_menu.addAction(export_assistant)
+
+    settings_menu = menu_bar.addMenu("&Settings")
+    settings_menu.setObjectName("settingsMenu")
+    api_key = action("API Key…", "apiKeyAction")
+    # Built by the preferences issue.
+    preferences = action("Preferences…", "preferencesAction")
+    preferences.setEnabled(False)
+    preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
+    settings_menu.addAction(api_key)
+    settings_menu.addAction(preferences)
+
+    help_menu = menu_bar.addMenu("&Help")
+    help_menu.setObjectName("helpMenu")
+    about = action(f"About {APP_TITLE}", "aboutAction")
+    about.setMenuRole(QAction.MenuRole.AboutRole)
+    help_menu.addAction(about)
+
+    lobby_menu = QMenu(window)
+    lobby_menu.setObjectName("lobbyContextMenu")
+    lobby_menu.addAction(new_session)
+    lobby_menu.addSeparator()
+    for each in (edit_assistant, duplicate_assistant, export_assistant):
+        lobby_menu.addAction(each)
+    return WindowActions(
+        new_session=new_session,
+        quit=quit_action,
+        new_assistant=new_assistant,
+        edit_assistant=edit_assistant,
+        duplicate_assistant=duplicate_assistant,
+        import_assistants=import_assistants,
+        export_assistant=export_assistant,
+        api_key=api_key,
+        preferences=preferences,
+        about=about,
+        lobby_menu=lobby_menu,
+    )
+
+
+def show_about(parent: QWidget) -> QMessageBox:
+    """The About box (opened, never exec'd: it must not block a running coroutine)."""
+    box = QMessageBox(parent)
+    box.setObjectName("aboutBox")
+    box.setWindowTitle(f"About {APP_TITLE}")
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setText(f"{APP_TITLE} {__version__}")
+    box.setInformativeText("Chat with AI assistants and build your own.")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
