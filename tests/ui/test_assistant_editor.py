@@ -43,9 +43,9 @@ from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog, EditorMode
 from gptlab_desktop.ui.chat_view import ChatStreamView
 from gptlab_desktop.ui.version_history import VersionHistoryWidget
+from tests.builders import DB_NAME, count_rows, make_draft, start_session
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, unused_loopback_url
 from tests.ui.conftest import WAIT_MS
-from tests.unit.test_assistant_lab import DB_NAME, count_rows, make_draft, start_session
 
 T = TypeVar("T")
 W = TypeVar("W")

@@ -23,10 +23,10 @@ from gptlab_desktop.app import AppRun
 from gptlab_desktop.models import Role
 from gptlab_desktop.services.assistant_format import bundle_document, encode_document
 from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+from tests.builders import make_draft
 from tests.fakes.keyring_daemon import SlowSecretService
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.ui.conftest import WAIT_MS
-from tests.unit.test_assistant_lab import make_draft
 
 GREETING = "Hello! How can I help?"
 

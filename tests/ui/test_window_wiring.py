@@ -53,11 +53,11 @@ from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.session_list_model import SessionRole
 from gptlab_desktop.ui.session_panel import PanelRole, RowKind, SessionPanel
+from tests.builders import make_draft
 from tests.fakes.keyring_daemon import SecretServiceDaemon
 from tests.fakes.openai_server import FakeOpenAIServer, unused_loopback_url
 from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop
 from tests.ui.test_assistant_editor import fill_valid
-from tests.unit.test_assistant_lab import make_draft
 
 OpenWindow = Callable[..., MainWindow]
 API_KEY = "sk-test-WindowKey0123456789abcdef0123456789abcdef"

@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from gptlab_desktop.models import (
     AssistantDraft,
@@ -47,7 +46,7 @@ from gptlab_desktop.services.chat import (
 )
 from gptlab_desktop.services.errors import ConnectionLost, InvalidApiKey
 from gptlab_desktop.services.leak_guard import REFUSAL
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
@@ -56,31 +55,6 @@ SYSTEM_PROMPT = "You are a patient tutor who asks one question at a time about f
 SUMMARY_PROMPT = "Summarise what the learner has understood so far."
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(data_dir / "gptlab.sqlite3")
-    assert (await store.open()).is_usable
-    yield store
-    await store.close()
-
-
-@pytest_asyncio.fixture
-async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("hash-of-a-key")
-
-
-@pytest_asyncio.fixture
-async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
-    client = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def tokens(tiktoken_cache_dir: Path) -> TokenCounter:
-    return TokenCounter(tiktoken_cache_dir)
 
 
 @pytest.fixture

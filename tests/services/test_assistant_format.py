@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,21 +31,7 @@ from gptlab_desktop.services.assistant_format import (
 from gptlab_desktop.services.assistant_lab import AssistantLab
 from gptlab_desktop.services.errors import NotFound
 from gptlab_desktop.services.store.sqlite import SqliteStore
-from tests.unit.test_assistant_lab import DB_NAME, count_rows, make_draft
-
-
-@pytest_asyncio.fixture
-async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(data_dir / DB_NAME)
-    health = await opened.open()
-    assert health.is_usable, health.problem
-    yield opened
-    await opened.close()
-
-
-@pytest_asyncio.fixture
-async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("c" * 64)
+from tests.builders import DB_NAME, count_rows, make_draft
 
 
 @pytest.fixture

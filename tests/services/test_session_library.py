@@ -9,7 +9,6 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -46,19 +45,6 @@ from tests.fakes.openai_server import FakeOpenAIServer
 
 DB_NAME = "gptlab.sqlite3"
 LONG_WINDOW_S = 60.0
-
-
-@pytest_asyncio.fixture
-async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(data_dir / DB_NAME)
-    assert (await opened.open()).is_usable
-    yield opened
-    await opened.close()
-
-
-@pytest_asyncio.fixture
-async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("b" * 64)
 
 
 @pytest_asyncio.fixture

@@ -6,25 +6,18 @@ A real SQLite file per test, and the OpenAI-compatible loopback server for try-i
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from gptlab_desktop.models import (
-    AssistantDraft,
     ModelConfig,
     Prompt,
     PromptType,
     Role,
-    Session,
     SessionStatus,
-    SessionType,
     User,
     ValidationError,
-    new_id,
     utcnow,
 )
 from gptlab_desktop.services.assistant_lab import (
@@ -34,83 +27,12 @@ from gptlab_desktop.services.assistant_lab import (
 )
 from gptlab_desktop.services.errors import NotFound, ReadOnlyAssistant
 from gptlab_desktop.services.leak_guard import REFUSAL
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmClient
 from gptlab_desktop.services.replies import ReplyEnd, ReplyGrowth
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.sqlite import SqliteStore
+from tests.builders import count_rows, make_draft, start_session
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-
-DB_NAME = "gptlab.sqlite3"
-
-
-def make_draft(**changes: object) -> AssistantDraft:
-    """A valid draft; ``changes`` override single fields."""
-    values: dict[str, object] = {
-        "name": "Socrates",
-        "tag_line": "Asks, never tells",
-        "description": "A tutor who answers questions with questions.",
-        "initial_prompt": "You are Socrates.\nAsk one question at a time.\nNever lecture.",
-        "summary_prompt": "Summarise what the student discovered.",
-        "model_config": ModelConfig("gpt-4o-mini", max_tokens=300, temperature=0.5),
-        "session_type": SessionType.COACHING,
-        "guards_prompt_leak": False,
-    }
-    values.update(changes)
-    return AssistantDraft(**values)  # type: ignore[arg-type]
-
-
-def count_rows(data_dir: Path, table: str) -> int:
-    """Rows in a table, read through a second connection behind the store's back."""
-    conn = sqlite3.connect(data_dir / DB_NAME)
-    try:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    finally:
-        conn.close()
-
-
-async def start_session(store: SqliteStore, user: User, assistant_id: str) -> Session:
-    """A session started from the assistant's active versions, as the chat engine does."""
-    details = await store.get_assistant_details(assistant_id)
-    assert details is not None
-    now = utcnow()
-    return await store.create_session(
-        Session(
-            id=new_id(),
-            user_id=user.id,
-            bot_id=assistant_id,
-            bot_initial_prompt_msg=details.initial_prompt.message,
-            bot_model_config=details.model_config.config,
-            bot_session_type=details.assistant.session_type,
-            bot_summary_prompt_msg=details.summary_prompt.message,
-            created_date=now,
-            last_modified_date=now,
-            bot_initial_prompt_id=details.initial_prompt.id,
-            bot_summary_prompt_id=details.summary_prompt.id,
-        )
-    )
-
-
-@pytest_asyncio.fixture
-async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(data_dir / DB_NAME)
-    health = await opened.open()
-    assert health.is_usable, health.problem
-    yield opened
-    await opened.close()
-
-
-@pytest_asyncio.fixture
-async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("b" * 64)
-
-
-@pytest_asyncio.fixture
-async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
-    client = LlmClient(
-        LlmSettings(base_url=openai_server.base_url, api_key="sk-test", timeout_s=5.0)
-    )
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

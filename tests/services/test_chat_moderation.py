@@ -28,19 +28,6 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
-async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(data_dir / "gptlab.sqlite3")
-    assert (await store.open()).is_usable
-    yield store
-    await store.close()
-
-
-@pytest_asyncio.fixture
-async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("hash-of-a-key")
-
-
-@pytest_asyncio.fixture
 async def engine(
     store: SqliteStore, openai_server: FakeOpenAIServer, tiktoken_cache_dir: Path
 ) -> AsyncIterator[SessionEngine]:
