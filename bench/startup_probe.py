@@ -72,6 +72,7 @@ def gptlab(data_dir: str, session_id: str | None, *, start_session: bool = False
 
     scan_sources_cheaply()  # as app.main does, before anything else is imported
     from gptlab_desktop.app import (
+        AppRun,
         build_services,
         configure_logging,
         launch,
@@ -102,8 +103,7 @@ def gptlab(data_dir: str, session_id: str | None, *, start_session: bool = False
                 self.event.set()
             return False
 
-    async def run() -> None:
-        app_run = launch(build_services(config))
+    async def run(app_run: AppRun) -> None:
         window = app_run.window
         lobby_painted = PaintSeen(lambda: window.lobby_model.rowCount() > 0)
         window.lobby_list.viewport().installEventFilter(lobby_painted)
@@ -145,7 +145,10 @@ def gptlab(data_dir: str, session_id: str | None, *, start_session: bool = False
         await closed.wait()
 
     with qt_event_loop(app) as loop:
-        loop.run_until_complete(run())
+        app_run = launch(build_services(config))
+        loop.run_until_complete(run(app_run))
+        del app_run  # freed on this thread, never in a collection on a worker thread
+        gc.collect()
 
 
 if __name__ == "__main__":

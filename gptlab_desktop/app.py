@@ -332,6 +332,11 @@ def _run_gui(config: AppConfig, *, is_smoke: bool) -> int:
             loop.set_exception_handler(failures.asyncio_handler)
             run = launch(build_services(config))
             status = loop.run_until_complete(_run_window(run, is_smoke=is_smoke))
+            # The window and its parts are freed here, on the GUI thread: left to a later
+            # collection, they could be freed on a worker thread (a warm-up still importing),
+            # and Qt objects must never be.
+            del run
+            gc.collect()
     finally:
         sys.excepthook = previous_excepthook
         app.setQuitOnLastWindowClosed(quits_on_last_window)

@@ -82,10 +82,141 @@ class MessageState(StrEnum):
 
 
 class MessageKind(StrEnum):
-    """A message's part in the session beyond its role (stored in its ``meta["kind"]``)."""
+    """A message's part in the session beyond its role (``MessageDetails.kind``)."""
 
     RECAP = "recap"  # the reply to the summary prompt that concludes a session
     CONTEXT_SUMMARY = "context_summary"  # older turns condensed (a note, role SYSTEM)
+
+
+class FailureKind(StrEnum):
+    """What cut a reply short. Stored as this code; the sentence is made when it is shown
+    (``ui/messages.py``), so a better wording reaches old messages too."""
+
+    MISSING_API_KEY = "missing_api_key"
+    INVALID_API_KEY = "invalid_api_key"
+    MODEL_NOT_AVAILABLE = "model_not_available"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    CONTEXT_TOO_LONG = "context_too_long"
+    REQUEST_REJECTED = "request_rejected"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECTION_LOST = "connection_lost"
+    SERVER_UNREACHABLE = "server_unreachable"
+    AI_SERVICE = "ai_service"  # any other failure of the AI service
+    STORAGE = "storage"  # the reply could not be stored
+
+    @property
+    def is_storage(self) -> bool:
+        """Whether storing failed (else the AI service did)."""
+        return self is FailureKind.STORAGE
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDetails:
+    """What is kept with a message besides its text: who wrote it, how it ended, what it cost.
+
+    Stored as JSON of the fields that are set (``to_dict``); ``from_dict`` reads any stored
+    form, the free-form details of schema 3 included.
+    """
+
+    model: str | None = None
+    kind: MessageKind | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    # Why a reply is interrupted: a failure, or the user's Stop (or the window closing).
+    failure: FailureKind | None = None
+    stopped: bool = False
+    # The reply revealed a guarded prompt and was replaced by the refusal.
+    withheld: bool = False
+    # A condensing note: how many messages it stands for.
+    summarised_messages: int | None = None
+
+    def with_changes(self, **changes: object) -> MessageDetails:
+        """A copy with the given fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, object]:
+        """The fields that are set, as JSON values."""
+        values: dict[str, object] = {}
+        for name in _DETAIL_FIELDS:
+            value = getattr(self, name)
+            if value is None or value is False:
+                continue
+            values[name] = value.value if isinstance(value, StrEnum) else value
+        return values
+
+    @classmethod
+    def from_dict(cls, data: object) -> MessageDetails:
+        """The details in a stored dict; unknown or malformed entries are left out."""
+        if not isinstance(data, dict):
+            return cls()
+        kind = data.get("kind")
+        failure = data.get("failure")
+        return cls(
+            model=_text_or_none(data.get("model")),
+            kind=MessageKind(kind) if kind in MessageKind._value2member_map_ else None,
+            finish_reason=_text_or_none(data.get("finish_reason")),
+            prompt_tokens=_int_or_none(data.get("prompt_tokens")),
+            completion_tokens=_int_or_none(data.get("completion_tokens")),
+            failure=_failure(failure, data.get("error")),
+            stopped=bool(data.get("stopped")),
+            withheld=bool(data.get("withheld")),
+            summarised_messages=_int_or_none(data.get("summarised_messages")),
+        )
+
+
+_DETAIL_FIELDS = (
+    "model",
+    "kind",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "failure",
+    "stopped",
+    "withheld",
+    "summarised_messages",
+)
+
+
+# Schema 3 stored the error's sentence and "llm" or "storage"; each sentence began the same way.
+_SCHEMA3_SENTENCES = (
+    ("No API key is set", FailureKind.MISSING_API_KEY),
+    ("The AI service did not accept your API key", FailureKind.INVALID_API_KEY),
+    ("The model “", FailureKind.MODEL_NOT_AVAILABLE),
+    ("The AI service is busy with too many requests", FailureKind.RATE_LIMITED),
+    ("Your API key has run out of quota", FailureKind.QUOTA_EXHAUSTED),
+    ("The conversation is longer than", FailureKind.CONTEXT_TOO_LONG),
+    ("The AI service refused the request", FailureKind.REQUEST_REJECTED),
+    ("The AI service had a problem on its side", FailureKind.SERVER_ERROR),
+    ("The AI service did not answer within", FailureKind.TIMEOUT),
+    ("The connection to the AI service was lost", FailureKind.CONNECTION_LOST),
+    ("Cannot connect to the AI service at", FailureKind.SERVER_UNREACHABLE),
+)
+
+
+def _failure(code: object, sentence: object) -> FailureKind | None:
+    """The failure of stored details: a ``FailureKind`` code, or schema 3's sentence."""
+    if code in FailureKind._value2member_map_:
+        return FailureKind(str(code))
+    if code == "storage":
+        return FailureKind.STORAGE
+    if code != "llm":
+        return None
+    text = sentence if isinstance(sentence, str) else ""
+    for start, kind in _SCHEMA3_SENTENCES:
+        if text.startswith(start):
+            return kind
+    return FailureKind.AI_SERVICE
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class ValidationError(ValueError):
@@ -343,6 +474,9 @@ class Session:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+NO_DETAILS = MessageDetails()
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a session's transcript."""
@@ -353,14 +487,13 @@ class Message:
     message: str
     created_date: datetime
     state: MessageState = MessageState.COMPLETE
-    # Free-form details kept with a message: model, finish reason, token usage, error text.
-    meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    # What is kept with it: model, kind, how it ended, token usage.
+    meta: MessageDetails = field(default_factory=lambda: NO_DETAILS, compare=False, hash=False)
 
     @property
     def kind(self) -> MessageKind | None:
         """What the message is beyond its role, if anything special."""
-        value = self.meta.get("kind")
-        return MessageKind(value) if value in MessageKind._value2member_map_ else None
+        return self.meta.kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gptlab_desktop.models import (
     AssistantDraft,
+    FailureKind,
+    MessageDetails,
     ModelConfig,
     SessionStatus,
     SessionType,
@@ -117,3 +121,60 @@ def test_a_draft_needs_a_name_and_an_initial_prompt() -> None:
 def test_draft_problems_include_model_parameters() -> None:
     problems = _draft(model_config=ModelConfig(model="m", temperature=9)).problems()
     assert set(problems) == {"temperature"}
+
+
+# -- message details -----------------------------------------------------------------------------
+
+
+def test_message_details_store_only_what_is_set_and_read_back_the_same() -> None:
+    details = MessageDetails(
+        model="gpt-4o-mini",
+        finish_reason="stop",
+        prompt_tokens=16,
+        completion_tokens=6,
+        failure=FailureKind.RATE_LIMITED,
+        stopped=True,
+    )
+    stored = details.to_dict()
+    assert stored == {
+        "model": "gpt-4o-mini",
+        "finish_reason": "stop",
+        "prompt_tokens": 16,
+        "completion_tokens": 6,
+        "failure": "rate_limited",
+        "stopped": True,
+    }
+    assert MessageDetails.from_dict(json.loads(json.dumps(stored))) == details
+    assert MessageDetails().to_dict() == {}
+
+
+@pytest.mark.parametrize(
+    ("stored", "failure"),
+    [
+        (
+            {"failure": "llm", "error": "The AI service did not accept your API key. Check it"},
+            FailureKind.INVALID_API_KEY,
+        ),
+        (
+            {"failure": "llm", "error": "The connection to the AI service was lost before"},
+            FailureKind.CONNECTION_LOST,
+        ),
+        ({"failure": "llm", "error": "Something nobody wrote down"}, FailureKind.AI_SERVICE),
+        ({"failure": "storage", "error": "The database is locked."}, FailureKind.STORAGE),
+        ({"stopped": 1}, None),
+    ],
+)
+def test_schema_3_details_with_sentences_read_as_kinds(
+    stored: dict[str, object], failure: FailureKind | None
+) -> None:
+    details = MessageDetails.from_dict(stored)
+    assert details.failure is failure
+    assert "error" not in details.to_dict()
+
+
+def test_malformed_details_are_left_out() -> None:
+    details = MessageDetails.from_dict(
+        {"model": 3, "kind": "nonsense", "prompt_tokens": "12", "completion_tokens": True}
+    )
+    assert details == MessageDetails()
+    assert MessageDetails.from_dict(["not", "a", "dict"]) == MessageDetails()

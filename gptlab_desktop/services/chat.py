@@ -19,8 +19,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from gptlab_desktop.models import (
+    NO_DETAILS,
     ContextMessage,
+    FailureKind,
     Message,
+    MessageDetails,
     MessageKind,
     MessageState,
     ModelConfig,
@@ -33,7 +36,7 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
-from gptlab_desktop.services.errors import NotFound, ServiceError, StoreError
+from gptlab_desktop.services.errors import NotFound, ServiceError, failure_kind
 from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice
 from gptlab_desktop.services.model_catalog import context_window
 from gptlab_desktop.services.replies import ReplyEnd, ReplyStream, ReplyText
@@ -170,7 +173,8 @@ class _ReplyRequest:
     replaces: str | None = None
     # send: the user's message, stored with the reply's first row in one write
     question: Message | None = None
-    meta: dict[str, object] = field(default_factory=dict)
+    # what the reply is beyond its role (a recap)
+    details: MessageDetails = NO_DETAILS
 
 
 class SessionEngine:
@@ -359,7 +363,10 @@ class SessionEngine:
             ChatTurn(Role.USER, session.bot_summary_prompt_msg),
         ]
         request = _ReplyRequest(
-            session, turns, session.bot_model_config, meta={"kind": MessageKind.RECAP}
+            session,
+            turns,
+            session.bot_model_config,
+            details=MessageDetails(kind=MessageKind.RECAP),
         )
         async for event in self._reply(request, add_to_context=False):
             yield event
@@ -378,11 +385,11 @@ class SessionEngine:
         messages = await self._store.list_messages(session_id)
         status = SessionStatus.ABANDONED_BY_USER
         if messages and messages[-1].state is MessageState.INTERRUPTED:
-            failure = messages[-1].meta.get("failure")
-            if failure == "llm":
-                status = SessionStatus.ABANDONED_LLM_ERROR
-            elif failure == "storage":
+            failure = messages[-1].meta.failure
+            if failure is FailureKind.STORAGE:
                 status = SessionStatus.ABANDONED_STORAGE_ERROR
+            elif failure is not None:
+                status = SessionStatus.ABANDONED_LLM_ERROR
         return await self._store.end_session(session_id, status)
 
     async def suggest_title(self, session_id: str) -> str:
@@ -533,7 +540,9 @@ class SessionEngine:
             role=Role.SYSTEM,
             message=summary,
             created_date=now,
-            meta={"kind": MessageKind.CONTEXT_SUMMARY, "summarised_messages": len(context) - 1},
+            meta=MessageDetails(
+                kind=MessageKind.CONTEXT_SUMMARY, summarised_messages=len(context) - 1
+            ),
         )
         await self._store.add_message(notice)
         yield MessageStored(notice)
@@ -559,7 +568,7 @@ class SessionEngine:
                 message="",
                 created_date=utcnow(),
                 state=MessageState.STREAMING,
-                meta={"model": request.config.model, **request.meta},
+                meta=request.details.with_changes(model=request.config.model),
             )
             # The question and the reply's row in one write: one trip to the store, and one
             # repaint showing both.
@@ -682,26 +691,18 @@ class SessionEngine:
         return final, session
 
 
-def _final_meta(meta: dict[str, object], end: ReplyEnd) -> dict[str, object]:
-    """A reply's stored details once it has ended."""
-    final = dict(meta)
+def _final_meta(meta: MessageDetails, end: ReplyEnd) -> MessageDetails:
+    """A reply's stored details once it has ended (the failure's kind, never its wording)."""
     if end.is_complete:
-        final.update(finish_reason=end.finish_reason, model=end.model)
+        meta = meta.with_changes(finish_reason=end.finish_reason, model=end.model)
         if end.usage is not None:
-            final.update(
+            meta = meta.with_changes(
                 prompt_tokens=end.usage.prompt_tokens,
                 completion_tokens=end.usage.completion_tokens,
             )
     if end.error is not None:
-        final.update(
-            error=end.error.message,
-            failure="storage" if isinstance(end.error, StoreError) else "llm",
-        )
-    if end.stopped:
-        final.update(stopped=True)
-    if end.withheld:
-        final.update(withheld=True)
-    return final
+        meta = meta.with_changes(failure=failure_kind(end.error))
+    return meta.with_changes(stopped=end.stopped, withheld=end.withheld)
 
 
 def _turn_ceiling(role: Role, content: str) -> int:

@@ -48,6 +48,7 @@ from gptlab_desktop.models import (
     SESSION_SCHEMA_VERSION,
     Assistant,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfig,
     ModelConfigVersion,
@@ -482,7 +483,7 @@ def message_document(message: Message, cipher: RecordCipher) -> CloudDocument:
             "state": message.state.value,
             "message": cipher.seal(message.message, path, "message"),
             "meta": cipher.seal(
-                json.dumps(message.meta, default=str, ensure_ascii=False), path, "meta"
+                json.dumps(message.meta.to_dict(), ensure_ascii=False), path, "meta"
             ),
         },
     )
@@ -495,14 +496,13 @@ def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Mess
     data = document.data
     path = document.path
     body = cipher.open(data.get("message"), path, "message")
-    meta: dict[str, object] = {}
+    meta = MessageDetails()
     if "meta" in data:
         try:
             loaded = json.loads(cipher.open(data["meta"], path, "meta"))
         except ValueError:
             raise DecryptionFailed(_UNREADABLE) from None
-        if isinstance(loaded, dict):
-            meta = loaded
+        meta = MessageDetails.from_dict(loaded)
     with _reading():
         return Message(
             id=message_id,

@@ -6,6 +6,8 @@ Messages never contain secrets or message bodies.
 
 from __future__ import annotations
 
+from gptlab_desktop.models import FailureKind
+
 
 class ServiceError(Exception):
     """Base of every error a service raises on purpose; ``str(error)`` is for the user."""
@@ -225,3 +227,27 @@ class DecryptionFailed(ServiceError):
     """Encrypted data could not be opened: wrong key, wrong context, or damaged data."""
 
     title = "Could not decrypt"
+
+
+def failure_kind(error: ServiceError) -> FailureKind:
+    """What kind of failure ``error`` is, as a reply's details keep it."""
+    for kind, cls in _FAILURE_KINDS:
+        if isinstance(error, cls):
+            return kind
+    return FailureKind.STORAGE if isinstance(error, StoreError) else FailureKind.AI_SERVICE
+
+
+# Subclasses before their bases.
+_FAILURE_KINDS: tuple[tuple[FailureKind, type[ServiceError]], ...] = (
+    (FailureKind.MISSING_API_KEY, MissingApiKey),
+    (FailureKind.INVALID_API_KEY, InvalidApiKey),
+    (FailureKind.MODEL_NOT_AVAILABLE, ModelNotAvailable),
+    (FailureKind.RATE_LIMITED, RateLimited),
+    (FailureKind.QUOTA_EXHAUSTED, QuotaExhausted),
+    (FailureKind.CONTEXT_TOO_LONG, ContextTooLong),
+    (FailureKind.REQUEST_REJECTED, RequestRejected),
+    (FailureKind.SERVER_ERROR, ServerError),
+    (FailureKind.TIMEOUT, LlmTimeout),
+    (FailureKind.CONNECTION_LOST, ConnectionLost),
+    (FailureKind.SERVER_UNREACHABLE, ServerUnreachable),
+)

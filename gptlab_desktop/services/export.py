@@ -74,7 +74,7 @@ def session_to_json(session: Session, messages: Sequence[Message]) -> str:
                 "message": message.message,
                 "created_date": message.created_date.isoformat(),
                 "state": message.state.value,
-                **({"kind": message.meta["kind"]} if "kind" in message.meta else {}),
+                **({"kind": message.meta.kind.value} if message.meta.kind else {}),
             }
             for message in messages
         ],

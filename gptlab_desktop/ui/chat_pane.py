@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QTextCursor
@@ -91,13 +91,13 @@ def session_usage(messages: Sequence[Message], default_model: str) -> SessionUsa
     for message in messages:
         if message.role is not Role.ASSISTANT:
             continue
-        prompt_tokens = _as_int(message.meta.get("prompt_tokens"))
-        completion_tokens = _as_int(message.meta.get("completion_tokens"))
+        prompt_tokens = message.meta.prompt_tokens or 0
+        completion_tokens = message.meta.completion_tokens or 0
         if not prompt_tokens and not completion_tokens:
             continue
         prompt += prompt_tokens
         completion += completion_tokens
-        model = str(message.meta.get("model") or default_model)
+        model = message.meta.model or default_model
         price = estimate_cost_usd(model, prompt_tokens, completion_tokens)
         cost = None if price is None or cost is None else cost + price
     return SessionUsage(prompt, completion, cost)
@@ -113,10 +113,6 @@ def usage_text(model: str, usage: SessionUsage) -> str:
     else:
         cost = f"≈ ${usage.cost_usd:,.2f}"
     return f"{model} · {tokens} · {cost}"
-
-
-def _as_int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class MessageInput(QPlainTextEdit):
@@ -479,10 +475,13 @@ class ChatPane(QWidget):
             self._run(events, doing="Sending your message", restore=text)
 
     def stop(self) -> None:
-        """Stop the streaming reply; what arrived is kept, marked interrupted."""
-        task = self._tasks.running(_REPLY_TASK)
-        if task is not None and self._streaming_id is not None:
-            task.cancel()
+        """Stop the streaming reply through the engine; what arrived is kept, interrupted.
+
+        The engine ends the reply's stream with the stored interrupted reply, which the pane
+        then shows like any other end.
+        """
+        if self._session is not None and self._streaming_id is not None:
+            self._engine.stop(self._session.id)
 
     def escape(self) -> None:
         """Esc: stop a streaming reply, else leave editing."""
@@ -602,7 +601,7 @@ class ChatPane(QWidget):
         drop_ids: Sequence[str] = (),
         restore: str | None = None,
     ) -> None:
-        """Render one operation's events; Stop (cancellation) is not an error."""
+        """Render one operation's events."""
         session_id = self._session.id if self._session else None
         self._set_busy(True)
         self.notice_label.hide()
@@ -619,10 +618,6 @@ class ChatPane(QWidget):
                         self.chat_view.transcript().remove(message_id)
                     to_drop = []
                 self._apply(event, finished)
-        except asyncio.CancelledError:
-            if self._is_current_reply():
-                self._mark_stopped()
-            raise
         except Exception as error:
             if restore is not None and not is_sent and not self.message_input.toPlainText():
                 # Nothing was sent: give the user their words back.
@@ -670,6 +665,8 @@ class ChatPane(QWidget):
             transcript.replace(event.message)
             if event.error is not None:
                 self._show_error(event.error, doing="Replying")
+            elif event.message.meta.stopped:
+                self.statusMessage.emit("Stopped. What arrived is kept.")
             self._show_session_header()
         elif isinstance(event, RetryScheduled):
             self._start_retry_countdown(event.notice)
@@ -701,22 +698,6 @@ class ChatPane(QWidget):
     def _is_current_reply(self) -> bool:
         running = self._tasks.running(_REPLY_TASK)
         return running is None or running is asyncio.current_task()
-
-    def _mark_stopped(self) -> None:
-        """Show the reply being streamed as interrupted (the engine has stored it so)."""
-        message_id = self._streaming_id
-        if message_id is None:
-            return
-        transcript = self.chat_view.transcript()
-        shown = transcript.message(message_id)
-        if shown is None:
-            return
-        text = self.chat_view.streaming_text(message_id) or shown.message
-        stopped = replace(
-            shown, message=text, state=MessageState.INTERRUPTED, meta={**shown.meta, "stopped": 1}
-        )
-        transcript.replace(stopped)
-        self.statusMessage.emit("Stopped. What arrived is kept.")
 
     def _from_last_user_message(self) -> list[str]:
         messages = self.chat_view.transcript().messages()

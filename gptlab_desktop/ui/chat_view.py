@@ -92,6 +92,7 @@ from gptlab_desktop.ui.markdown import (
     StreamingMarkdown,
     render_markdown,
 )
+from gptlab_desktop.ui.messages import interruption_text
 
 log = logging.getLogger(__name__)
 
@@ -868,12 +869,7 @@ def _content_key(message: Message) -> tuple[str, MessageState, str]:
 def _state_note(message: Message) -> str:
     if message.state is not MessageState.INTERRUPTED:
         return ""
-    error = message.meta.get("error")
-    if error:
-        return str(error)
-    if message.meta.get("stopped"):
-        return "stopped before the reply was complete"
-    return ""
+    return interruption_text(message.meta)
 
 
 def _state_html(message: Message) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStatusBar, QWidget
 
+from gptlab_desktop.models import FailureKind, MessageDetails
 from gptlab_desktop.services.errors import ServiceError, StoreUnavailable
 from gptlab_desktop.services.store.base import StoreHealth
 
@@ -82,6 +83,38 @@ def _log_file_hint() -> str:
         if isinstance(handler, logging.FileHandler) and handler.baseFilename != os.devnull:
             return f" ({handler.baseFilename})"
     return ""
+
+
+# Why a reply is interrupted, by the kind stored with it: worded here, when shown, so a better
+# wording reaches old messages too.
+_FAILURE_TEXT = {
+    FailureKind.MISSING_API_KEY: "no API key is set; add yours in Settings → API Key…",
+    FailureKind.INVALID_API_KEY: "the AI service did not accept your API key",
+    FailureKind.MODEL_NOT_AVAILABLE: "the model is not available with your API key",
+    FailureKind.RATE_LIMITED: "the AI service was busy with too many requests",
+    FailureKind.QUOTA_EXHAUSTED: "your API key has run out of quota or credit",
+    FailureKind.CONTEXT_TOO_LONG: "the conversation is longer than the model can read",
+    FailureKind.REQUEST_REJECTED: "the AI service refused the request",
+    FailureKind.SERVER_ERROR: "the AI service had a problem on its side",
+    FailureKind.TIMEOUT: "the AI service stopped answering in time",
+    FailureKind.CONNECTION_LOST: "the connection to the AI service was lost",
+    FailureKind.SERVER_UNREACHABLE: "the AI service could not be reached",
+    FailureKind.AI_SERVICE: "the AI service could not answer",
+    FailureKind.STORAGE: "the reply could not be saved",
+}
+_STOPPED_TEXT = "stopped before the reply was complete"
+
+
+def failure_text(kind: FailureKind) -> str:
+    """Why a reply was cut short, as a clause ("the connection … was lost")."""
+    return _FAILURE_TEXT[kind]
+
+
+def interruption_text(details: MessageDetails) -> str:
+    """Why an interrupted reply stopped; empty when nothing is known (a crash)."""
+    if details.failure is not None:
+        return failure_text(details.failure)
+    return _STOPPED_TEXT if details.stopped else ""
 
 
 def retry_cause(notice: RetryNotice) -> str:

@@ -31,7 +31,7 @@ API_KEY = "sk-restart-test-0123456789"
 
 # Phase two: the app's own window, driven until the session is shown, then closed cleanly.
 _SECOND_RUN = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QListView
@@ -79,9 +79,10 @@ async def run(app_run):
 app = QApplication(["gptlab-desktop"])
 # The loop is closed on leaving: its worker threads stop before Qt goes away.
 with qt_event_loop(app) as loop:
-    result = loop.run_until_complete(
-        run(launch(build_services(resolve_config(str(data_dir)))))
-    )
+    app_run = launch(build_services(resolve_config(str(data_dir))))
+    result = loop.run_until_complete(run(app_run))
+    del app_run  # freed on this thread, never in a collection on a worker thread
+    gc.collect()
 print(json.dumps(result))
 """
 

@@ -27,7 +27,7 @@ EXIT_DEADLINE_S = 5.0
 LONG_REPLY = "A long and careful answer. " * 200
 
 _RUN = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 
 from PySide6.QtWidgets import QApplication
 
@@ -72,7 +72,10 @@ async def drive(run):
 
 app = QApplication(["gptlab-desktop"])
 with qt_event_loop(app) as loop:
-    loop.run_until_complete(drive(launch(build_services(resolve_config(sys.argv[1])))))
+    app_run = launch(build_services(resolve_config(sys.argv[1])))
+    loop.run_until_complete(drive(app_run))
+    del app_run  # freed on this thread, never in a collection on a worker thread
+    gc.collect()
 """
 
 

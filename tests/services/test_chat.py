@@ -17,7 +17,9 @@ import pytest
 from gptlab_desktop.models import (
     AssistantDraft,
     ContextMessage,
+    FailureKind,
     Message,
+    MessageKind,
     MessageState,
     ModelConfig,
     Role,
@@ -173,8 +175,8 @@ async def test_a_turn_stores_the_question_and_the_complete_reply_with_usage(
     ]
     reply = messages[1]
     assert reply.state is MessageState.COMPLETE
-    assert reply.meta["finish_reason"] == "stop"
-    assert int(reply.meta["completion_tokens"]) > 0  # type: ignore[call-overload]
+    assert reply.meta.finish_reason == "stop"
+    assert (reply.meta.completion_tokens or 0) > 0
     stored = await store.get_session(session.id)
     assert stored is not None and stored.message_count == 2
     assert [c.role for c in stored.context] == [Role.USER, Role.ASSISTANT]
@@ -245,7 +247,7 @@ async def test_a_reply_cut_mid_stream_is_kept_and_marked_interrupted(
     reply = (await store.list_messages(session.id))[-1]
     assert reply.state is MessageState.INTERRUPTED
     assert reply.message == "abcdefghij"
-    assert reply.meta["error"] == interrupted[0].error.message
+    assert reply.meta.failure is FailureKind.CONNECTION_LOST
 
 
 async def test_a_stream_without_a_finish_reason_is_not_a_complete_reply(
@@ -275,7 +277,7 @@ async def test_stop_keeps_the_partial_reply_marked_interrupted(
     reply = (await store.list_messages(session.id))[-1]
     assert reply.state is MessageState.INTERRUPTED
     assert len(reply.message) >= 20 and set(reply.message) == {"x"}
-    assert reply.meta.get("stopped") is True
+    assert reply.meta.stopped
 
 
 async def test_stop_through_the_engine_ends_the_stream_with_the_interrupted_reply(
@@ -291,7 +293,7 @@ async def test_stop_through_the_engine_ends_the_stream_with_the_interrupted_repl
     [end] = [e for e in events if isinstance(e, ReplyInterrupted)]
     assert events[-1] is end and end.error is None
     assert end.message.state is MessageState.INTERRUPTED
-    assert end.message.meta.get("stopped") is True
+    assert end.message.meta.stopped
     stored = (await store.list_messages(session.id))[-1]
     assert (stored.message, stored.state) == (end.message.message, MessageState.INTERRUPTED)
     assert len(stored.message) >= 20 and set(stored.message) == {"x"}
@@ -500,7 +502,7 @@ async def test_coaching_condenses_at_sixty_percent_and_keeps_the_transcript(
     assert len(reply_request) == 1 + 1 + 4
     assert reply_request[-1] == ("user", "What next?")
     notices = [e.message for e in events if isinstance(e, MessageStored)]
-    assert any(m.meta.get("kind") == "context_summary" for m in notices)
+    assert any(m.meta.kind is MessageKind.CONTEXT_SUMMARY for m in notices)
     transcript = await store.list_messages(session.id)
     assert len(transcript) == 12 + 1 + 1 + 1  # earlier, the question, the notice, the reply
 
@@ -536,7 +538,7 @@ async def test_concluding_sends_the_summary_prompt_and_rating_completes_the_sess
     events = await collect(engine.conclude(session.id))
     assert roles_and_texts(chat_bodies(openai_server)[0])[-1] == ("user", SUMMARY_PROMPT)
     recap = next(e for e in events if isinstance(e, ReplyFinished)).message
-    assert recap.meta["kind"] == "recap"
+    assert recap.meta.kind is MessageKind.RECAP
 
     ended = await engine.finish(session.id, UserLiked.LIKED)
     assert ended.status is SessionStatus.COMPLETED

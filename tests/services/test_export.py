@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from gptlab_desktop.models import (
     Message,
+    MessageDetails,
+    MessageKind,
     MessageState,
     ModelConfig,
     Role,
@@ -51,7 +53,7 @@ def _messages() -> list[Message]:
             Role.SYSTEM,
             "We covered halves.",
             START + timedelta(minutes=3),
-            meta={"kind": "context_summary"},
+            meta=MessageDetails(kind=MessageKind.CONTEXT_SUMMARY),
         ),
     ]
 

@@ -17,7 +17,9 @@ import pytest_asyncio
 from gptlab_desktop.models import (
     Assistant,
     AssistantDraft,
+    FailureKind,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfig,
     Role,
@@ -366,10 +368,13 @@ async def test_end_through_the_engine_records_a_model_failure(
     engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     library = SessionLibrary(store, ender=engine)
     session = await make_session(store, user, assistant, ("Hello",))
-    cut = message(session.id, "Half a rep", Role.ASSISTANT, state=MessageState.INTERRUPTED, meta={})
+    cut = message(session.id, "Half a rep", Role.ASSISTANT, state=MessageState.INTERRUPTED)
     await store.add_message(cut)
     await store.update_message(
-        cut.id, text="Half a rep", state=MessageState.INTERRUPTED, meta={"failure": "llm"}
+        cut.id,
+        text="Half a rep",
+        state=MessageState.INTERRUPTED,
+        meta=MessageDetails(failure=FailureKind.CONNECTION_LOST),
     )
     try:
         assert (await library.end(session.id)).status is SessionStatus.ABANDONED_LLM_ERROR

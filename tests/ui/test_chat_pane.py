@@ -16,7 +16,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListView, QPlainTextEdit, QPushButton, QWidget
 
-from gptlab_desktop.models import Message, MessageState, ModelConfig, Role, new_id, utcnow
+from gptlab_desktop.models import (
+    Message,
+    MessageDetails,
+    MessageState,
+    ModelConfig,
+    Role,
+    new_id,
+    utcnow,
+)
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.services.chat import CONCLUDE_AFTER_MESSAGES
 from gptlab_desktop.services.showcase import load_showcase_entries
@@ -442,7 +450,7 @@ def _reply(model: str, prompt: int, completion: int) -> Message:
         role=Role.ASSISTANT,
         message="…",
         created_date=utcnow(),
-        meta={"model": model, "prompt_tokens": prompt, "completion_tokens": completion},
+        meta=MessageDetails(model=model, prompt_tokens=prompt, completion_tokens=completion),
     )
 
 
@@ -463,7 +471,9 @@ def test_cost_is_shown_to_a_hundredth_of_a_cent() -> None:
 
 def test_replies_without_a_model_are_priced_at_the_session_model() -> None:
     # The session's own model prices replies that name none.
-    reply = Message(new_id(), "s", Role.ASSISTANT, "…", utcnow(), meta={"prompt_tokens": 10})
+    reply = Message(
+        new_id(), "s", Role.ASSISTANT, "…", utcnow(), meta=MessageDetails(prompt_tokens=10)
+    )
     assert session_usage([reply], ModelConfig(model="gpt-4o").model).cost_usd is not None
 
 

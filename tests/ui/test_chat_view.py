@@ -23,7 +23,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QScrollBar
 
-from gptlab_desktop.models import Message, MessageState, Role, new_id
+from gptlab_desktop.models import (
+    FailureKind,
+    Message,
+    MessageDetails,
+    MessageKind,
+    MessageState,
+    Role,
+    new_id,
+)
 from gptlab_desktop.ui.chat_view import (
     STREAM_RENDER_INTERVAL_MS,
     ChatStreamView,
@@ -40,7 +48,7 @@ def message(
     text: str,
     role: Role = Role.ASSISTANT,
     state: MessageState = MessageState.COMPLETE,
-    meta: dict[str, object] | None = None,
+    meta: MessageDetails | None = None,
 ) -> Message:
     return Message(
         id=new_id(),
@@ -49,7 +57,7 @@ def message(
         message=text,
         created_date=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
         state=state,
-        meta=meta or {},
+        meta=meta or MessageDetails(),
     )
 
 
@@ -167,14 +175,15 @@ def test_interrupted_reply_shows_the_marker_and_the_error(view):
     cut = message(
         "Half an answ",
         state=MessageState.INTERRUPTED,
-        meta={"error": "The connection to the server dropped."},
+        meta=MessageDetails(failure=FailureKind.CONNECTION_LOST),
     )
     view.transcript().set_messages([cut])
 
     text = view.message_document(0).toPlainText()
 
     assert "Interrupted" in text
-    assert "The connection to the server dropped." in text
+    # Worded when shown, from the kind stored.
+    assert "the connection to the AI service was lost" in text
 
 
 def test_complete_reply_has_no_interrupted_marker(view):
@@ -205,7 +214,7 @@ def test_context_summary_is_announced_and_its_summary_is_readable(view):
     summary = message(
         "The user is training for a marathon.",
         role=Role.SYSTEM,
-        meta={"kind": "context_summary", "summarised_messages": 12},
+        meta=MessageDetails(kind=MessageKind.CONTEXT_SUMMARY, summarised_messages=12),
     )
     view.transcript().set_messages([summary])
 

@@ -86,3 +86,14 @@ def test_an_unexpected_error_says_where_the_log_file_is(tmp_path) -> None:
         handler.close()
     assert str(tmp_path / "gptlab-desktop.log") in text
     assert "boom" not in text
+
+
+def test_an_interrupted_reply_is_worded_from_its_kind_when_shown() -> None:
+    from gptlab_desktop.models import FailureKind, MessageDetails
+    from gptlab_desktop.ui.messages import interruption_text
+
+    # Every kind has its words, so none is ever shown as a code.
+    for kind in FailureKind:
+        assert interruption_text(MessageDetails(failure=kind))
+    assert interruption_text(MessageDetails(stopped=True)).startswith("stopped")
+    assert interruption_text(MessageDetails()) == ""

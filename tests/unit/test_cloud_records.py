@@ -11,7 +11,9 @@ import pytest
 from gptlab_desktop.models import (
     Assistant,
     ContextMessage,
+    FailureKind,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfig,
     ModelConfigVersion,
@@ -98,7 +100,7 @@ def a_message(**changes: object) -> Message:
         message=REPLY_WORDS,
         created_date=WHEN,
         state=MessageState.INTERRUPTED,
-        meta={"model": "gpt-4o-mini", "failure": "llm", "error": "About Zebulon: cut short"},
+        meta=MessageDetails(model="gpt-4o-mini", failure=FailureKind.CONNECTION_LOST),
     )
     return replace(message, **changes)  # type: ignore[arg-type]
 
@@ -266,7 +268,7 @@ def test_a_gpt_lab_document_without_our_additions_still_reads(cipher: RecordCiph
     message = message_from_document(CloudDocument(document.path, data), cipher)
 
     assert message.state is MessageState.COMPLETE
-    assert message.meta == {}
+    assert message.meta == MessageDetails()
 
 
 # -- tampering ---------------------------------------------------------------------------------

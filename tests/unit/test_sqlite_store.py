@@ -23,6 +23,7 @@ from gptlab_desktop.models import (
     AssistantDraft,
     ContextMessage,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfig,
     PromptType,
@@ -747,7 +748,7 @@ async def test_a_message_round_trips_with_its_details(store: SqliteStore, user: 
         "Reply with **Markdown** and ünïcødé",
         role=Role.ASSISTANT,
         state=MessageState.INTERRUPTED,
-        meta={"model": "gpt-4o", "usage": {"total_tokens": 42}, "finish_reason": None},
+        meta=MessageDetails(model="gpt-4o", prompt_tokens=40, completion_tokens=2),
     )
 
     await store.add_message(message)
@@ -821,26 +822,33 @@ async def test_updating_a_message_replaces_text_and_state_and_keeps_meta_unless_
 ) -> None:
     session = await start_session(store, user, None)
     reply = make_message(
-        session.id, "", role=Role.ASSISTANT, state=MessageState.STREAMING, meta={"model": "m"}
+        session.id,
+        "",
+        role=Role.ASSISTANT,
+        state=MessageState.STREAMING,
+        meta=MessageDetails(model="m"),
     )
     await store.add_message(reply)
 
     await store.update_message(reply.id, text="Partial", state=MessageState.STREAMING)
     (streaming,) = await store.list_messages(session.id)
     await store.update_message(
-        reply.id, text="Partial answer.", state=MessageState.COMPLETE, meta={"tokens": 3}
+        reply.id,
+        text="Partial answer.",
+        state=MessageState.COMPLETE,
+        meta=MessageDetails(completion_tokens=3),
     )
     (complete,) = await store.list_messages(session.id)
 
     assert (streaming.message, streaming.state, streaming.meta) == (
         "Partial",
         MessageState.STREAMING,
-        {"model": "m"},
+        MessageDetails(model="m"),
     )
     assert (complete.message, complete.state, complete.meta) == (
         "Partial answer.",
         MessageState.COMPLETE,
-        {"tokens": 3},
+        MessageDetails(completion_tokens=3),
     )
 
 

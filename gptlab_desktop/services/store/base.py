@@ -18,6 +18,7 @@ from gptlab_desktop.models import (
     AssistantDraft,
     ContextMessage,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfigVersion,
     Prompt,
@@ -196,7 +197,7 @@ class Store(ABC):
         *,
         text: str,
         state: MessageState,
-        meta: dict[str, object] | None = None,
+        meta: MessageDetails | None = None,
         context: Sequence[ContextMessage] | None = None,
     ) -> None:
         """Replace a message's text and state (a streaming reply as it grows, then complete).

@@ -38,6 +38,7 @@ from gptlab_desktop.models import (
     AssistantDraft,
     ContextMessage,
     Message,
+    MessageDetails,
     MessageState,
     ModelConfig,
     ModelConfigVersion,
@@ -496,7 +497,7 @@ def _message(row: sqlite3.Row) -> Message:
         message=row["message"],
         created_date=_to_datetime(row["created_date"]),
         state=MessageState(row["state"]),
-        meta=json.loads(row["meta"]),
+        meta=MessageDetails.from_dict(json.loads(row["meta"])),
     )
 
 
@@ -1334,7 +1335,7 @@ class SqliteStore(Store):
                 message.message,
                 _to_text(message.created_date),
                 MessageState(message.state).value,
-                json.dumps(message.meta, ensure_ascii=False),
+                json.dumps(message.meta.to_dict(), ensure_ascii=False),
             )
             for message in messages
         ]
@@ -1362,7 +1363,7 @@ class SqliteStore(Store):
         *,
         text: str,
         state: MessageState,
-        meta: dict[str, object] | None = None,
+        meta: MessageDetails | None = None,
         context: Sequence[ContextMessage] | None = None,
     ) -> None:
         """Replace a message's text and state (a streaming reply as it grows, then complete).
@@ -1370,7 +1371,7 @@ class SqliteStore(Store):
         ``meta=None`` keeps the stored details. With ``context``, the session's context is
         replaced in the same transaction.
         """
-        meta_json = None if meta is None else json.dumps(meta, ensure_ascii=False)
+        meta_json = None if meta is None else json.dumps(meta.to_dict(), ensure_ascii=False)
         context_json = None if context is None else _context_json(context)
         await self._run(self._do_update_message, message_id, text, state, meta_json, context_json)
 
