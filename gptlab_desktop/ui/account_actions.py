@@ -19,8 +19,8 @@ from gptlab_desktop.ui.qt_helpers import bring_forward
 
 if TYPE_CHECKING:
     from gptlab_desktop.services.account import KeyState
-    from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
+    from gptlab_desktop.ui.window_services import WindowServices
 
 # The keyring notice is said once and must be readable: longer than a passing message.
 KEYRING_NOTICE_MS = 15_000
@@ -32,7 +32,9 @@ class AccountActions(QObject):
     #: The key in use changed and the chat follows it; carries the user record (or None).
     keyChanged = Signal(object)
 
-    def __init__(self, services: Services, messages: MessagePresenter, window: QWidget) -> None:
+    def __init__(
+        self, services: WindowServices, messages: MessagePresenter, window: QWidget
+    ) -> None:
         super().__init__(window)
         self._services = services
         self._messages = messages

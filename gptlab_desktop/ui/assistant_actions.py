@@ -27,8 +27,8 @@ from gptlab_desktop.ui.qt_helpers import bring_forward, documents_folder
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog
 
-    from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+    from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class AssistantActions(QObject):
 
     def __init__(
         self,
-        services: Services,
+        services: WindowServices,
         messages: MessagePresenter,
         window: QWidget,
         *,

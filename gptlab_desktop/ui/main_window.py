@@ -62,13 +62,13 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
 
     from gptlab_desktop.services.account import Account, KeyState
-    from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.services.lobby import LobbyData
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
     from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
     from gptlab_desktop.ui.chat_pane import ChatPane
     from gptlab_desktop.ui.chat_view import ChatStreamView
     from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ _SPLITTER_KEY = "mainWindow/splitterState"
 
 
 class MainWindow(QMainWindow):
-    """The app's window, on the services of one run (``services.bundle.Services``).
+    """The app's window, on the services of one run, seen as ``WindowServices``.
 
     It takes from them what each part needs when that part is first used — the lobby's data,
     the chat engine, the session library, the lab, the account, the token counter — so that
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(
-        self, services: Services, settings: QSettings, parent: QWidget | None = None
+        self, services: WindowServices, settings: QSettings, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self._services = services

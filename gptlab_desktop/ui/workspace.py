@@ -26,9 +26,9 @@ from gptlab_desktop.ui.lobby_panel import LobbyPanel
 from gptlab_desktop.ui.messages import MessagePresenter
 
 if TYPE_CHECKING:
-    from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.ui.chat_pane import ChatPane
     from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Workspace(QObject):
 
     def __init__(
         self,
-        services: Services,
+        services: WindowServices,
         messages: MessagePresenter,
         window: QMainWindow,
         *,

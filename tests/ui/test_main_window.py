@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -403,3 +404,14 @@ def test_closing_while_the_store_opens_still_closes_cleanly(qtbot, open_run) -> 
     with qtbot.waitSignal(window.closed, timeout=WAIT_MS):
         window.close()
     assert run.start([]).done()
+
+
+def test_the_window_never_reaches_the_store() -> None:
+    # The window sees the run's services through WindowServices, which has no store; no UI
+    # module holds a store or asks for one (``services.store.base`` names a module, not that).
+    from gptlab_desktop.ui.window_services import WindowServices
+
+    assert "store" not in dir(WindowServices)
+    ui = Path(__file__).resolve().parents[2] / "gptlab_desktop" / "ui"
+    reaching = re.compile(r"(services|self)\.store\b(?!\.)|\b_store\b")
+    assert [p.name for p in ui.rglob("*.py") if reaching.search(p.read_text("utf-8"))] == []
