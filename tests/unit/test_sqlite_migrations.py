@@ -26,7 +26,8 @@ from gptlab_desktop.models import (
     utcnow,
 )
 from gptlab_desktop.services.errors import StoreCorrupt, StoreTooNew, StoreUnavailable
-from gptlab_desktop.services.store.sqlite import SCHEMA_VERSION, SqliteStore, migrate
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.store.sqlite_schema import SCHEMA_VERSION, migrate
 
 DB_NAME = "gptlab.sqlite3"
 PAGE_SIZE = 4096
