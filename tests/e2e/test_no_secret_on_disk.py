@@ -239,6 +239,7 @@ async def test_the_cloud_documents_of_the_session_hold_no_message_text(
     session = await store.get_session(session_id)
     messages = await store.list_messages(session_id)
     assert session is not None and session.context and len(messages) > len(USER_MESSAGES)
+    assert user.user_hash is not None  # recorded: the key in use is OpenAI's kind
 
     documents = [
         cloud_documents.session_document(session, cipher),

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 
 from gptlab_desktop.models import User, new_id, utcnow
+from gptlab_desktop.services.errors import NotFound
+from gptlab_desktop.services.identity import USER_HASH_TYPE
 from gptlab_desktop.services.store.base import Store
 from gptlab_desktop.services.store.sqlite_assistants import AssistantTables
 from gptlab_desktop.services.store.sqlite_messages import MessageTables
@@ -26,33 +28,71 @@ from gptlab_desktop.services.store.sqlite_sessions import SessionTables
 
 log = logging.getLogger(__name__)
 
+_LOCAL_USER_QUERY = (
+    "SELECT users.* FROM local_user JOIN users ON users.id = local_user.user_id "
+    "WHERE local_user.only_row = 1"
+)
+
 
 class SqliteStore(AssistantTables, SessionTables, MessageTables, Store):
     """The ``Store`` on one SQLite file, every call on one worker thread."""
 
     # -- users ------------------------------------------------------------------------------
-    async def get_or_create_user(self, user_hash: str) -> User:
-        """The user known by ``user_hash``, created (with its ``user_hash`` record) if new."""
-        return await self._run(self._do_get_or_create_user, user_hash)
+    async def local_user(self) -> User:
+        """The one local user of this store, created (a random id) the first time it is asked.
 
-    def _do_get_or_create_user(self, user_hash: str) -> User:
+        The same user on every open. In a file from before version 4 it is the user who owns
+        the most sessions and assistants (see ``sqlite_schema``).
+        """
+        return await self._run(self._do_local_user)
+
+    def _do_local_user(self) -> User:
+        row = self._db.execute(_LOCAL_USER_QUERY).fetchone()
+        if row is not None:
+            return user_from_row(row)
         with self._transaction() as conn:
-            row = conn.execute("SELECT * FROM users WHERE user_hash = ?", (user_hash,)).fetchone()
-            if row is not None:
+            # Asked again under the write lock: another process may have made it meanwhile.
+            row = conn.execute(_LOCAL_USER_QUERY).fetchone()
+            if row is None:
+                now = to_text(utcnow())
+                user_id = new_id()
+                conn.execute(
+                    "INSERT INTO users (id, created_date, last_modified_date) VALUES (?, ?, ?)",
+                    (user_id, now, now),
+                )
+                conn.execute("INSERT INTO local_user (only_row, user_id) VALUES (1, ?)", (user_id,))
+                log.info("Local user created")
+                row = conn.execute(_LOCAL_USER_QUERY).fetchone()
+            return user_from_row(row)
+
+    async def record_user_hash(self, user_id: str, user_hash: str) -> User:
+        """Write GPT Lab's ``user_hash`` on the user (and its ``user_hash`` record); the id stays.
+
+        Only for the hash of a real OpenAI key; the store never finds a user by it. Recording
+        the hash the user already has changes nothing.
+        """
+        if not user_hash:
+            raise ValueError("A user hash is not empty.")
+        return await self._run(self._do_record_user_hash, user_id, user_hash)
+
+    def _do_record_user_hash(self, user_id: str, user_hash: str) -> User:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                raise NotFound("This user is not known.")
+            if row["user_hash"] == user_hash:
                 return user_from_row(row)
             now = to_text(utcnow())
-            user_id = new_id()
             conn.execute(
-                "INSERT INTO users (id, user_hash, created_date, last_modified_date) "
-                "VALUES (?, ?, ?, ?)",
-                (user_id, user_hash, now, now),
+                "UPDATE users SET user_hash = ?, last_modified_date = ? WHERE id = ?",
+                (user_hash, now, user_id),
             )
             conn.execute(
                 "INSERT OR IGNORE INTO user_hash (user_hash, user_hash_type, created_date) "
-                "VALUES (?, 'open_ai_key', ?)",
-                (user_hash, now),
+                "VALUES (?, ?, ?)",
+                (user_hash, USER_HASH_TYPE, now),
             )
-            log.info("New user created")
+            log.info("User hash recorded")
             return user_from_row(
                 conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             )

@@ -205,9 +205,62 @@ _LOBBY_ORDER = _script(
     "CREATE INDEX bots_lobby_order ON bots(showcased DESC, name COLLATE NOCASE, name, id)",
 )
 
+# The columns of ``users`` at version 1, copied whole when version 4 rebuilds the table.
+_USER_COLUMNS = (
+    "id, user_hash, created_date, last_modified_date, sessions_started, sessions_ended, "
+    "bots_created"
+)
+
+# Version 4: the local user. A user is a random id created with the store, and ``user_hash``
+# (GPT Lab's hash of a real OpenAI key) is only a field, written when such a key is in use and
+# never used to find anyone: so it may be NULL, and two users may carry the same one. SQLite
+# cannot drop NOT NULL or UNIQUE in place, so ``users`` is rebuilt (ids, and so every link to
+# them, unchanged); ``migrate`` runs with foreign keys off, so dropping the old table fires no
+# ON DELETE action on the bots and sessions that point at it.
+#
+# ``local_user`` names the one local user of the store (at most one row). In a file that
+# already has users, it is the user owning the most sessions and assistants together (ties:
+# the most recently created), so whoever did the work here stays who the app opens as; the
+# other users and everything they own stay as they are. A file without users gets its local
+# user on first use (``SqliteStore.local_user``).
+_LOCAL_USER = _script(
+    """
+    CREATE TABLE users_v4 (
+        id TEXT PRIMARY KEY,
+        user_hash TEXT,
+        created_date TEXT NOT NULL,
+        last_modified_date TEXT NOT NULL,
+        sessions_started INTEGER NOT NULL DEFAULT 0,
+        sessions_ended INTEGER NOT NULL DEFAULT 0,
+        bots_created INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    f"INSERT INTO users_v4 ({_USER_COLUMNS}) SELECT {_USER_COLUMNS} FROM users ORDER BY rowid",
+    "DROP TABLE users",
+    "ALTER TABLE users_v4 RENAME TO users",
+    # Before this version a user without any key was filed under this stand-in, which is no
+    # key's hash (not hexadecimal): such a user has no hash.
+    "UPDATE users SET user_hash = NULL WHERE user_hash = 'local-user-without-api-key'",
+    """
+    CREATE TABLE local_user (
+        only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+        user_id TEXT NOT NULL UNIQUE REFERENCES users(id)
+    )
+    """,
+    """
+    INSERT INTO local_user (only_row, user_id)
+    SELECT 1, users.id FROM users
+    ORDER BY (SELECT count(*) FROM sessions WHERE sessions.user_id = users.id)
+             + (SELECT count(*) FROM bots WHERE bots.creator_user_id = users.id) DESC,
+             users.created_date DESC,
+             users.id DESC
+    LIMIT 1
+    """,
+)
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
-MIGRATIONS: tuple[Migration, ...] = (_ENTITIES, _SEARCH_AND_SYNC, _LOBBY_ORDER)
+MIGRATIONS: tuple[Migration, ...] = (_ENTITIES, _SEARCH_AND_SYNC, _LOBBY_ORDER, _LOCAL_USER)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -217,18 +270,31 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
     Each migration runs in its own transaction together with the version bump, so a failure
     leaves the file at the previous version. ``conn`` must be in autocommit mode
     (``isolation_level=None``).
+
+    Foreign keys are not enforced while migrations run (and enforced again afterwards if they
+    were): rebuilding a table drops the old one, which with enforcement on would fire the ON
+    DELETE actions of every row pointing at it. The pragma only takes effect outside a
+    transaction, hence here and not inside a migration.
     """
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    while version < target:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            MIGRATIONS[version](conn)
-            # PRAGMA takes no parameters; the value is our own integer.
-            conn.execute(f"PRAGMA user_version = {version + 1:d}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        version += 1
-        log.info("Store schema migrated to version %d", version)
+    if version >= target:
+        return version
+    was_enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        while version < target:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[version](conn)
+                # PRAGMA takes no parameters; the value is our own integer.
+                conn.execute(f"PRAGMA user_version = {version + 1:d}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            version += 1
+            log.info("Store schema migrated to version %d", version)
+    finally:
+        if was_enforced:
+            conn.execute("PRAGMA foreign_keys = ON")
     return version

@@ -225,6 +225,15 @@ def test_a_user_reads_back_equal_with_the_wrapped_data_key() -> None:
     assert wrapped_key_from_document(document) == wrapped
 
 
+def test_a_user_without_a_user_hash_reads_back_without_one() -> None:
+    user = User(USER_ID, None, WHEN, WHEN)
+
+    document = user_document(user)
+
+    assert document.data["user_hash"] is None
+    assert user_from_document(document) == user
+
+
 def test_a_user_hash_record_reads_back() -> None:
     document = user_hash_document("ab" * 32, WHEN)
 
