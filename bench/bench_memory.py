@@ -43,7 +43,7 @@ async def _seed(data_dir: Path, count: int) -> str:
     assistant = (await store.list_assistants())[0]
     details = await store.get_assistant_details(assistant.id)
     assert details is not None
-    user = await store.get_or_create_user("bench")
+    user = await store.local_user()
     now = utcnow()
     session = await store.create_session(
         Session(

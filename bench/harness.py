@@ -166,7 +166,7 @@ async def open_store_with_assistant(
 
     store = SqliteStore(path)
     await store.open()
-    user = await store.get_or_create_user("bench")
+    user = await store.local_user()
     draft = AssistantDraft(
         name="Bench",
         tag_line="t",

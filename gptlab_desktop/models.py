@@ -312,10 +312,14 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """Someone known by the salted one-way hash of their API key."""
+    """Who uses the app: a random id (``Store.local_user``), never derived from a key.
+
+    ``user_hash`` is GPT Lab's salted one-way hash of a real OpenAI key, recorded while one is
+    in use (``Store.record_user_hash``) and None before; it is never used to find a user.
+    """
 
     id: str
-    user_hash: str
+    user_hash: str | None
     created_date: datetime
     last_modified_date: datetime
     sessions_started: int = 0

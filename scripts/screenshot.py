@@ -64,7 +64,7 @@ async def _seed(data_dir: Path) -> str:
         LlmClient(LlmSettings(base_url="http://127.0.0.1:9/v1", api_key="unused")),
         TokenCounter(paths.cache_dir / "tiktoken"),
     )
-    user = await store.get_or_create_user("screenshot")
+    user = await store.local_user()
     session = await engine.start_session(reviewer.id, user.id)
     await store.rename_session(session.id, "Fixing a running total")
     start = utcnow() - timedelta(minutes=5)

@@ -23,7 +23,6 @@ import pytest
 from gptlab_desktop import __version__, app
 from gptlab_desktop.app import main
 from gptlab_desktop.paths import APP_NAME, DATA_DIR_ENV, AppPaths, resolve_data_dir
-from gptlab_desktop.services.account import LOCAL_USER_HASH
 from gptlab_desktop.services.identity import user_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,8 +234,10 @@ def test_smoke_run_creates_the_local_user_without_an_api_key(tmp_path: Path) -> 
     result = run_python("-m", "gptlab_desktop", "--smoke", "--data-dir", str(paths.data_dir))
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(paths.database_file) as conn:
-        hashes = [row[0] for row in conn.execute("SELECT user_hash FROM users")]
-    assert hashes == [LOCAL_USER_HASH]
+        users = conn.execute("SELECT id, user_hash FROM users").fetchall()
+        local = conn.execute("SELECT user_id FROM local_user").fetchall()
+    # The store's own user, with no hash: no key was in use.
+    assert [(user_id, None) for (user_id,) in local] == users
 
 
 # -- where the data lives ----------------------------------------------------------------------

@@ -13,10 +13,12 @@ for this run. Replacing the API key re-wraps that record, so history stays reada
 the key leaves the record as it is: history encrypted under the removed key opens again only
 with that key (``crypto`` says so in its ``DecryptionFailed`` sentence).
 
-Identity. The user is known by the hash of the key in use (``services/identity.py``). Without
-any key — a compatible server that needs none — everything belongs to one fixed local user,
-``LOCAL_USER_HASH``: it is not a hex string, so it can never equal a real key's hash, and such a
-user has no data key (nothing can be encrypted for the cloud without a key to protect it).
+Identity. The user is the store's local user, a random id (``Store.local_user``), whatever the
+key. While a real OpenAI key is in use its hash (``services/identity.py``) is recorded on that
+user as GPT Lab's ``user_hash`` field, never used to find the user. ``user_hash`` gives
+``LOCAL_USER_HASH`` without any key: it is not a hex string, so it can never equal a real key's
+hash. Without a key there is no data key (nothing can be encrypted for the cloud without a key
+to protect it).
 
 Secrets stay secret: no key material appears in a log line, a ``repr`` or an exception message.
 Qt-free; every blocking step (keyring, key derivation, SQLite) runs off the event loop.
@@ -254,8 +256,13 @@ class Account:
         return cached
 
     async def current_user(self) -> User:
-        """The store's user for the key in use, created on first use."""
-        return await self._store.get_or_create_user(await self.user_hash())
+        """The store's local user; with a real OpenAI key in use, its hash recorded on it."""
+        user = await self._store.local_user()
+        if self.api_key is not None and self.endpoint.is_openai:
+            user_hash = await self.user_hash()
+            if user.user_hash != user_hash:
+                user = await self._store.record_user_hash(user.id, user_hash)
+        return user
 
     # -- the data key ------------------------------------------------------------------------
 

@@ -27,12 +27,12 @@ from keyring.backends import SecretService
 from gptlab_desktop.app import configure_logging
 from gptlab_desktop.models import AssistantDraft, ModelConfig, Role, UserLiked
 from gptlab_desktop.paths import AppPaths, ensure_created
-from gptlab_desktop.services import cloud_records
 from gptlab_desktop.services.account import Account
 from gptlab_desktop.services.chat import ChatEvent, SessionEngine
 from gptlab_desktop.services.errors import InvalidApiKey
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.secrets import SecretStore
+from gptlab_desktop.services.store.cloud import documents as cloud_documents
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.keyring_daemon import SecretServiceDaemon
@@ -235,16 +235,17 @@ async def test_the_cloud_documents_of_the_session_hold_no_message_text(
 ) -> None:
     account, session_id = finished_run
     user = await account.current_user()
-    cipher = cloud_records.RecordCipher(await account.data_key(), user.id)
+    cipher = cloud_documents.RecordCipher(await account.data_key(), user.id)
     session = await store.get_session(session_id)
     messages = await store.list_messages(session_id)
     assert session is not None and session.context and len(messages) > len(USER_MESSAGES)
+    assert user.user_hash is not None  # recorded: the key in use is OpenAI's kind
 
     documents = [
-        cloud_records.session_document(session, cipher),
-        cloud_records.user_document(user, await account.wrapped_data_key()),
-        cloud_records.user_hash_document(user.user_hash, user.created_date),
-        *(cloud_records.message_document(message, cipher) for message in messages),
+        cloud_documents.session_document(session, cipher),
+        cloud_documents.user_document(user, await account.wrapped_data_key()),
+        cloud_documents.user_hash_document(user.user_hash, user.created_date),
+        *(cloud_documents.message_document(message, cipher) for message in messages),
     ]
     uploaded = "\n".join(document.path + document.to_json() for document in documents)
 

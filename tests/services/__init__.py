@@ -1,0 +1,1 @@
+"""Tests of gptlab_desktop.services."""

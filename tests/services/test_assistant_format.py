@@ -310,7 +310,7 @@ def import_and_count(store_dir: Path, data: bytes) -> tuple[int, int, str | None
         store = SqliteStore(store_dir / DB_NAME)
         await store.open()
         try:
-            user = await store.get_or_create_user("d" * 64)
+            user = await store.local_user()
             before = len(await store.list_assistants(include_archived=True))
             try:
                 created = await AssistantLab(store).import_bytes(data, user.id, source="p.json")

@@ -613,7 +613,7 @@ async def _session_on(
     """An engine on ``store`` (one a test watches) and a session with a new assistant."""
     assert (await store.open()).is_usable
     try:
-        user = await store.get_or_create_user("hash")
+        user = await store.local_user()
         engine = SessionEngine(store, llm, tokens)
         yield engine, await engine.start_session(await make_assistant(store, user), user.id)
     finally:

@@ -41,7 +41,8 @@ from gptlab_desktop.services.session_library import (
     SessionLibrary,
     export_file_name,
 )
-from gptlab_desktop.services.store.sqlite import SNIPPET_CLOSE, SNIPPET_OPEN, SqliteStore
+from gptlab_desktop.services.store.base import SNIPPET_CLOSE, SNIPPET_OPEN
+from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.openai_server import FakeOpenAIServer
 

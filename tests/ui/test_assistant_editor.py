@@ -86,7 +86,7 @@ def store(qtbot: Any, qt_loop: qasync.QEventLoop, data_dir: Path) -> Iterator[Sq
 
 @pytest.fixture
 def user(qtbot: Any, store: SqliteStore) -> User:
-    return run(qtbot, store.get_or_create_user("e" * 64))
+    return run(qtbot, store.local_user())
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def _seed_sessions(data_dir: Path) -> dict[str, str]:
         await store.open()
         try:
             await store.sync_showcase(load_showcase_entries())
-            user = await store.get_or_create_user("a" * 64)
+            user = await store.local_user()
             by_name = {a.name: a for a in await store.list_assistants()}
             made: dict[str, str] = {}
             for name in ("Career Coach", "Career Coach", "Code Reviewer"):

@@ -75,7 +75,7 @@ async def seed(path: Path) -> Seeded:
     store = SqliteStore(path)
     assert (await store.open()).is_usable
     try:
-        user = await store.get_or_create_user("c" * 64)
+        user = await store.local_user()
         socrates = await store.create_assistant(draft("Socrates"), user.id)
         muse = await store.create_assistant(draft("Muse"), user.id)
         ids: dict[str, str] = {}

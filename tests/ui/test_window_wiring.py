@@ -102,7 +102,7 @@ def seed_sessions(data_dir: Path) -> Seeded:
         store = SqliteStore(AppPaths(data_dir).database_file)
         assert (await store.open()).is_usable
         try:
-            user = await store.get_or_create_user("d" * 64)
+            user = await store.local_user()
             historian = await store.create_assistant(make_draft(name="Historian"), user.id)
             made: list[str] = []
             rare = ""

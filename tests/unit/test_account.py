@@ -293,12 +293,38 @@ async def test_the_user_hash_is_the_hash_of_the_key_in_use(store: SqliteStore) -
     assert await account.user_hash() == user_hash(ENV_KEY)
 
 
-async def test_without_a_key_the_user_is_the_fixed_local_user(store: SqliteStore) -> None:
+async def test_without_a_key_the_user_is_the_store_s_local_user_with_no_hash(
+    store: SqliteStore,
+) -> None:
     account = memory_account(store)
     await account.load()
 
+    user = await account.current_user()
+
     assert await account.user_hash() == LOCAL_USER_HASH
-    assert (await account.current_user()).user_hash == LOCAL_USER_HASH
+    assert user == await store.local_user()
+    assert user.user_hash is None
+
+
+async def test_an_openai_key_s_hash_is_recorded_on_the_same_local_user(
+    store: SqliteStore,
+) -> None:
+    before = await store.local_user()
+
+    user = await memory_account(store, ENV_KEY).current_user()
+
+    assert user.id == before.id
+    assert user.user_hash == user_hash(ENV_KEY)
+
+
+async def test_a_key_for_a_compatible_server_records_no_hash(store: SqliteStore) -> None:
+    endpoint = AiEndpoint(base_url="http://127.0.0.1:9/v1", env_api_key=ENV_KEY)
+    account = Account(SecretStore(fail.Keyring()), store, endpoint)
+
+    user = await account.current_user()
+
+    assert user == await store.local_user()
+    assert user.user_hash is None
 
 
 async def test_the_local_user_can_never_be_a_key_holder(store: SqliteStore) -> None:

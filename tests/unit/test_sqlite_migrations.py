@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
@@ -22,11 +23,13 @@ from gptlab_desktop.models import (
     ModelConfig,
     PromptType,
     SessionStatus,
+    User,
     new_id,
     utcnow,
 )
 from gptlab_desktop.services.errors import StoreCorrupt, StoreTooNew, StoreUnavailable
-from gptlab_desktop.services.store.sqlite import SCHEMA_VERSION, SqliteStore, migrate
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.store.sqlite_schema import SCHEMA_VERSION, migrate
 
 DB_NAME = "gptlab.sqlite3"
 PAGE_SIZE = 4096
@@ -55,7 +58,7 @@ async def make_database(path: Path, messages: int = 0) -> None:
     """A good database written by the store, closed again."""
     store = SqliteStore(path)
     assert (await store.open()).is_usable
-    user = await store.get_or_create_user("f" * 64)
+    user = await store.local_user()
     draft = AssistantDraft("Bot", "Tag", "Desc", "Initial", "Summary", ModelConfig("gpt-4o"))
     await store.create_assistant(draft, user.id)
     await store.close()
@@ -111,7 +114,7 @@ async def test_an_empty_file_becomes_a_new_database(data_dir: Path) -> None:
     store = SqliteStore(path)
 
     health = await store.open()
-    user = await store.get_or_create_user("e" * 64)
+    user = await store.local_user()
     await store.close()
 
     assert health.is_usable and user.id
@@ -170,6 +173,214 @@ async def test_a_version_1_file_is_upgraded_keeping_its_data(data_dir: Path) -> 
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert check.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
         assert check.execute("SELECT count(*) FROM sync_state").fetchone()[0] == 0
+
+
+# -- version 4: the local user ------------------------------------------------------------
+
+SCHEMA3_FIXTURE = Path(__file__).parent.parent / "fixtures" / "schema3.sqlite3"
+TABLES = ("users", "user_hash", "bots", "prompts", "model_configs", "sessions", "messages")
+
+
+def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the entity tables, in a stable order, read behind the store's back."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in TABLES
+        }
+
+
+def version_3_file(path: Path, *statements: str) -> None:
+    """A file at schema version 3 (before the local user), with ``statements`` run on it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn, target=3) == 3
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def insert_user(user_id: str, user_hash: str, created: str) -> str:
+    return (
+        "INSERT INTO users (id, user_hash, created_date, last_modified_date) "
+        f"VALUES ('{user_id}', '{user_hash}', '{created}', '{created}')"
+    )
+
+
+def insert_bot(bot_id: str, creator: str) -> str:
+    return (
+        "INSERT INTO bots (id, name, session_type, creator_user_id, created_date, "
+        "last_modified_date, active_initial_prompt_id, active_model_config_id, "
+        f"active_summary_prompt_id) VALUES ('{bot_id}', 'Bot {bot_id}', 2, '{creator}', "
+        "'2026-01-01T00:00:00.000000+00:00', '2026-01-01T00:00:00.000000+00:00', 'p', 'c', 'q')"
+    )
+
+
+def insert_session(session_id: str, user_id: str) -> str:
+    return (
+        "INSERT INTO sessions (id, user_id, bot_initial_prompt_msg, bot_model_config, "
+        "bot_session_type, bot_summary_prompt_msg, created_date, last_modified_date) "
+        f"VALUES ('{session_id}', '{user_id}', 'i', '{{\"model\": \"m\"}}', 2, 's', "
+        "'2026-01-01T00:00:00.000000+00:00', '2026-01-01T00:00:00.000000+00:00')"
+    )
+
+
+async def local_user_of(path: Path) -> User:
+    store = SqliteStore(path)
+    health = await store.open()
+    try:
+        assert health.is_usable, health.problem
+        return await store.local_user()
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_version_3_user_found_by_hash_stays_the_local_user(data_dir: Path) -> None:
+    # The fixture was written by the app at version 3: one user, made by the hash of a key.
+    path = data_dir / DB_NAME
+    shutil.copyfile(SCHEMA3_FIXTURE, path)
+    with closing(sqlite3.connect(path)) as conn:
+        ((old_id, old_hash),) = conn.execute("SELECT id, user_hash FROM users").fetchall()
+    before = table_rows(path)
+
+    user = await local_user_of(path)
+
+    assert (user.id, user.user_hash) == (old_id, old_hash)
+    assert await local_user_of(path) == user
+    assert table_rows(path) == before  # every row kept, links to the user included
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+@pytest.mark.asyncio
+async def test_of_several_users_the_one_owning_most_sessions_and_assistants_is_local(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    version_3_file(
+        path,
+        insert_user("older", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+        insert_user("busy", "b" * 64, "2026-01-02T00:00:00.000000+00:00"),
+        insert_user("newest", "c" * 64, "2026-01-03T00:00:00.000000+00:00"),
+        insert_bot("b1", "busy"),
+        insert_session("s1", "busy"),
+        insert_session("s2", "newest"),
+    )
+
+    user = await local_user_of(path)
+
+    assert (user.id, user.user_hash) == ("busy", "b" * 64)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 3
+
+
+@pytest.mark.asyncio
+async def test_between_users_owning_as_much_the_most_recently_created_is_local(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    version_3_file(
+        path,
+        insert_user("older", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+        insert_user("newer", "b" * 64, "2026-01-02T00:00:00.000000+00:00"),
+        insert_session("s1", "older"),
+        insert_session("s2", "newer"),
+    )
+
+    assert (await local_user_of(path)).id == "newer"
+
+
+@pytest.mark.asyncio
+async def test_the_old_stand_in_for_no_key_becomes_no_hash(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    version_3_file(
+        path,
+        insert_user("keyless", "local-user-without-api-key", "2026-01-01T00:00:00.000000+00:00"),
+        insert_session("s1", "keyless"),
+    )
+
+    user = await local_user_of(path)
+
+    assert (user.id, user.user_hash) == ("keyless", None)
+
+
+@pytest.mark.asyncio
+async def test_rebuilding_users_keeps_every_link_to_them(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    version_3_file(
+        path,
+        insert_user("u1", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+        insert_bot("b1", "u1"),
+        insert_session("s1", "u1"),
+    )
+
+    await local_user_of(path)
+
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT creator_user_id FROM bots").fetchall() == [("u1",)]
+        assert conn.execute("SELECT user_id FROM sessions").fetchall() == [("u1",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+@pytest.mark.asyncio
+async def test_a_hash_another_user_holds_can_be_recorded_on_the_local_user(
+    data_dir: Path,
+) -> None:
+    # The hash finds no one any more, so it need not be unique.
+    path = data_dir / DB_NAME
+    version_3_file(
+        path,
+        insert_user("local", "a" * 64, "2026-01-02T00:00:00.000000+00:00"),
+        insert_user("other", "b" * 64, "2026-01-01T00:00:00.000000+00:00"),
+    )
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    try:
+        recorded = await store.record_user_hash("local", "b" * 64)
+        other = await store.get_user("other")
+    finally:
+        await store.close()
+
+    assert (recorded.id, recorded.user_hash) == ("local", "b" * 64)
+    assert other is not None and other.user_hash == "b" * 64
+
+
+@pytest.mark.asyncio
+async def test_a_failing_version_4_leaves_the_users_as_they_were(data_dir: Path) -> None:
+    path = data_dir / DB_NAME
+    # A table already named like the one version 4 creates makes it fail after the rebuild.
+    version_3_file(
+        path,
+        insert_user("u1", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+        insert_session("s1", "u1"),
+        "CREATE TABLE local_user (x)",
+    )
+    before = table_rows(path)
+
+    store = SqliteStore(path)
+    health = await store.open()
+    await store.close()
+
+    assert not health.is_usable
+    assert table_rows(path) == before
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()
+    assert "user_hash TEXT NOT NULL UNIQUE" in sql
+
+
+@pytest.mark.asyncio
+async def test_migrating_leaves_foreign_keys_enforced_on_the_connection(data_dir: Path) -> None:
+    conn = sqlite3.connect(data_dir / DB_NAME, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        conn.close()
 
 
 @pytest.mark.asyncio
@@ -297,7 +508,8 @@ async def test_a_path_that_is_a_directory_is_reported_without_raising(data_dir: 
 
 
 OPERATIONS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
-    "get_or_create_user": lambda s: s.get_or_create_user("hash"),
+    "local_user": lambda s: s.local_user(),
+    "record_user_hash": lambda s: s.record_user_hash("u", "hash"),
     "get_user": lambda s: s.get_user("u"),
     "create_assistant": lambda s: s.create_assistant(
         AssistantDraft("n", "t", "d", "i", "s", ModelConfig("m")), "u"

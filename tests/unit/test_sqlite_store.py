@@ -86,7 +86,7 @@ async def store(data_dir: Path) -> AsyncIterator[SqliteStore]:
 
 @pytest_asyncio.fixture
 async def user(store: SqliteStore) -> User:
-    return await store.get_or_create_user("a" * 64)
+    return await store.local_user()
 
 
 async def start_session(store: SqliteStore, user: User, assistant_id: str | None) -> Session:
@@ -125,16 +125,92 @@ def make_message(session_id: str, text: str, **changes: object) -> Message:
 
 
 @pytest.mark.asyncio
-async def test_a_user_is_created_once_per_hash(store: SqliteStore, data_dir: Path) -> None:
-    first = await store.get_or_create_user("b" * 64)
-    again = await store.get_or_create_user("b" * 64)
+async def test_a_fresh_store_has_its_local_user_at_once(store: SqliteStore) -> None:
+    user = await store.local_user()
+
+    assert user.id and len(user.id) == len(new_id())
+    assert user.user_hash is None
+    assert user.created_date.tzinfo is not None
+    assert (user.sessions_started, user.sessions_ended, user.bots_created) == (0, 0, 0)
+    assert await store.local_user() == user
+
+
+@pytest.mark.asyncio
+async def test_the_local_user_is_the_same_after_reopening(data_dir: Path) -> None:
+    first_store = SqliteStore(data_dir / DB_NAME)
+    assert (await first_store.open()).is_usable
+    first = await first_store.local_user()
+    await first_store.close()
+
+    again_store = SqliteStore(data_dir / DB_NAME)
+    assert (await again_store.open()).is_usable
+    try:
+        again = await again_store.local_user()
+    finally:
+        await again_store.close()
 
     assert again == first
-    assert first.created_date.tzinfo is not None
-    assert (first.sessions_started, first.sessions_ended, first.bots_created) == (0, 0, 0)
+    assert count_rows(data_dir, "users") == 1
+
+
+@pytest.mark.asyncio
+async def test_two_stores_asking_at_once_make_one_local_user(data_dir: Path) -> None:
+    stores = [SqliteStore(data_dir / DB_NAME) for _ in range(2)]
+    for opened in stores:
+        assert (await opened.open()).is_usable
+    try:
+        first, second = await asyncio.gather(*(opened.local_user() for opened in stores))
+    finally:
+        for opened in stores:
+            await opened.close()
+
+    assert first == second
+    assert count_rows(data_dir, "users") == 1
+
+
+@pytest.mark.asyncio
+async def test_recording_a_user_hash_writes_it_and_keeps_the_id(
+    store: SqliteStore, user: User, data_dir: Path
+) -> None:
+    recorded = await store.record_user_hash(user.id, "b" * 64)
+
+    assert recorded.id == user.id
+    assert recorded.user_hash == "b" * 64
+    assert await store.local_user() == recorded == await store.get_user(user.id)
     with raw(data_dir) as conn:
         record = conn.execute("SELECT * FROM user_hash WHERE user_hash = ?", ("b" * 64,)).fetchone()
     assert record["user_hash_type"] == "open_ai_key"
+
+
+@pytest.mark.asyncio
+async def test_recording_the_same_user_hash_again_changes_nothing(
+    store: SqliteStore, user: User, data_dir: Path
+) -> None:
+    recorded = await store.record_user_hash(user.id, "b" * 64)
+
+    again = await store.record_user_hash(user.id, "b" * 64)
+
+    assert again == recorded
+    assert count_rows(data_dir, "user_hash") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_new_key_s_hash_replaces_the_old_one_on_the_same_user(
+    store: SqliteStore, user: User, data_dir: Path
+) -> None:
+    await store.record_user_hash(user.id, "b" * 64)
+
+    recorded = await store.record_user_hash(user.id, "c" * 64)
+
+    assert (recorded.id, recorded.user_hash) == (user.id, "c" * 64)
+    # GPT Lab's user_hash records are kept, one per key ever used.
+    assert count_rows(data_dir, "user_hash") == 2
+
+
+@pytest.mark.asyncio
+async def test_recording_a_hash_for_an_unknown_user_raises_not_found(store: SqliteStore) -> None:
+    with pytest.raises(NotFound):
+        await store.record_user_hash("nobody", "b" * 64)
 
 
 @pytest.mark.asyncio
@@ -990,7 +1066,7 @@ def test_any_text_is_a_search_that_never_raises(data_dir: Path) -> None:
 
     async def seed() -> None:
         assert (await store.open()).is_usable
-        user = await store.get_or_create_user("c" * 64)
+        user = await store.local_user()
         session = await start_session(store, user, None)
         await store.add_message(make_message(session.id, "Ein Bäcker backt Brötchen 123 _x_"))
 

@@ -66,12 +66,17 @@ class Store(ABC):
 
     # -- users ------------------------------------------------------------------------------
     @abstractmethod
-    async def get_or_create_user(self, user_hash: str) -> User:
-        """The user known by ``user_hash``, created (with its ``user_hash`` record) if new."""
+    async def local_user(self) -> User:
+        """The one local user of this store: a random id made with the store, the same on every
+        open. Needs no API key, so nothing waits for the keyring to know who the user is."""
 
-    async def local_user(self) -> User:  # TEMPORARY until the store branch lands
-        """Stand-in."""
-        return await self.get_or_create_user("local-user-without-api-key")
+    @abstractmethod
+    async def record_user_hash(self, user_id: str, user_hash: str) -> User:
+        """Write GPT Lab's ``user_hash`` on the user (and its ``user_hash`` record); the id stays.
+
+        Only for the hash of a real OpenAI key (``identity.user_hash``). The hash is a field
+        kept for GPT Lab's layout, never used to find a user.
+        """
 
     @abstractmethod
     async def get_user(self, user_id: str) -> User | None:

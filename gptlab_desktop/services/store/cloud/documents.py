@@ -27,9 +27,10 @@ What stays plain, on purpose: ids, dates, counters, status codes, roles, model s
 assistants' prompts — the ``prompts`` documents and a session's snapshot of them
 (``bot_initial_prompt_msg``, ``bot_summary_prompt_msg``). Prompts are an assistant's definition,
 written to be shared (showcased assistants, assistants passed on by their code), not what a user
-said; GPT Lab stored them in plaintext too. The ``user_hash`` is plain because it is the lookup
-key (services/identity.py explains why it is safe), and the user's wrapped data key is plain
-because it is itself encrypted under a key only the API key opens.
+said; GPT Lab stored them in plaintext too. The ``user_hash`` is plain because it is GPT Lab's
+field, a one-way hash of a real OpenAI key (services/identity.py explains why it is safe; null
+for a user who has used no such key), and the user's wrapped data key is plain because it is
+itself encrypted under a key only the API key opens.
 
 Dates are ``datetime`` values (Firestore stores them as timestamps); ``CloudDocument.to_json``
 gives a JSON form (ISO dates) for an outbox, and the decoders accept either.
@@ -243,7 +244,7 @@ def user_from_document(document: CloudDocument) -> User:
         created = _date(data["created_date"])
         return User(
             id=user_id,
-            user_hash=str(data["user_hash"]),
+            user_hash=None if data.get("user_hash") is None else str(data["user_hash"]),
             created_date=created,
             last_modified_date=_date(data.get("last_modified_date", created)),
             sessions_started=int(data.get("sessions_started", 0)),

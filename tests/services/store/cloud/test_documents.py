@@ -26,8 +26,10 @@ from gptlab_desktop.models import (
     User,
     UserLiked,
 )
-from gptlab_desktop.services import cloud_records
-from gptlab_desktop.services.cloud_records import (
+from gptlab_desktop.services.crypto import DataKey, create_data_key
+from gptlab_desktop.services.errors import DecryptionFailed
+from gptlab_desktop.services.store.cloud import documents
+from gptlab_desktop.services.store.cloud.documents import (
     CloudDocument,
     RecordCipher,
     bot_document,
@@ -46,8 +48,6 @@ from gptlab_desktop.services.cloud_records import (
     user_hash_from_document,
     wrapped_key_from_document,
 )
-from gptlab_desktop.services.crypto import DataKey, create_data_key
-from gptlab_desktop.services.errors import DecryptionFailed
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890_000, tzinfo=UTC)
 USER_ID = "U" * 20
@@ -161,8 +161,8 @@ def test_the_encrypted_fields_are_v1_tokens(cipher: RecordCipher) -> None:
     session = session_document(a_session(), cipher).data
     message = message_document(a_message(), cipher).data
 
-    sealed = [session[name] for name in cloud_records.ENCRYPTED_SESSION_FIELDS]
-    sealed += [message[name] for name in cloud_records.ENCRYPTED_MESSAGE_FIELDS]
+    sealed = [session[name] for name in documents.ENCRYPTED_SESSION_FIELDS]
+    sealed += [message[name] for name in documents.ENCRYPTED_MESSAGE_FIELDS]
     assert all(value.startswith("v1.") for value in sealed)
 
 
@@ -223,6 +223,15 @@ def test_a_user_reads_back_equal_with_the_wrapped_data_key() -> None:
     assert document.path == f"users/{USER_ID}"
     assert user_from_document(document) == user
     assert wrapped_key_from_document(document) == wrapped
+
+
+def test_a_user_without_a_user_hash_reads_back_without_one() -> None:
+    user = User(USER_ID, None, WHEN, WHEN)
+
+    document = user_document(user)
+
+    assert document.data["user_hash"] is None
+    assert user_from_document(document) == user
 
 
 def test_a_user_hash_record_reads_back() -> None:
@@ -346,7 +355,7 @@ def test_a_document_at_the_wrong_path_is_refused(cipher: RecordCipher) -> None:
 
 def test_ids_with_a_slash_are_refused() -> None:
     with pytest.raises(ValueError):
-        cloud_records.session_path("a/b")
+        documents.session_path("a/b")
 
 
 def test_the_json_form_is_valid_json_with_iso_dates(cipher: RecordCipher) -> None:
