@@ -1,13 +1,18 @@
-"""Values the tests build again and again: a valid draft, a started session, a row count."""
+"""Values the tests build again and again: a valid draft, a message, a started session, a
+look at the database behind the store's back."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gptlab_desktop.models import (
     AssistantDraft,
+    Message,
     ModelConfig,
+    Role,
     Session,
     SessionType,
     User,
@@ -36,32 +41,53 @@ def make_draft(**changes: object) -> AssistantDraft:
     return AssistantDraft(**values)  # type: ignore[arg-type]
 
 
-def count_rows(data_dir: Path, table: str) -> int:
-    """Rows in a table, read through a second connection behind the store's back."""
+@contextmanager
+def raw(data_dir: Path) -> Iterator[sqlite3.Connection]:
+    """A second, independent connection to the store's file, to look behind its back."""
     conn = sqlite3.connect(data_dir / DB_NAME)
+    conn.row_factory = sqlite3.Row
     try:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        with conn:
+            yield conn
     finally:
         conn.close()
 
 
-async def start_session(store: SqliteStore, user: User, assistant_id: str) -> Session:
-    """A session started from the assistant's active versions, as the chat engine does."""
-    details = await store.get_assistant_details(assistant_id)
-    assert details is not None
+def count_rows(data_dir: Path, table: str) -> int:
+    """Rows in a table, read through a second connection behind the store's back."""
+    with raw(data_dir) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def make_message(session_id: str, text: str, **changes: object) -> Message:
+    """A user message of ``session_id`` (``changes`` override single fields)."""
+    values: dict[str, object] = {
+        "id": new_id(),
+        "session_id": session_id,
+        "role": Role.USER,
+        "message": text,
+        "created_date": utcnow(),
+    }
+    values.update(changes)
+    return Message(**values)  # type: ignore[arg-type]
+
+
+async def start_session(store: SqliteStore, user: User, assistant_id: str | None) -> Session:
+    """A session started the way the chat engine starts one: from the active versions (or,
+    without an assistant, from a prompt of its own)."""
+    details = await store.get_assistant_details(assistant_id) if assistant_id else None
     now = utcnow()
-    return await store.create_session(
-        Session(
-            id=new_id(),
-            user_id=user.id,
-            bot_id=assistant_id,
-            bot_initial_prompt_msg=details.initial_prompt.message,
-            bot_model_config=details.model_config.config,
-            bot_session_type=details.assistant.session_type,
-            bot_summary_prompt_msg=details.summary_prompt.message,
-            created_date=now,
-            last_modified_date=now,
-            bot_initial_prompt_id=details.initial_prompt.id,
-            bot_summary_prompt_id=details.summary_prompt.id,
-        )
+    session = Session(
+        id=new_id(),
+        user_id=user.id,
+        bot_id=assistant_id,
+        bot_initial_prompt_msg=details.initial_prompt.message if details else "Be helpful.",
+        bot_model_config=details.model_config.config if details else ModelConfig("gpt-4o"),
+        bot_session_type=details.assistant.session_type if details else SessionType.BRAINSTORMING,
+        bot_summary_prompt_msg=details.summary_prompt.message if details else "Summarise.",
+        created_date=now,
+        last_modified_date=now,
+        bot_initial_prompt_id=details.initial_prompt.id if details else None,
+        bot_summary_prompt_id=details.summary_prompt.id if details else None,
     )
+    return await store.create_session(session)

@@ -13,9 +13,12 @@ Schema decisions worth knowing:
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable
+
+from gptlab_desktop.models import MessageDetails
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +261,35 @@ _LOCAL_USER = _script(
     """,
 )
 
+def _typed_details(conn: sqlite3.Connection) -> None:
+    """Version 5: every message's details in ``MessageDetails``'s form.
+
+    Until version 4 the engine stored an interrupted reply's error as its sentence
+    (``{"error": "The connection … was lost …", "failure": "llm"}``), so the wording lived in
+    the data. Now only the kind is stored (``{"failure": "connection_lost"}``) and the sentence
+    is made when shown. ``MessageDetails.from_dict`` reads both forms; each row is rewritten in
+    the new one, and keys nothing reads any more go.
+    """
+    rows = conn.execute("SELECT id, meta FROM messages WHERE meta != '{}'").fetchall()
+    for message_id, stored in rows:
+        try:
+            details = MessageDetails.from_dict(json.loads(stored))
+        except ValueError:
+            details = MessageDetails()  # unreadable details: the message itself is kept
+        typed = json.dumps(details.to_dict(), ensure_ascii=False)
+        if typed != stored:
+            conn.execute("UPDATE messages SET meta = ? WHERE id = ?", (typed, message_id))
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
-MIGRATIONS: tuple[Migration, ...] = (_ENTITIES, _SEARCH_AND_SYNC, _LOBBY_ORDER, _LOCAL_USER)
+MIGRATIONS: tuple[Migration, ...] = (
+    _ENTITIES,
+    _SEARCH_AND_SYNC,
+    _LOBBY_ORDER,
+    _LOCAL_USER,
+    _typed_details,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

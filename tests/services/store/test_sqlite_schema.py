@@ -19,9 +19,12 @@ import pytest
 
 from gptlab_desktop.models import (
     AssistantDraft,
+    FailureKind,
+    MessageKind,
     MessageState,
     ModelConfig,
     PromptType,
+    Role,
     SessionStatus,
     User,
     new_id,
@@ -177,15 +180,23 @@ async def test_a_version_1_file_is_upgraded_keeping_its_data(data_dir: Path) -> 
 
 # -- version 4: the local user ------------------------------------------------------------
 
-SCHEMA3_FIXTURE = Path(__file__).parent.parent / "fixtures" / "schema3.sqlite3"
+SCHEMA3_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "schema3.sqlite3"
 TABLES = ("users", "user_hash", "bots", "prompts", "model_configs", "sessions", "messages")
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of the entity tables, in a stable order, read behind the store's back."""
+    """Every row of the entity tables, in a stable order, read behind the store's back
+    (messages without their details, which version 5 rewrites in their typed form)."""
     with closing(sqlite3.connect(path)) as conn:
         return {
-            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            table: sorted(
+                conn.execute(
+                    "SELECT seq, id, session_id, role, message, created_date, state FROM messages"
+                    if table == "messages"
+                    else f"SELECT * FROM {table}"
+                ).fetchall(),
+                key=repr,
+            )
             for table in TABLES
         }
 
@@ -583,3 +594,53 @@ async def test_a_store_that_was_never_opened_or_is_closed_raises_store_unavailab
     await store.close()
     with pytest.raises(StoreUnavailable):
         await store.list_assistants()
+
+
+# -- version 5: typed message details ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_schema_3_file_keeps_every_messages_state_and_details_typed(
+    data_dir: Path,
+) -> None:
+    # The fixture was written by the app at version 3 (scripts/make-schema3-fixture.py): its
+    # engine stored an interrupted reply's error as the sentence itself.
+    path = data_dir / DB_NAME
+    shutil.copyfile(SCHEMA3_FIXTURE, path)
+    with closing(sqlite3.connect(path)) as conn:
+        before = conn.execute(
+            "SELECT id, role, message, state FROM messages ORDER BY seq"
+        ).fetchall()
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    try:
+        (session,) = await store.list_sessions()
+        messages = await store.list_messages(session.id)
+    finally:
+        await store.close()
+
+    assert [(m.id, m.role.value, m.message, m.state.value) for m in messages] == [
+        tuple(row) for row in before
+    ]
+    replies = [m for m in messages if m.role is Role.ASSISTANT]
+    details = [
+        (m.state, m.meta.failure, m.meta.stopped, m.meta.withheld, m.meta.kind) for m in replies
+    ]
+    assert details == [
+        (MessageState.COMPLETE, None, False, False, None),  # the greeting
+        (MessageState.INTERRUPTED, FailureKind.INVALID_API_KEY, False, False, None),
+        (MessageState.INTERRUPTED, FailureKind.CONNECTION_LOST, False, False, None),
+        (MessageState.INTERRUPTED, None, True, False, None),  # stopped
+        (MessageState.COMPLETE, None, False, True, None),  # withheld
+        (MessageState.COMPLETE, None, False, False, MessageKind.RECAP),
+        (MessageState.INTERRUPTED, FailureKind.STORAGE, False, False, None),
+    ]
+    greeting = replies[0].meta
+    assert (greeting.model, greeting.finish_reason) == ("gpt-4o-mini", "stop")
+    assert greeting.prompt_tokens and greeting.completion_tokens
+    [note] = [m for m in messages if m.kind is MessageKind.CONTEXT_SUMMARY]
+    assert note.meta.summarised_messages == 4
+    with closing(sqlite3.connect(path)) as conn:
+        stored = [row[0] for row in conn.execute("SELECT meta FROM messages")]
+    # The wording left the data: only kinds are stored.
+    assert not any("error" in meta or '"llm"' in meta for meta in stored)
