@@ -23,7 +23,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gptlab_desktop.models import Message, MessageState, Role
-from gptlab_desktop.ui.chat_view import ChatStreamView
+from gptlab_desktop.ui.chat.view import ChatStreamView
 
 MESSAGES = 2_000
 TOKENS = 500

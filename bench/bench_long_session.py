@@ -61,7 +61,7 @@ def _figures(app: object, count: int) -> list[Figure]:
     from PySide6.QtCore import QEvent, QObject, QStringListModel
     from PySide6.QtWidgets import QListView
 
-    from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.chat.view import ChatStreamView
     from gptlab_desktop.ui.markdown import render_markdown
 
     # The app imports the Markdown and highlighting libraries in the background after its

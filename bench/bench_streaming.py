@@ -23,7 +23,7 @@ from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted, SessionEngine
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
-from gptlab_desktop.ui.chat_pane import STREAM_PUSH_INTERVAL_MS
+from gptlab_desktop.ui.chat.pane import STREAM_PUSH_INTERVAL_MS
 from gptlab_desktop.ui.event_loop import qt_event_loop
 
 TOKEN = "tok "  # four characters: about one token of English
@@ -67,7 +67,7 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
     start = time.perf_counter()
     pushed_at = 0.0
     async for event in engine.send(session.id, "Go"):
-        # what the chat pane does with each event (ui/chat_pane.py: the streamed text is
+        # what the chat pane does with each event (ui/chat/pane.py: the streamed text is
         # handed to the view at most every STREAM_PUSH_INTERVAL_MS)
         if isinstance(event, ReplyStarted):
             view.transcript().append(event.message)  # type: ignore[attr-defined]
@@ -87,7 +87,7 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
 def main() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.chat.view import ChatStreamView
     from gptlab_desktop.ui.markdown import warm_up
 
     warm_up()  # the app does this in the background after its first paint

@@ -112,7 +112,7 @@ async def _turns(
 def main() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.chat.view import ChatStreamView
 
     app = QApplication.instance() or QApplication([])
     figures: list[Figure] = []

@@ -79,7 +79,7 @@ from gptlab_desktop.services.llm import RetryNotice
 from gptlab_desktop.services.model_catalog import context_window, max_output_tokens
 from gptlab_desktop.services.replies import ReplyEnd, ReplyGrowth
 from gptlab_desktop.services.tokens import CHARS_PER_TOKEN_ESTIMATE, TokenCounter
-from gptlab_desktop.ui.chat_view import ChatStreamView
+from gptlab_desktop.ui.chat.view import ChatStreamView
 from gptlab_desktop.ui.messages import describe_error, retry_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.version_history import VersionHistoryWidget

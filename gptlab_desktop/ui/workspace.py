@@ -26,7 +26,7 @@ from gptlab_desktop.ui.lobby_panel import LobbyPanel
 from gptlab_desktop.ui.messages import MessagePresenter
 
 if TYPE_CHECKING:
-    from gptlab_desktop.ui.chat_pane import ChatPane
+    from gptlab_desktop.ui.chat.pane import ChatPane
     from gptlab_desktop.ui.session_panel import SessionPanel
     from gptlab_desktop.ui.window_services import WindowServices
 
@@ -97,7 +97,7 @@ class Workspace(QObject):
         """Build the chat pane and the sessions panel in their places (once)."""
         if self._pane is not None:
             return
-        from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
+        from gptlab_desktop.ui.chat.pane import ChatPane, ChatPaneContext
         from gptlab_desktop.ui.session_panel import SessionPanel
 
         services = self._services

@@ -24,7 +24,7 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services.lobby import showcase_preview
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.ui.chat_view import ChatTranscriptModel
+from gptlab_desktop.ui.chat.model import ChatTranscriptModel
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QTextCursor
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QWidget
 
 from gptlab_desktop.models import (
     Assistant,
     Message,
     MessageKind,
-    MessageState,
     Role,
-    Session,
     UserLiked,
 )
 from gptlab_desktop.services.aio import TaskGroupByName
@@ -48,15 +38,10 @@ from gptlab_desktop.services.chat import (
     SessionEngine,
     SessionUpdated,
 )
-from gptlab_desktop.services.llm import RetryNotice
-from gptlab_desktop.services.model_catalog import estimate_cost_usd
-from gptlab_desktop.ui.chat_view import ChatStreamView
-from gptlab_desktop.ui.messages import describe_failure
-from gptlab_desktop.ui.naming import name_widget
+from gptlab_desktop.ui.chat.pane_view import ChatPaneView
 
 log = logging.getLogger(__name__)
 
-ENDED_NOTE = "This session has ended"
 _REPLY_TASK = "reply"
 # How often the streaming reply's text is handed to the view (which renders it ~10x/s).
 STREAM_PUSH_INTERVAL_MS = 50
@@ -70,204 +55,18 @@ class ChatPaneContext:
     find_assistant: Callable[[str], Awaitable[Assistant | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class SessionUsage:
-    """Tokens the server reported for a session's replies, and what they cost at list prices."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt and completion tokens together."""
-        return self.prompt_tokens + self.completion_tokens
-
-
-def session_usage(messages: Sequence[Message], default_model: str) -> SessionUsage:
-    """Sum the usage stored with each assistant reply; the cost is unknown if any model is."""
-    prompt = completion = 0
-    cost: float | None = 0.0
-    for message in messages:
-        if message.role is not Role.ASSISTANT:
-            continue
-        prompt_tokens = message.meta.prompt_tokens or 0
-        completion_tokens = message.meta.completion_tokens or 0
-        if not prompt_tokens and not completion_tokens:
-            continue
-        prompt += prompt_tokens
-        completion += completion_tokens
-        model = message.meta.model or default_model
-        price = estimate_cost_usd(model, prompt_tokens, completion_tokens)
-        cost = None if price is None or cost is None else cost + price
-    return SessionUsage(prompt, completion, cost)
-
-
-def usage_text(model: str, usage: SessionUsage) -> str:
-    """The header's line: model, tokens so far and their estimated cost."""
-    tokens = f"{usage.total_tokens:,} token{'s' if usage.total_tokens != 1 else ''}"
-    if usage.cost_usd is None:
-        cost = "cost unknown"
-    elif usage.cost_usd < 1:
-        cost = f"≈ ${usage.cost_usd:.4f}"
-    else:
-        cost = f"≈ ${usage.cost_usd:,.2f}"
-    return f"{model} · {tokens} · {cost}"
-
-
-class MessageInput(QPlainTextEdit):
-    """The message box: Enter (or Ctrl+Enter) sends, Shift+Enter starts a new line."""
-
-    submitted = Signal()
-    escapePressed = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Send on Enter, new line on Shift+Enter, Esc for the pane (stop, or leave editing)."""
-        key = event.key()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                # A real newline: Qt's own Shift+Enter inserts a Unicode line separator.
-                self.insertPlainText("\n")
-            else:
-                self.submitted.emit()
-            event.accept()
-            return
-        if key == Qt.Key.Key_Escape:
-            self.escapePressed.emit()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-
-class ChatPane(QWidget):
+class ChatPane(ChatPaneView):
     """One session at a time: header, transcript, message box, and the session's actions."""
 
     #: The open session's record changed (started, a message, a title, concluded).
     sessionChanged = Signal(object)
-    #: A short line for the window's status bar.
-    statusMessage = Signal(str)
 
     def __init__(
         self, engine: SessionEngine, context: ChatPaneContext, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self._engine = engine
+        super().__init__(engine, parent)
         self._context = context
         self._tasks = TaskGroupByName()
-        self._session: Session | None = None
-        self._assistant_name = "Assistant"
-        self._streaming_id: str | None = None
-        self._is_busy = False
-        self._is_editing = False
-        self._is_rating = False
-        self._has_titled = False
-        self._retry_remaining_s = 0
-        self._retry_cause = "Rate limited"
-        self.setObjectName("chatPane")
-        self._build()
-        self._connect()
-        self.show_assistant(None)
-
-    # -- building ---------------------------------------------------------------------------
-    def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-
-        self.assistant_name_label = QLabel(self)
-        name_widget(self.assistant_name_label, "assistantNameLabel", "Assistant name")
-        name_font = self.assistant_name_label.font()
-        name_font.setPointSizeF(name_font.pointSizeF() * 1.4)
-        name_font.setBold(True)
-        self.assistant_name_label.setFont(name_font)
-        self.assistant_tag_line_label = QLabel(self)
-        name_widget(self.assistant_tag_line_label, "assistantTagLineLabel", "Assistant tag line")
-        self.assistant_description_label = QLabel(self)
-        name_widget(
-            self.assistant_description_label, "assistantDescriptionLabel", "Assistant description"
-        )
-        self.assistant_description_label.setWordWrap(True)
-        self.session_info_label = QLabel(self)
-        name_widget(self.session_info_label, "sessionInfoLabel", "Model, tokens and cost")
-        for label in (
-            self.assistant_name_label,
-            self.assistant_tag_line_label,
-            self.assistant_description_label,
-            self.session_info_label,
-        ):
-            label.setTextFormat(Qt.TextFormat.PlainText)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            layout.addWidget(label)
-
-        self.chat_view = ChatStreamView(self)
-        layout.addWidget(self.chat_view, 1)
-
-        # Inline lines, shown only when they have something to say.
-        self.retry_label = self._notice_label("retryLabel", "Retry countdown")
-        self.warning_label = self._notice_label("warningLabel", "Moderation warning")
-        self.notice_label = self._notice_label("noticeLabel", "Chat notice")
-        self.editing_label = self._notice_label("editingLabel", "Editing notice")
-        self.editing_label.setText(
-            "Editing your last message: Enter resends it, Esc cancels the edit."
-        )
-        self.ended_label = self._notice_label("endedLabel", "Session ended")
-        self.ended_label.setText(ENDED_NOTE)
-        for label in (
-            self.retry_label,
-            self.warning_label,
-            self.notice_label,
-            self.editing_label,
-            self.ended_label,
-        ):
-            layout.addWidget(label)
-
-        rating_row = QHBoxLayout()
-        self.rating_bar = QWidget(self)
-        self.rating_bar.setObjectName("ratingBar")
-        rating_layout = QHBoxLayout(self.rating_bar)
-        rating_layout.setContentsMargins(0, 0, 0, 0)
-        rating_question = QLabel("How was this session?", self.rating_bar)
-        rating_layout.addWidget(rating_question)
-        self.like_button = QPushButton("👍 Liked it", self.rating_bar)
-        name_widget(self.like_button, "likeButton", "Liked the session")
-        self.dislike_button = QPushButton("👎 Did not", self.rating_bar)
-        name_widget(self.dislike_button, "dislikeButton", "Did not like the session")
-        rating_layout.addWidget(self.like_button)
-        rating_layout.addWidget(self.dislike_button)
-        rating_layout.addStretch(1)
-        rating_row.addWidget(self.rating_bar)
-        layout.addLayout(rating_row)
-
-        input_row = QHBoxLayout()
-        self.message_input = MessageInput(self)
-        name_widget(self.message_input, "messageInput", "Message")
-        self.message_input.setMaximumHeight(120)
-        self.message_input.setTabChangesFocus(True)
-        input_row.addWidget(self.message_input, 1)
-        buttons = QVBoxLayout()
-        self.send_button = QPushButton("Send", self)
-        name_widget(self.send_button, "sendButton", "Send message")
-        self.send_button.setToolTip("Send (Enter or Ctrl+Enter; Shift+Enter for a new line)")
-        self.stop_button = QPushButton("Stop", self)
-        name_widget(self.stop_button, "stopButton", "Stop the reply")
-        self.stop_button.setToolTip("Stop the reply (Esc)")
-        self.regenerate_button = QPushButton("Regenerate", self)
-        name_widget(self.regenerate_button, "regenerateButton", "Regenerate the last reply")
-        self.conclude_button = QPushButton("Conclude", self)
-        name_widget(self.conclude_button, "concludeButton", "Conclude the session")
-        self.conclude_button.setToolTip(
-            "Ask for a recap of the session and rate it (after more than five messages)"
-        )
-        for button in (
-            self.send_button,
-            self.stop_button,
-            self.regenerate_button,
-            self.conclude_button,
-        ):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        input_row.addLayout(buttons)
-        layout.addLayout(input_row)
-
         # The streamed text is read (joined) at most this often, not once per token: a long
         # reply would otherwise be copied whole for every one of its tokens.
         self._pending_delta: ReplyDelta | None = None
@@ -276,20 +75,10 @@ class ChatPane(QWidget):
         self._delta_timer.setInterval(STREAM_PUSH_INTERVAL_MS)
         self._delta_timer.timeout.connect(self._push_pending_delta)
 
-        # Counts a rate limit's wait down, one second at a time.
-        self._retry_timer = QTimer(self)
-        self._retry_timer.setObjectName("retryTimer")
-        self._retry_timer.setInterval(1000)
+        self._connect()
+        self.show_assistant(None)
 
-    def _notice_label(self, object_name: str, accessible_name: str) -> QLabel:
-        label = QLabel(self)
-        name_widget(label, object_name, accessible_name)
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.hide()
-        return label
-
+    # -- wiring -----------------------------------------------------------------------------
     def _connect(self) -> None:
         self.message_input.submitted.connect(self.send)
         self.message_input.escapePressed.connect(self.escape)
@@ -298,127 +87,16 @@ class ChatPane(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.regenerate_button.clicked.connect(self.regenerate)
         self.conclude_button.clicked.connect(self.conclude)
-        self.like_button.clicked.connect(lambda: self.rate(UserLiked.LIKED))
-        self.dislike_button.clicked.connect(lambda: self.rate(UserLiked.DISLIKED))
+        self.rating_bar.rated.connect(self.rate)
         self.chat_view.regenerateRequested.connect(lambda _id: self.regenerate())
         self.chat_view.continueRequested.connect(lambda _id: self.continue_reply())
         self.chat_view.editRequested.connect(self.edit_message)
         self.chat_view.copyRequested.connect(lambda _text: self.statusMessage.emit("Copied."))
-        self._retry_timer.timeout.connect(self._tick_retry)
 
-    # -- what is shown ----------------------------------------------------------------------
-    @property
-    def session(self) -> Session | None:
-        """The open session, if any."""
-        return self._session
-
-    @property
-    def is_busy(self) -> bool:
-        """Whether a reply (or another session operation) is running."""
-        return self._is_busy
-
+    # -- what runs ----------------------------------------------------------------------------
     def reply_task(self) -> asyncio.Task[None] | None:
         """The running session operation, if any (tests and Stop wait on it)."""
         return self._tasks.running(_REPLY_TASK)
-
-    def show_assistant(self, assistant: Assistant | None) -> None:
-        """Describe an assistant in the header while no session is open."""
-        if self._session is not None:
-            return
-        self.chat_view.transcript().set_messages([])
-        if assistant is None:
-            self.assistant_name_label.setText("Choose an assistant")
-            self.assistant_tag_line_label.setText("")
-            self.assistant_description_label.setText(
-                "Pick one from the lobby on the left; double-click it to chat."
-            )
-            self.session_info_label.setText("")
-        else:
-            self.assistant_name_label.setText(assistant.name)
-            self.assistant_tag_line_label.setText(assistant.tag_line)
-            self.assistant_description_label.setText(assistant.description)
-            self.session_info_label.setText("Press Enter or Ctrl+N to start a session.")
-        self.assistant_description_label.show()
-        self._update_actions()
-
-    def show_notice(self, text: str) -> None:
-        """An inline line above the message box (and the status bar)."""
-        self.notice_label.setText(text)
-        self.notice_label.show()
-        self.statusMessage.emit(text.split("\n", 1)[0])
-
-    def _show_error(self, error: BaseException, *, doing: str) -> None:
-        message = describe_failure(error, doing=doing)
-        self.show_notice(f"{message.title}: {message.text}")
-
-    def _show_session(self, session: Session, messages: list[Message], assistant: str) -> None:
-        self._session = session
-        self._assistant_name = assistant
-        # A session with an exchange already had its title suggested (or kept its own).
-        self._has_titled = any(m.role is Role.USER for m in messages)
-        self._is_editing = False
-        self.editing_label.hide()
-        self.notice_label.hide()
-        self.warning_label.hide()
-        self._stop_retry_countdown()
-        self.chat_view.set_assistant_name(assistant)
-        self.chat_view.transcript().set_messages(messages)
-        self.chat_view.scroll_to_end()
-        self.assistant_name_label.setText(assistant)
-        self.assistant_description_label.hide()
-        last = messages[-1] if messages else None
-        self._is_rating = (
-            session.status.is_open
-            and last is not None
-            and last.state is MessageState.COMPLETE
-            and last.kind is MessageKind.RECAP
-        )
-        self._show_session_header()
-        self._update_actions()
-
-    def _show_session_header(self) -> None:
-        session = self._session
-        if session is None:
-            return
-        self.assistant_tag_line_label.setText(session.title)
-        model = session.bot_model_config.model
-        usage = session_usage(self.chat_view.transcript().messages(), model)
-        self.session_info_label.setText(usage_text(model, usage))
-
-    def _update_actions(self) -> None:
-        session = self._session
-        is_open = session is not None and session.status.is_open
-        can_type = is_open and not self._is_rating
-        messages = self.chat_view.transcript().messages()
-        last = messages[-1] if messages else None
-        self.message_input.setEnabled(can_type)
-        if session is None:
-            self.message_input.setPlaceholderText("Open a session with an assistant to write here.")
-        elif not is_open:
-            self.message_input.setPlaceholderText(ENDED_NOTE)
-        elif self._is_rating:
-            self.message_input.setPlaceholderText("Rate the session to finish it.")
-        else:
-            self.message_input.setPlaceholderText(
-                "Write a message… (Enter sends, Shift+Enter for a new line)"
-            )
-        has_text = bool(self.message_input.toPlainText().strip())
-        self.send_button.setEnabled(can_type and not self._is_busy and has_text)
-        self.stop_button.setEnabled(self._is_busy and self._streaming_id is not None)
-        self.regenerate_button.setEnabled(
-            can_type
-            and not self._is_busy
-            and last is not None
-            and last.role is Role.ASSISTANT
-            and last.kind is not MessageKind.RECAP
-        )
-        self.conclude_button.setEnabled(
-            can_type and not self._is_busy and self._engine.can_conclude(messages)
-        )
-        self.rating_bar.setVisible(is_open and self._is_rating)
-        self.like_button.setEnabled(not self._is_busy)
-        self.dislike_button.setEnabled(not self._is_busy)
-        self.ended_label.setVisible(session is not None and not is_open)
 
     # -- commands ---------------------------------------------------------------------------
     def start_session(self, assistant_id: str, user_id: str) -> asyncio.Task[None]:
@@ -453,7 +131,7 @@ class ChatPane(QWidget):
         self._is_rating = False
         for label in (self.editing_label, self.notice_label, self.warning_label):
             label.hide()
-        self._stop_retry_countdown()
+        self._retry.stop()
         self.message_input.clear()
         self.show_assistant(None)
 
@@ -628,7 +306,7 @@ class ChatPane(QWidget):
             if self._is_current_reply():
                 self._streaming_id = None
                 self.chat_view.flush_streaming()
-                self._stop_retry_countdown()
+                self._retry.stop()
                 self._set_busy(False)
         if session_id is not None and self._session is not None and finished:
             self.sessionChanged.emit(self._session)
@@ -646,7 +324,7 @@ class ChatPane(QWidget):
         elif isinstance(event, ReplyDelta):
             self._pending_delta = event
             if not self._delta_timer.isActive():
-                self._stop_retry_countdown()
+                self._retry.stop()
                 self._delta_timer.start()
         elif isinstance(event, MessageRemoved):
             transcript.remove(event.message_id)
@@ -669,7 +347,7 @@ class ChatPane(QWidget):
                 self.statusMessage.emit("Stopped. What arrived is kept.")
             self._show_session_header()
         elif isinstance(event, RetryScheduled):
-            self._start_retry_countdown(event.notice)
+            self._retry.start(event.notice)
         elif isinstance(event, ModerationWarning):
             categories = ", ".join(event.categories) or "unspecified"
             self.warning_label.setText(
@@ -728,31 +406,3 @@ class ChatPane(QWidget):
             self._session = self._session.with_changes(title=title)
             self._show_session_header()
             self.sessionChanged.emit(self._session)
-
-    # -- busy state and the retry countdown -------------------------------------------------
-    def _set_busy(self, is_busy: bool) -> None:
-        self._is_busy = is_busy
-        self._update_actions()
-
-    def _start_retry_countdown(self, notice: RetryNotice) -> None:
-        self._retry_cause = "Rate limited" if notice.is_rate_limit else "The AI service failed"
-        self._retry_remaining_s = max(1, math.ceil(notice.wait_s))
-        self.retry_label.setToolTip(notice.reason)
-        self._show_retry_text()
-        self.retry_label.show()
-        self._retry_timer.start()
-
-    def _tick_retry(self) -> None:
-        self._retry_remaining_s -= 1
-        if self._retry_remaining_s <= 0:
-            self._retry_timer.stop()
-            self.retry_label.setText(f"{self._retry_cause} — retrying now…")
-            return
-        self._show_retry_text()
-
-    def _show_retry_text(self) -> None:
-        self.retry_label.setText(f"{self._retry_cause} — retrying in {self._retry_remaining_s} s…")
-
-    def _stop_retry_countdown(self) -> None:
-        self._retry_timer.stop()
-        self.retry_label.hide()

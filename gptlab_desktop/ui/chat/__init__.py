@@ -1,0 +1,1 @@
+"""The chat: its transcript (model, delegate, view) and the pane around it."""

@@ -1,0 +1,149 @@
+"""A message's QTextDocument: a settled message rendered whole, a streamed reply grown in place.
+
+Re-setting a whole reply's HTML per update costs time in proportion to its length
+(DESIGN.md); while a reply streams, its settled Markdown blocks are appended once and only
+the unsettled tail is replaced. Documents never load a resource: message text is untrusted.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QFont, QTextCursor, QTextDocument, QTextDocumentFragment
+
+from gptlab_desktop.models import Message, MessageState
+from gptlab_desktop.ui.markdown import StreamingMarkdown, render_markdown
+from gptlab_desktop.ui.messages import interruption_text
+
+
+class OfflineDocument(QTextDocument):
+    """A QTextDocument that never loads a resource: message text is untrusted."""
+
+    def loadResource(self, type: int, name: QUrl) -> object:
+        """Refuse every image, stylesheet or other resource a document asks for."""
+        return None
+
+
+@dataclass(slots=True)
+class _StreamedDocument:
+    """A streaming reply's document, grown in place: settled blocks, then the tail."""
+
+    document: QTextDocument
+    markdown: StreamingMarkdown
+    # Where the tail begins in the document; None while nothing has settled (the document
+    # then holds only the tail and is simply refilled).
+    tail_start: int | None = None
+
+
+class MessageDocuments:
+    """Fills messages' documents, remembering how far each streaming reply's has settled."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, _StreamedDocument] = {}
+
+    @staticmethod
+    def new_document() -> QTextDocument:
+        """An empty document for one message: offline, no margin, no undo history."""
+        document = OfflineDocument()
+        document.setDocumentMargin(0)
+        document.setUndoRedoEnabled(False)
+        return document
+
+    def fill(self, document: QTextDocument, message: Message, font: QFont) -> tuple[str, ...]:
+        """Render a message into its document; the raw code of its code blocks."""
+        if message.state is MessageState.STREAMING:
+            return self._fill_streaming(document, message, font)
+        # The complete message is rendered whole, exactly, whatever was shown while streaming.
+        self._streams.pop(message.id, None)
+        rendered = render_markdown(message.message)
+        document.setDefaultFont(font)
+        document.setHtml(rendered.html + _state_html(message))
+        return rendered.code_blocks
+
+    def _fill_streaming(
+        self, document: QTextDocument, message: Message, font: QFont
+    ) -> tuple[str, ...]:
+        """Grow a streaming reply's document: append newly settled blocks, replace the tail.
+
+        Re-rendering and re-setting the whole reply on every flush costs time in proportion
+        to its length, which over a long reply adds up to far more than the reply is worth.
+        """
+        stream = self._streams.get(message.id)
+        if stream is None or stream.document is not document:
+            stream = self._streams[message.id] = _StreamedDocument(document, StreamingMarkdown())
+            document.setDefaultFont(font)
+            stream.tail_start = None
+        update = stream.markdown.update(message.message)
+        if update.restart:
+            stream.tail_start = None
+        settled_html = "".join(piece.html for piece in update.settled)
+        if stream.tail_start is None:
+            if not settled_html:
+                document.setHtml(update.tail.html)
+                return update.code_blocks
+            document.setHtml(settled_html)
+        else:
+            cursor = QTextCursor(document)
+            cursor.setPosition(stream.tail_start)
+            # Removing the tail merges the last settled block with the tail's last block, whose
+            # format it would take.
+            block_format, char_format = cursor.blockFormat(), cursor.blockCharFormat()
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            cursor.setBlockFormat(block_format)
+            cursor.setBlockCharFormat(char_format)
+            _append_html(document, settled_html)
+        stream.tail_start = document.characterCount() - 1
+        _append_html(document, update.tail.html)
+        return update.code_blocks
+
+    def forget(self, message_id: str) -> None:
+        """Drop what is known of one message's streamed document."""
+        self._streams.pop(message_id, None)
+
+    def clear(self) -> None:
+        """Drop what is known of every streamed document."""
+        self._streams.clear()
+
+
+def _append_html(document: QTextDocument, body: str) -> None:
+    """Add HTML blocks at the end of a document, each keeping its own block format.
+
+    An inserted fragment's first block merges into the block at the cursor and loses its
+    format (a heading or list item would become part of the paragraph before it). So the
+    fragment is given an empty first block to merge away; a fragment starting with a table
+    already has one, the block a table always follows.
+    """
+    if not body:
+        return
+    source = OfflineDocument()
+    source.setHtml(body)
+    frames = source.rootFrame().childFrames()
+    starts_with_table = bool(frames) and frames[0].firstPosition() <= 1
+    if not starts_with_table:
+        QTextCursor(source).insertBlock()
+    cursor = QTextCursor(document)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    cursor.insertFragment(QTextDocumentFragment(source))
+
+
+def content_key(message: Message) -> tuple[str, MessageState, str]:
+    """What a message's document shows: its text, its state and the note on that state."""
+    return (message.message, message.state, _state_note(message))
+
+
+def _state_note(message: Message) -> str:
+    if message.state is not MessageState.INTERRUPTED:
+        return ""
+    return interruption_text(message.meta)
+
+
+def _state_html(message: Message) -> str:
+    """The visible marker of a reply cut short, part of the message's document."""
+    if message.state is not MessageState.INTERRUPTED:
+        return ""
+    note = _state_note(message)
+    detail = f" — {html.escape(note)}" if note else ""
+    return f'<p style="color: #b3261e;"><b>Interrupted</b>{detail}</p>'

@@ -1,0 +1,174 @@
+"""What the chat pane shows: its widgets, the open session or assistant, and which actions fit.
+
+The pane's commands and the work they start are ChatPane's (pane.py); this class lays the
+pane out (header, transcript, inline lines, rating bar, composer) and keeps what it shows,
+and which buttons are enabled, in step with the session's state.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gptlab_desktop.models import Assistant, Message, MessageKind, MessageState, Role, Session
+from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.ui.chat.composer import ENDED_NOTE, Composer
+from gptlab_desktop.ui.chat.header import SessionHeader
+from gptlab_desktop.ui.chat.notices import RetryCountdown, notice_label
+from gptlab_desktop.ui.chat.rating_bar import RatingBar
+from gptlab_desktop.ui.chat.view import ChatStreamView
+from gptlab_desktop.ui.messages import describe_failure
+
+
+class ChatPaneView(QWidget):
+    """The chat pane's widgets, and what they show of the open session (or the assistant)."""
+
+    #: A short line for the window's status bar.
+    statusMessage = Signal(str)
+
+    def __init__(self, engine: SessionEngine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._engine = engine
+        self._session: Session | None = None
+        self._assistant_name = "Assistant"
+        self._streaming_id: str | None = None
+        self._is_busy = False
+        self._is_editing = False
+        self._is_rating = False
+        self._has_titled = False
+        self.setObjectName("chatPane")
+        self._build()
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self.header = SessionHeader(self)
+        layout.addWidget(self.header)
+
+        self.chat_view = ChatStreamView(self)
+        layout.addWidget(self.chat_view, 1)
+
+        # Inline lines, shown only when they have something to say.
+        self.retry_label = notice_label(self, "retryLabel", "Retry countdown")
+        self.warning_label = notice_label(self, "warningLabel", "Moderation warning")
+        self.notice_label = notice_label(self, "noticeLabel", "Chat notice")
+        self.editing_label = notice_label(self, "editingLabel", "Editing notice")
+        self.editing_label.setText(
+            "Editing your last message: Enter resends it, Esc cancels the edit."
+        )
+        self.ended_label = notice_label(self, "endedLabel", "Session ended")
+        self.ended_label.setText(ENDED_NOTE)
+        for label in (
+            self.retry_label,
+            self.warning_label,
+            self.notice_label,
+            self.editing_label,
+            self.ended_label,
+        ):
+            layout.addWidget(label)
+
+        self.rating_bar = RatingBar(self)
+        layout.addWidget(self.rating_bar)
+
+        self.composer = Composer(self)
+        layout.addWidget(self.composer)
+        self.message_input = self.composer.message_input
+        self.send_button = self.composer.send_button
+        self.stop_button = self.composer.stop_button
+        self.regenerate_button = self.composer.regenerate_button
+        self.conclude_button = self.composer.conclude_button
+
+        # Counts a rate limit's wait down, one second at a time.
+        self._retry = RetryCountdown(self.retry_label, self)
+
+    # -- what is shown ----------------------------------------------------------------------
+    @property
+    def session(self) -> Session | None:
+        """The open session, if any."""
+        return self._session
+
+    @property
+    def is_busy(self) -> bool:
+        """Whether a reply (or another session operation) is running."""
+        return self._is_busy
+
+    def show_assistant(self, assistant: Assistant | None) -> None:
+        """Describe an assistant in the header while no session is open."""
+        if self._session is not None:
+            return
+        self.chat_view.transcript().set_messages([])
+        self.header.show_assistant(assistant)
+        self._update_actions()
+
+    def show_notice(self, text: str) -> None:
+        """An inline line above the message box (and the status bar)."""
+        self.notice_label.setText(text)
+        self.notice_label.show()
+        self.statusMessage.emit(text.split("\n", 1)[0])
+
+    def _show_error(self, error: BaseException, *, doing: str) -> None:
+        message = describe_failure(error, doing=doing)
+        self.show_notice(f"{message.title}: {message.text}")
+
+    def _show_session(self, session: Session, messages: list[Message], assistant: str) -> None:
+        self._session = session
+        self._assistant_name = assistant
+        # A session with an exchange already had its title suggested (or kept its own).
+        self._has_titled = any(m.role is Role.USER for m in messages)
+        self._is_editing = False
+        self.editing_label.hide()
+        self.notice_label.hide()
+        self.warning_label.hide()
+        self._retry.stop()
+        self.chat_view.set_assistant_name(assistant)
+        self.chat_view.transcript().set_messages(messages)
+        self.chat_view.scroll_to_end()
+        self.header.show_session_assistant(assistant)
+        last = messages[-1] if messages else None
+        self._is_rating = (
+            session.status.is_open
+            and last is not None
+            and last.state is MessageState.COMPLETE
+            and last.kind is MessageKind.RECAP
+        )
+        self._show_session_header()
+        self._update_actions()
+
+    def _show_session_header(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        self.header.show_session(session, self.chat_view.transcript().messages())
+
+    def _update_actions(self) -> None:
+        session = self._session
+        is_open = session is not None and session.status.is_open
+        can_type = is_open and not self._is_rating
+        messages = self.chat_view.transcript().messages()
+        last = messages[-1] if messages else None
+        self.message_input.setEnabled(can_type)
+        self.composer.show_prompt(
+            has_session=session is not None, is_open=is_open, is_rating=self._is_rating
+        )
+        has_text = bool(self.message_input.toPlainText().strip())
+        self.send_button.setEnabled(can_type and not self._is_busy and has_text)
+        self.stop_button.setEnabled(self._is_busy and self._streaming_id is not None)
+        self.regenerate_button.setEnabled(
+            can_type
+            and not self._is_busy
+            and last is not None
+            and last.role is Role.ASSISTANT
+            and last.kind is not MessageKind.RECAP
+        )
+        self.conclude_button.setEnabled(
+            can_type and not self._is_busy and self._engine.can_conclude(messages)
+        )
+        self.rating_bar.setVisible(is_open and self._is_rating)
+        self.rating_bar.set_busy(self._is_busy)
+        self.ended_label.setVisible(session is not None and not is_open)
+
+    # -- busy state -------------------------------------------------------------------------
+    def _set_busy(self, is_busy: bool) -> None:
+        self._is_busy = is_busy
+        self._update_actions()

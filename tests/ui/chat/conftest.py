@@ -1,0 +1,94 @@
+"""The chat's tests: messages and transcripts to show, a shown view, and how to look at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QImage, QTextDocument
+
+from gptlab_desktop.models import Message, MessageDetails, MessageState, Role, new_id
+from gptlab_desktop.ui.chat.view import ChatStreamView
+
+CODE = 'def greet(name):\n    return f"<b>{name}</b> & co"  # not HTML\n'
+
+
+def message(
+    text: str,
+    role: Role = Role.ASSISTANT,
+    state: MessageState = MessageState.COMPLETE,
+    meta: MessageDetails | None = None,
+) -> Message:
+    return Message(
+        id=new_id(),
+        session_id="session",
+        role=role,
+        message=text,
+        created_date=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        state=state,
+        meta=meta or MessageDetails(),
+    )
+
+
+def conversation(turns: int) -> list[Message]:
+    """Alternating user and assistant messages of varied lengths."""
+    return [
+        message(
+            f"Message {number}. " + "Some words to wrap across lines. " * (number % 7),
+            role=Role.USER if number % 2 == 0 else Role.ASSISTANT,
+        )
+        for number in range(turns)
+    ]
+
+
+@pytest.fixture
+def view(qtbot) -> ChatStreamView:
+    widget = ChatStreamView()
+    qtbot.addWidget(widget)
+    widget.resize(640, 480)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def anchor_position(document: QTextDocument, href: str) -> QPointF:
+    """The middle of the first link to ``href`` in a laid-out document, in its coordinates."""
+    block = document.begin()
+    while block.isValid():
+        for part in block:
+            fragment = part.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                # Asking for the rect first makes sure the block is laid out.
+                rect = document.documentLayout().blockBoundingRect(block)
+                offset = fragment.position() - block.position() + fragment.length() // 2
+                line = block.layout().lineForTextPosition(offset)
+                x, _ = line.cursorToX(offset)
+                return QPointF(rect.x() + x, rect.y() + line.y() + line.height() / 2)
+        block = block.next()
+    raise AssertionError(f"no link to {href!r} in the document")
+
+
+def click_link(qtbot, view: ChatStreamView, row: int, href: str) -> None:
+    view.scrollTo(view.transcript().index(row))
+    point = anchor_position(view.message_document(row), href)
+    target = view.document_origin(row) + point.toPoint()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=target)
+
+
+def blocks(document: QTextDocument) -> Iterator:
+    block = document.begin()
+    while block.isValid():
+        yield block
+        block = block.next()
+
+
+def settled(view: ChatStreamView, qtbot) -> None:
+    """Wait until rows are refined and every pending paint is done."""
+    qtbot.waitUntil(lambda: not view.is_refining(), timeout=10_000)
+    qtbot.wait(50)
+
+
+def row_image(view: ChatStreamView, row: int) -> QImage:
+    return view.viewport().grab(view.visualRect(view.transcript().index(row))).toImage()

@@ -1,0 +1,192 @@
+"""The chat view: copying, links, actions on messages, streamed text, its name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QContextMenuEvent, QGuiApplication
+from PySide6.QtWidgets import QMenu
+
+from gptlab_desktop.models import MessageState, Role
+from gptlab_desktop.ui.chat.view import STREAM_RENDER_INTERVAL_MS
+from tests.ui.chat.conftest import CODE, click_link, message
+
+
+def action_texts(menu: QMenu) -> list[str]:
+    return [action.text() for action in menu.actions() if not action.isSeparator()]
+
+
+def trigger(menu: QMenu, text: str) -> None:
+    next(action for action in menu.actions() if action.text() == text).trigger()
+
+# Copying ---------------------------------------------------------------------------------
+
+
+def test_clicking_copy_on_a_code_block_copies_exactly_its_code(view, qtbot):
+    view.transcript().set_messages(
+        [message("Try this:\n\n```python\n" + CODE + "```\n\nand\n\n```\nsecond\n```")]
+    )
+
+    with qtbot.waitSignal(view.copyRequested):
+        click_link(qtbot, view, 0, "copy:0")
+
+    assert QGuiApplication.clipboard().text() == CODE.rstrip("\n")
+
+
+def test_clicking_copy_on_the_second_code_block_copies_the_second(view, qtbot):
+    view.transcript().set_messages(
+        [message("```python\n" + CODE + "```\n\nand\n\n```\nsecond block\n```")]
+    )
+
+    click_link(qtbot, view, 0, "copy:1")
+
+    assert QGuiApplication.clipboard().text() == "second block"
+
+
+def test_clicking_a_web_link_announces_it(view, qtbot):
+    view.transcript().set_messages([message("See [the docs](https://example.org/docs).")])
+
+    with qtbot.waitSignal(view.linkActivated) as clicked:
+        click_link(qtbot, view, 0, "https://example.org/docs")
+
+    assert clicked.args[0].toString() == "https://example.org/docs"
+
+
+def test_copy_message_puts_the_raw_markdown_on_the_clipboard(view):
+    raw = "**Bold** and `code`\n\n- a list"
+    view.transcript().set_messages([message("hi", Role.USER), message(raw)])
+
+    trigger(view.context_menu_for(1), "Copy message")
+
+    assert QGuiApplication.clipboard().text() == raw
+
+
+def test_ctrl_c_copies_the_selected_message(view, qtbot):
+    view.transcript().set_messages([message("first", Role.USER), message("second *reply*")])
+    view.setCurrentIndex(view.transcript().index(1))
+
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+
+    assert QGuiApplication.clipboard().text() == "second *reply*"
+
+
+# Actions on messages ---------------------------------------------------------------------
+
+
+def test_regenerate_is_offered_only_on_the_last_assistant_message(view):
+    messages = [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
+    view.transcript().set_messages(messages)
+
+    assert "Regenerate" in action_texts(view.context_menu_for(3))
+    assert "Regenerate" not in action_texts(view.context_menu_for(1))
+    assert "Regenerate" not in action_texts(view.context_menu_for(2))
+
+
+def test_continue_is_offered_only_when_the_last_reply_was_interrupted(view):
+    view.transcript().set_messages([message("q", Role.USER), message("a")])
+    assert "Continue" not in action_texts(view.context_menu_for(1))
+
+    view.transcript().set_messages(
+        [message("q", Role.USER), message("a", state=MessageState.INTERRUPTED)]
+    )
+    assert "Continue" in action_texts(view.context_menu_for(1))
+
+
+def test_edit_and_resend_is_offered_only_on_the_last_user_message(view):
+    view.transcript().set_messages(
+        [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
+    )
+
+    assert "Edit and resend" in action_texts(view.context_menu_for(2))
+    assert "Edit and resend" not in action_texts(view.context_menu_for(0))
+    assert "Edit and resend" not in action_texts(view.context_menu_for(3))
+
+
+def test_menu_actions_emit_the_message_id(view, qtbot):
+    question = message("q", Role.USER)
+    reply = message("a", state=MessageState.INTERRUPTED)
+    view.transcript().set_messages([question, reply])
+
+    with qtbot.waitSignal(view.regenerateRequested) as regenerate:
+        trigger(view.context_menu_for(1), "Regenerate")
+    with qtbot.waitSignal(view.continueRequested) as cont:
+        trigger(view.context_menu_for(1), "Continue")
+    with qtbot.waitSignal(view.editRequested) as edit:
+        trigger(view.context_menu_for(0), "Edit and resend")
+
+    assert regenerate.args == [reply.id]
+    assert cont.args == [reply.id]
+    assert edit.args == [question.id]
+
+
+# Streaming and scrolling -----------------------------------------------------------------
+
+
+def test_streamed_text_is_shown_in_one_update_after_the_interval(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([message("q", Role.USER), reply])
+    changes: list[int] = []
+    view.transcript().dataChanged.connect(lambda top, _bottom, _roles: changes.append(top.row()))
+
+    for count in range(1, 30):
+        view.set_streaming_text(reply.id, "word " * count)
+
+    assert changes == []
+    assert view.streaming_text(reply.id) == "word " * 29
+    qtbot.waitUntil(lambda: changes == [1], timeout=5 * STREAM_RENDER_INTERVAL_MS)
+    assert view.transcript().message_at(1).message == "word " * 29
+
+
+def test_final_message_wins_over_streamed_text_not_yet_shown(view, qtbot):
+    reply = message("", state=MessageState.STREAMING)
+    view.transcript().set_messages([reply])
+
+    view.set_streaming_text(reply.id, "partial")
+    view.transcript().replace(replace(reply, message="Final answer."))
+    qtbot.wait(2 * STREAM_RENDER_INTERVAL_MS)
+
+    assert view.transcript().message_at(0).message == "Final answer."
+    assert view.streaming_text(reply.id) == "Final answer."
+
+# Identity and start-up -------------------------------------------------------------------
+
+
+def test_view_is_named_for_tests_and_assistive_technology(view):
+    assert view.objectName() == "chatView"
+    assert view.accessibleName()
+
+
+def test_importing_the_chat_view_does_not_import_markdown_or_pygments():
+    probe = (
+        "import sys, gptlab_desktop.ui.chat.view; "
+        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# The offscreen platform cannot raise a window or grab the keyboard for a popup menu.
+@pytest.mark.qt_log_ignore(
+    "This plugin does not support raise\\(\\)",
+    "This plugin does not support grabbing the keyboard",
+)
+def test_a_right_click_pops_up_the_menu_without_blocking(view, qtbot):
+    view.transcript().set_messages([message("hello")])
+    centre = view.visualRect(view.transcript().index(0)).center()
+
+    view.contextMenuEvent(
+        QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, centre, view.viewport().mapToGlobal(centre)
+        )
+    )
+
+    menu = view.findChild(QMenu, "chatMessageMenu")
+    assert menu is not None
+    qtbot.waitUntil(menu.isVisible)
+    menu.close()
