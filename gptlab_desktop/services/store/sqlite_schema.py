@@ -261,6 +261,7 @@ _LOCAL_USER = _script(
     """,
 )
 
+
 def _typed_details(conn: sqlite3.Connection) -> None:
     """Version 5: every message's details in ``MessageDetails``'s form.
 

@@ -427,7 +427,6 @@ class MessageDelegate(QStyledItemDelegate):
         return layout.document, layout.code_blocks
 
 
-
 def _row_background(viewport: QWidget) -> QColor:
     """What a row's pixmap is filled with first: the viewport's own background if it paints
     one (an opaque pixmap keeps sub-pixel text antialiasing), else transparency."""
@@ -454,4 +453,3 @@ def _mix(first: QColor, second: QColor, amount: float) -> QColor:
         round(first.green() + (second.green() - first.green()) * amount),
         round(first.blue() + (second.blue() - first.blue()) * amount),
     )
-

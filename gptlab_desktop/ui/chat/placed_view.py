@@ -91,7 +91,6 @@ class PlacedRowsView(QListView):
         self._sync_rows()
         return self._rows.content_height()
 
-
     # QAbstractItemView's geometry interface, answered from the heights above -------------
     def visualRect(self, index: QModelIndex | QPersistentModelIndex) -> QRect:
         """Where a row is, in viewport coordinates."""

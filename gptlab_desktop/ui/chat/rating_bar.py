@@ -10,7 +10,7 @@ from gptlab_desktop.ui.naming import name_widget
 
 
 class RatingBar(QWidget):
-    """"How was this session?" with a Liked and a Did-not button."""
+    """ "How was this session?" with a Liked and a Did-not button."""
 
     #: The user's answer, a UserLiked.
     rated = Signal(object)

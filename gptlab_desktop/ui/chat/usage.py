@@ -52,4 +52,3 @@ def usage_text(model: str, usage: SessionUsage) -> str:
     else:
         cost = f"≈ ${usage.cost_usd:,.2f}"
     return f"{model} · {tokens} · {cost}"
-

@@ -93,9 +93,7 @@ def test_hostile_markdown_is_shown_as_text_and_nothing_is_fetched(view, qtbot, w
     assert "<script>alert('x')</script>" in text
     assert f"<img src={web_server.url}/raw.png>" in text
     assert not any(
-        part.fragment().charFormat().isImageFormat()
-        for block in blocks(document)
-        for part in block
+        part.fragment().charFormat().isImageFormat() for block in blocks(document) for part in block
     )
     assert web_server.requests == []
 

@@ -92,6 +92,7 @@ def test_appending_a_message_paints_only_the_new_row_afresh(view, qtbot):
     assert {message_id: cache.pixmap_of(message_id).cacheKey() for message_id in shown} == before
     assert new.id not in cache  # drawn once, directly
 
+
 def test_what_is_on_screen_after_scrolling_and_appending_matches_a_full_repaint(view, qtbot):
     view.transcript().set_messages(conversation(40))
     settled(view, qtbot)
@@ -107,6 +108,7 @@ def test_what_is_on_screen_after_scrolling_and_appending_matches_a_full_repaint(
 
     assert shown == on_screen(view)
 
+
 def test_selecting_a_row_repaints_it_highlighted_and_deselecting_restores_it(view, qtbot):
     view.transcript().set_messages(conversation(3))
     plain = row_image(view, 1)
@@ -117,6 +119,7 @@ def test_selecting_a_row_repaints_it_highlighted_and_deselecting_restores_it(vie
 
     assert selected != plain
     assert row_image(view, 1) == plain
+
 
 def test_each_row_is_found_where_it_is_placed_one_under_another(view):
     view.transcript().set_messages(conversation(8))

@@ -21,6 +21,7 @@ def test_a_row_is_kept_as_a_pixmap_once_painted_again_and_looks_the_same(view, q
 
     assert drawn == kept == blitted
 
+
 def test_a_streamed_row_is_painted_from_its_new_text_never_a_stale_pixmap(view, qtbot):
     reply = message("", state=MessageState.STREAMING)
     view.transcript().set_messages([message("q", Role.USER), reply])
@@ -52,6 +53,7 @@ def test_a_cached_row_is_painted_afresh_when_its_text_changes(view, qtbot):
     assert messages[1].id not in cache  # the stale pixmap is gone, the row drawn afresh
     assert row_image(view, 1) == after
     assert cache.pixmap_of(messages[1].id).cacheKey() != cached.cacheKey()
+
 
 def test_the_pixmap_cache_stays_within_its_limit(view, qtbot):
     messages = conversation(60)

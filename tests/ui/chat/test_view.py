@@ -23,6 +23,7 @@ def action_texts(menu: QMenu) -> list[str]:
 def trigger(menu: QMenu, text: str) -> None:
     next(action for action in menu.actions() if action.text() == text).trigger()
 
+
 # Copying ---------------------------------------------------------------------------------
 
 
@@ -151,6 +152,7 @@ def test_final_message_wins_over_streamed_text_not_yet_shown(view, qtbot):
 
     assert view.transcript().message_at(0).message == "Final answer."
     assert view.streaming_text(reply.id) == "Final answer."
+
 
 # Identity and start-up -------------------------------------------------------------------
 
