@@ -20,7 +20,8 @@ from harness import Figure, StallMeter, open_store_with_assistant, report
 from loopback_server import serve
 
 from gptlab_desktop.models import ModelConfig
-from gptlab_desktop.services.chat import ReplyDelta, ReplyFinished, ReplyStarted, SessionEngine
+from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat_events import ReplyDelta, ReplyFinished, ReplyStarted
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat.pane import STREAM_PUSH_INTERVAL_MS

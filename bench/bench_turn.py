@@ -23,12 +23,12 @@ from harness import Figure, median_ms, open_store_with_assistant, p95_ms, report
 from loopback_server import serve
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from gptlab_desktop.services.chat import (
+from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat_events import (
     MessageStored,
     ReplyDelta,
     ReplyFinished,
     ReplyStarted,
-    SessionEngine,
 )
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter

@@ -14,12 +14,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from gptlab_desktop.models import (
-    NO_DETAILS,
     ContextMessage,
     FailureKind,
     Message,
@@ -36,10 +34,20 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
-from gptlab_desktop.services.errors import NotFound, ServiceError, failure_kind
-from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice
+from gptlab_desktop.services.chat_events import (
+    ChatEvent,
+    MessageStored,
+    ModerationWarning,
+    ReplyDelta,
+    ReplyFinished,
+    ReplyInterrupted,
+    RetryScheduled,
+    SessionUpdated,
+)
+from gptlab_desktop.services.errors import NotFound, ServiceError
+from gptlab_desktop.services.llm import ChatTurn, LlmClient
 from gptlab_desktop.services.model_catalog import context_window
-from gptlab_desktop.services.replies import ReplyEnd, ReplyStream, ReplyText
+from gptlab_desktop.services.reply_recorder import ReplyRecorder, ReplyRequest
 from gptlab_desktop.services.store.base import Store
 from gptlab_desktop.services.tokens import (
     TOKENS_PER_MESSAGE,
@@ -71,110 +79,8 @@ class NothingToDo(ServiceError):
 
 
 # -- events ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class MessageStored:
-    """A user message (or a condensing notice) was stored and belongs in the transcript."""
-
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyStarted:
-    """An empty assistant message was stored; deltas for it follow."""
-
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDelta:
-    """More text of the streaming reply: the new ``delta``, and ``text``, the reply so far."""
-
-    message_id: str
-    delta: str
-    _text: ReplyText = field(repr=False, compare=False)
-    _length: int = field(repr=False, compare=False)
-
-    @property
-    def text(self) -> str:
-        """The whole reply up to and including this delta."""
-        return self._text.value()[: self._length]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyFinished:
-    """The reply is complete and stored."""
-
-    message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyInterrupted:
-    """The reply stopped early and is stored as interrupted; ``error`` is None for Stop."""
-
-    message: Message
-    error: ServiceError | None
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRemoved:
-    """A message left the transcript (the reply a regenerated one replaced)."""
-
-    message_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryScheduled:
-    """The server asked us to wait (rate limit); a retry follows after ``wait_s`` seconds."""
-
-    notice: RetryNotice
-
-
-@dataclass(frozen=True, slots=True)
-class ModerationWarning:
-    """The server's moderation flagged the user's message (a warning, never a block)."""
-
-    categories: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionUpdated:
-    """The session's record changed (title, context, status)."""
-
-    session: Session
-
-
-ChatEvent = (
-    MessageStored
-    | ReplyStarted
-    | ReplyDelta
-    | ReplyFinished
-    | ReplyInterrupted
-    | MessageRemoved
-    | RetryScheduled
-    | ModerationWarning
-    | SessionUpdated
-)
-
-
 # Events that show the model's answer has begun (or ended): the request is out.
 _REPLY_UNDER_WAY = (ReplyDelta, ReplyFinished, ReplyInterrupted, RetryScheduled)
-
-
-@dataclass(slots=True)
-class _ReplyRequest:
-    """One request to the model: what to send, and how to store the answer."""
-
-    session: Session
-    turns: list[ChatTurn]
-    config: ModelConfig
-    # continue an interrupted reply: the stored message to extend, and its text so far
-    extend: Message | None = None
-    # regenerate: the reply this one replaces, removed only once this one is complete
-    replaces: str | None = None
-    # send: the user's message, stored with the reply's first row in one write
-    question: Message | None = None
-    # what the reply is beyond its role (a recap)
-    details: MessageDetails = NO_DETAILS
 
 
 class SessionEngine:
@@ -191,11 +97,12 @@ class SessionEngine:
         self._store = store
         self._llm = llm
         self._tokens = tokens
-        self._flush_interval_s = flush_interval_s
-        # Messages streaming in this process, so a crash's leftovers can be told apart.
-        self._streaming: set[str] = set()
-        # The reply streaming in each session, for ``stop``.
-        self._replies: dict[str, ReplyStream] = {}
+        self._recorder = ReplyRecorder(
+            store,
+            llm,
+            flush_interval_s=flush_interval_s,
+            with_context_entry=self._with_context_entry,
+        )
         # Each message is tokenised once, not on every turn of a long session.
         self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
 
@@ -240,7 +147,8 @@ class SessionEngine:
         session = await self._require(session_id)
         messages = await self._store.list_messages(session_id)
         for index, message in enumerate(messages):
-            if message.state is MessageState.STREAMING and message.id not in self._streaming:
+            left_by_crash = not self._recorder.is_streaming(message.id)
+            if message.state is MessageState.STREAMING and left_by_crash:
                 await self._store.update_message(
                     message.id, text=message.message, state=MessageState.INTERRUPTED
                 )
@@ -255,12 +163,12 @@ class SessionEngine:
     async def greet(self, session_id: str) -> AsyncIterator[ChatEvent]:
         """The assistant speaks first, from its system prompt alone."""
         session = await self._require_open(session_id)
-        request = _ReplyRequest(
+        request = ReplyRequest(
             session=session,
             turns=[ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg)],
             config=session.bot_model_config,
         )
-        async for event in self._reply(request):
+        async for event in self._recorder.record(request):
             yield event
 
     async def send(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
@@ -325,8 +233,8 @@ class SessionEngine:
             ChatTurn(Role.ASSISTANT, last.message),
             ChatTurn(Role.USER, CONTINUE_INSTRUCTION),
         ]
-        request = _ReplyRequest(session, turns, session.bot_model_config, extend=last)
-        async for event in self._reply(request):
+        request = ReplyRequest(session, turns, session.bot_model_config, extend=last)
+        async for event in self._recorder.record(request):
             yield event
 
     async def edit_last_user_message(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
@@ -362,13 +270,13 @@ class SessionEngine:
             *self._request_turns(session, plan.context),
             ChatTurn(Role.USER, session.bot_summary_prompt_msg),
         ]
-        request = _ReplyRequest(
+        request = ReplyRequest(
             session,
             turns,
             session.bot_model_config,
             details=MessageDetails(kind=MessageKind.RECAP),
         )
-        async for event in self._reply(request, add_to_context=False):
+        async for event in self._recorder.record(request, add_to_context=False):
             yield event
 
     async def finish(self, session_id: str, liked: UserLiked | None) -> Session:
@@ -510,14 +418,14 @@ class SessionEngine:
                     session = event.session
                 yield event
             plan = await self._plan(session)
-        request = _ReplyRequest(
+        request = ReplyRequest(
             session,
             self._request_turns(session, plan.context),
             session.bot_model_config,
             replaces=replaces,
             question=question,
         )
-        async for event in self._reply(request):
+        async for event in self._recorder.record(request):
             yield event
 
     async def _condense(
@@ -548,161 +456,13 @@ class SessionEngine:
         yield MessageStored(notice)
         yield SessionUpdated(session.with_changes(context=new_context))
 
-    async def _reply(
-        self, request: _ReplyRequest, *, add_to_context: bool = True
-    ) -> AsyncIterator[ChatEvent]:
-        """Stream one reply into the store: started, flushed while streaming, then final."""
-        session = request.session
-        if request.extend is not None:
-            message = replace(request.extend, state=MessageState.STREAMING)
-            prefix = request.extend.message
-            begin = self._store.update_message(
-                message.id, text=prefix, state=MessageState.STREAMING
-            )
-        else:
-            prefix = ""
-            message = Message(
-                id=new_id(),
-                session_id=session.id,
-                role=Role.ASSISTANT,
-                message="",
-                created_date=utcnow(),
-                state=MessageState.STREAMING,
-                meta=request.details.with_changes(model=request.config.model),
-            )
-            # The question and the reply's row in one write: one trip to the store, and one
-            # repaint showing both.
-            first = () if request.question is None else (request.question,)
-            begin = self._store.add_messages(
-                (*first, message), context=session.context if first else None
-            )
-        # Registered before the first write: Stop works from the first moment on.
-        reply = ReplyStream(
-            self._llm,
-            request.turns,
-            request.config,
-            prefix=prefix,
-            guarded_prompt=session.bot_initial_prompt_msg if session.guards_prompt_leak else None,
-        )
-        self._replies[session.id] = reply
-        self._streaming.add(message.id)
-        begun = asyncio.ensure_future(begin)
-        try:
-            await asyncio.shield(begun)
-        except asyncio.CancelledError:
-            # Cancelled just as the reply began: the row is written all the same, so mark it.
-            with contextlib.suppress(Exception):
-                await begun
-                await self._store_final(
-                    request, message, reply.end(cancelled=True), add_to_context=False
-                )
-            self._forget(session.id, reply, message.id)
-            raise
-        except BaseException:
-            self._forget(session.id, reply, message.id)
-            raise
-        if request.question is not None:
-            yield MessageStored(request.question)
-        yield ReplyStarted(message)
-        last_flush = time.monotonic()
-        error: ServiceError | None = None
-        cancelled = False
-        try:
-            async with contextlib.aclosing(reply.events()) as events:
-                async for event in events:
-                    if isinstance(event, RetryNotice):
-                        yield RetryScheduled(event)
-                        continue
-                    yield ReplyDelta(message.id, event.delta, event._text, event._length)
-                    if time.monotonic() - last_flush >= self._flush_interval_s:
-                        last_flush = time.monotonic()
-                        await self._store.update_message(
-                            message.id, text=reply.text, state=MessageState.STREAMING
-                        )
-        except ServiceError as failure:
-            error = failure
-        except asyncio.CancelledError:
-            cancelled = True  # the window is closing: stored as stopped, then cancelled
-            raise
-        finally:
-            if self._replies.get(session.id) is reply:
-                del self._replies[session.id]
-            end = reply.end(error, cancelled=cancelled)
-            final, session = await self._store_final(
-                request, message, end, add_to_context=add_to_context
-            )
-        if end.is_complete:
-            if add_to_context:
-                yield SessionUpdated(session)
-            if request.replaces is not None:
-                await self._store.delete_message(request.replaces)
-                yield MessageRemoved(request.replaces)
-            yield ReplyFinished(final)
-        else:
-            yield ReplyInterrupted(final, error)
-
-    def _forget(self, session_id: str, reply: ReplyStream, message_id: str) -> None:
-        if self._replies.get(session_id) is reply:
-            del self._replies[session_id]
-        self._streaming.discard(message_id)
-
     def stop(self, session_id: str) -> bool:
         """Stop the reply streaming in a session; it ends as interrupted, what arrived kept.
 
         Whoever reads the reply's events then gets its ``ReplyInterrupted`` (``error`` None).
         False when no reply streams there.
         """
-        reply = self._replies.get(session_id)
-        if reply is None:
-            return False
-        reply.stop()
-        return True
-
-    async def _store_final(
-        self,
-        request: _ReplyRequest,
-        message: Message,
-        end: ReplyEnd,
-        *,
-        add_to_context: bool,
-    ) -> tuple[Message, Session]:
-        """Store a reply's final form (and, when complete, the context it extends) at once.
-
-        Shielded: it is stored even while the task is being cancelled (the window closing).
-        The message counts as streaming here until the write is done, so reopening the session
-        meanwhile cannot mistake it for a crash's leftover.
-        """
-        session = request.session
-        meta = _final_meta(message.meta, end)
-        outcome = MessageState.COMPLETE if end.is_complete else MessageState.INTERRUPTED
-        final = replace(message, message=end.text, state=outcome, meta=meta)
-        if end.is_complete and add_to_context:
-            session = self._with_context_entry(session, final)
-            context: tuple[ContextMessage, ...] | None = session.context
-        else:
-            context = None
-        write = asyncio.ensure_future(
-            self._store.update_message(
-                final.id, text=end.text, state=outcome, meta=meta, context=context
-            )
-        )
-        write.add_done_callback(lambda _: self._streaming.discard(message.id))
-        await asyncio.shield(write)
-        return final, session
-
-
-def _final_meta(meta: MessageDetails, end: ReplyEnd) -> MessageDetails:
-    """A reply's stored details once it has ended (the failure's kind, never its wording)."""
-    if end.is_complete:
-        meta = meta.with_changes(finish_reason=end.finish_reason, model=end.model)
-        if end.usage is not None:
-            meta = meta.with_changes(
-                prompt_tokens=end.usage.prompt_tokens,
-                completion_tokens=end.usage.completion_tokens,
-            )
-    if end.error is not None:
-        meta = meta.with_changes(failure=failure_kind(end.error))
-    return meta.with_changes(stopped=end.stopped, withheld=end.withheld)
+        return self._recorder.stop(session_id)
 
 
 def _turn_ceiling(role: Role, content: str) -> int:

@@ -28,7 +28,8 @@ from gptlab_desktop.app import configure_logging
 from gptlab_desktop.models import AssistantDraft, ModelConfig, Role, UserLiked
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.account import Account
-from gptlab_desktop.services.chat import ChatEvent, SessionEngine
+from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat_events import ChatEvent
 from gptlab_desktop.services.errors import InvalidApiKey
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.secrets import SecretStore

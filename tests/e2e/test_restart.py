@@ -22,7 +22,7 @@ from keyring.backends import fail
 from gptlab_desktop.app import build_services
 from gptlab_desktop.config import resolve_config
 from gptlab_desktop.paths import AppPaths, ensure_created
-from gptlab_desktop.services.chat import ChatEvent, ReplyFinished
+from gptlab_desktop.services.chat_events import ChatEvent, ReplyFinished
 from gptlab_desktop.services.showcase import load_showcase_entries
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, unused_loopback_url
 

@@ -33,18 +33,20 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services.chat import (
     CONTINUE_INSTRUCTION,
+    NothingToDo,
+    SessionClosed,
+    SessionEngine,
+)
+from gptlab_desktop.services.chat_events import (
     ChatEvent,
     MessageRemoved,
     MessageStored,
     ModerationWarning,
-    NothingToDo,
     ReplyDelta,
     ReplyFinished,
     ReplyInterrupted,
     ReplyStarted,
     RetryScheduled,
-    SessionClosed,
-    SessionEngine,
 )
 from gptlab_desktop.services.errors import ConnectionLost, InvalidApiKey
 from gptlab_desktop.services.leak_guard import REFUSAL

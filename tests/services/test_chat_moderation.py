@@ -13,12 +13,8 @@ import pytest
 import pytest_asyncio
 
 from gptlab_desktop.models import AssistantDraft, ModelConfig, User
-from gptlab_desktop.services.chat import (
-    ModerationWarning,
-    NothingToDo,
-    ReplyFinished,
-    SessionEngine,
-)
+from gptlab_desktop.services.chat import NothingToDo, SessionEngine
+from gptlab_desktop.services.chat_events import ModerationWarning, ReplyFinished
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter

@@ -25,7 +25,8 @@ from gptlab_desktop.models import (
     UserLiked,
 )
 from gptlab_desktop.services.aio import TaskGroupByName
-from gptlab_desktop.services.chat import (
+from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat_events import (
     ChatEvent,
     MessageRemoved,
     MessageStored,
@@ -35,7 +36,6 @@ from gptlab_desktop.services.chat import (
     ReplyInterrupted,
     ReplyStarted,
     RetryScheduled,
-    SessionEngine,
     SessionUpdated,
 )
 from gptlab_desktop.ui.chat.pane_view import ChatPaneView
