@@ -14,32 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from gptlab_desktop.config import OPENAI_BASE_URL, is_openai_url
-from gptlab_desktop.models import ModelConfig, Role, utcnow
+from gptlab_desktop.models import ModelConfig, Role
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import (
     ConnectionLost,
-    ContextTooLong,
-    InvalidApiKey,
     LlmError,
-    LlmTimeout,
     MissingApiKey,
-    ModelNotAvailable,
-    QuotaExhausted,
     RateLimited,
-    RequestRejected,
     ServerError,
-    ServerUnreachable,
+)
+from gptlab_desktop.services.llm_errors import (
+    FIRST_BACKOFF_S,
+    ErrorTranslator,
+    display_url,
+    rejects_stream_options,
 )
 from gptlab_desktop.services.model_catalog import (
     context_window,
@@ -75,7 +71,6 @@ PLACEHOLDER_API_KEY = "not-needed"
 CONNECT_TIMEOUT_S = 10.0
 # A server asking us to wait longer than this gets a typed error instead of a silent wait.
 MAX_RETRY_WAIT_S = 60.0
-FIRST_BACKOFF_S = 1.0
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _NO_MODERATION_STATUSES = frozenset({404, 405, 501})
 _OPENAI_IMPORT_LOCK = threading.Lock()
@@ -204,6 +199,11 @@ class LlmClient:
         self._models: ModelList | None = None
         self._sends_stream_options = True
         self._has_moderation = True
+        self._errors = ErrorTranslator(
+            base_url=lambda: self.base_url,
+            api_key=lambda: self._api_key,
+            timeout_s=settings.timeout_s,
+        )
 
     def __repr__(self) -> str:
         return f"LlmClient(base_url={self._display_base_url!r})"
@@ -217,7 +217,7 @@ class LlmClient:
 
     @property
     def _display_base_url(self) -> str:
-        return _display_url(self.base_url)
+        return display_url(self.base_url)
 
     @property
     def has_api_key(self) -> bool:
@@ -378,7 +378,7 @@ class LlmClient:
                     if (reason := choice.get("finish_reason")) is not None:
                         finish_reason = reason
         except Exception as exc:
-            raise self._translate(exc, config.model, mid_stream=True) from None
+            raise self._errors.translate(exc, config.model, mid_stream=True) from None
         finally:
             await stream.close()
         if finish_reason is None:
@@ -433,12 +433,12 @@ class LlmClient:
                 stream_cls=_json_stream_class(),
             )
         except Exception as exc:
-            if self._sends_stream_options and _rejects_stream_options(exc):
+            if self._sends_stream_options and rejects_stream_options(exc):
                 # Some compatible servers refuse the option; usage is then simply not reported.
                 log.info("The server refuses stream_options; streaming without usage")
                 self._sends_stream_options = False
                 return await self._open_stream(messages, config)
-            raise self._translate(exc, config.model, mid_stream=False) from None
+            raise self._errors.translate(exc, config.model, mid_stream=False) from None
 
     # -- models and keys ---------------------------------------------------------------------
 
@@ -461,7 +461,7 @@ class LlmClient:
         try:
             ids = [model.id async for model in client.models.list()]
         except Exception as exc:
-            raise self._translate(exc, None, mid_stream=False) from None
+            raise self._errors.translate(exc, None, mid_stream=False) from None
         self._models = ModelList(rank_models(ids, openai_only=self.is_openai))
         return self._models
 
@@ -498,75 +498,6 @@ class LlmClient:
         categories = tuple(sorted({name for name, is_hit in hits if is_hit is True}))
         return ModerationResult(flagged=result.get("flagged") is True, categories=categories)
 
-    # -- errors ------------------------------------------------------------------------------
-
-    def _translate(self, exc: BaseException, model: str | None, *, mid_stream: bool) -> LlmError:
-        """The typed error for an openai exception; its text is redacted of any key."""
-        import openai  # already loaded by now; named here to stay lazy
-
-        if isinstance(exc, LlmError):
-            return exc
-        if isinstance(exc, openai.APITimeoutError):
-            if _caused_by(exc, "ConnectTimeout"):
-                return ServerUnreachable(self._display_base_url)
-            return LlmTimeout(self._settings.timeout_s)
-        if isinstance(exc, openai.APIConnectionError):
-            if not mid_stream and _caused_by(exc, "ConnectError"):
-                return ServerUnreachable(self._display_base_url)
-            return ConnectionLost()
-        if isinstance(exc, openai.APIStatusError):
-            return self._translate_status(exc, model)
-        if isinstance(exc, openai.APIError):
-            # An error event inside an otherwise good stream.
-            return ServerError(self._redact(exc.message))
-        log.error("Unexpected failure talking to the AI service: %s", type(exc).__name__)
-        return ServerError(type(exc).__name__)
-
-    def _translate_status(self, exc: openai.APIStatusError, model: str | None) -> LlmError:
-        status = exc.status_code
-        code = exc.code or ""
-        detail = self._redact(_server_message(exc))
-        log.info("The AI service answered HTTP %s (%s): %s", status, code or "no code", detail)
-        if status == 401:
-            return InvalidApiKey()
-        if status == 429:
-            if code == "insufficient_quota" or exc.type == "insufficient_quota":
-                return QuotaExhausted()
-            hinted = _retry_after_s(exc.response.headers)
-            if hinted is None:
-                return RateLimited(FIRST_BACKOFF_S, is_server_hint=False)
-            return RateLimited(hinted)
-        if model is not None and (
-            status == 403 or (status == 404 and (code == "model_not_found" or model in detail))
-        ):
-            return ModelNotAvailable(model, status=status)
-        if status == 404:
-            return RequestRejected(
-                f"{self._display_base_url} has no such endpoint (HTTP 404); check the server "
-                "address in Settings.",
-                status=status,
-                code=code or None,
-            )
-        if status == 400 and (
-            code == "context_length_exceeded" or "context length" in detail.lower()
-        ):
-            return ContextTooLong(model)
-        if status >= 500:
-            return ServerError(detail, status=status)
-        return RequestRejected(detail or f"HTTP {status}", status=status, code=code or None)
-
-    def _redact(self, text: str) -> str:
-        if self._api_key and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "[key hidden]")
-        text = _KEY_LIKE.sub("[key hidden]", text)
-        return text[:300]
-
-
-# Key-shaped strings, and OpenAI's "Incorrect API key provided: sk-abc***xyz" echo.
-_KEY_LIKE = re.compile(
-    r"(?i:api key provided:)\s*\S+|\b(?:sk|pk|rk)-[\w\-*.]{3,}|(?i:bearer)\s+\S+",
-)
-
 
 # The SDK's own chat and moderation calls send the API key as a bearer token; so do ours.
 _BEARER_AUTH: dict[str, Any] = {"security": {"bearer_auth": True}}
@@ -584,62 +515,3 @@ def _json_stream_class() -> Any:
 
 def _backoff(attempt: int) -> float:
     return FIRST_BACKOFF_S * 2**attempt
-
-
-def _retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The wait a 429 asks for: ``retry-after-ms``, else ``retry-after`` (seconds or a date)."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - utcnow()).total_seconds())
-
-
-def _server_message(exc: Any) -> str:
-    body = exc.body
-    if isinstance(body, Mapping):
-        message = body.get("message")
-        if isinstance(message, str):
-            return message
-    if isinstance(body, str):
-        return body
-    return ""
-
-
-def _rejects_stream_options(exc: BaseException) -> bool:
-    status = getattr(exc, "status_code", None)
-    return status in (400, 422) and "stream_options" in _server_message(exc)
-
-
-def _caused_by(exc: BaseException, name: str) -> bool:
-    cause: BaseException | None = exc.__cause__ or exc.__context__
-    seen = 0
-    while cause is not None and seen < 5:
-        if type(cause).__name__ == name:
-            return True
-        cause = cause.__cause__ or cause.__context__
-        seen += 1
-    return False
-
-
-def _display_url(url: str) -> str:
-    """The URL without any user:password part, fit for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
