@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog
 
     from gptlab_desktop.services.bundle import Services
-    from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+    from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class AssistantActions(QObject):
         return dialog
 
     def _make_editor(self, user_id: str) -> AssistantEditorDialog:
-        from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+        from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 
         dialog = AssistantEditorDialog(
             self._services.lab,

@@ -65,9 +65,9 @@ if TYPE_CHECKING:
     from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.services.lobby import LobbyData
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
-    from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
     from gptlab_desktop.ui.chat_pane import ChatPane
     from gptlab_desktop.ui.chat_view import ChatStreamView
+    from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.session_panel import SessionPanel
 
 log = logging.getLogger(__name__)

@@ -40,9 +40,10 @@ from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
-from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog, EditorMode
 from gptlab_desktop.ui.chat_view import ChatStreamView
-from gptlab_desktop.ui.version_history import VersionHistoryWidget
+from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
+from gptlab_desktop.ui.editor.state import EditorMode
+from gptlab_desktop.ui.editor.versions import VersionHistoryWidget
 from tests.builders import DB_NAME, count_rows, make_draft, start_session
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, unused_loopback_url
 from tests.ui.conftest import WAIT_MS

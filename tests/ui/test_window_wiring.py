@@ -48,7 +48,8 @@ from gptlab_desktop.services.assistant_format import (
 )
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
-from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog, EditorMode
+from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
+from gptlab_desktop.ui.editor.state import EditorMode
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.session_list_model import SessionRole
