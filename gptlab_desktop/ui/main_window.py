@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from gptlab_desktop.ui.chat_pane import ChatPane
     from gptlab_desktop.ui.chat_view import ChatStreamView
     from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
-    from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.sessions.panel import SessionPanel
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from gptlab_desktop.ui.messages import MessagePresenter
 if TYPE_CHECKING:
     from gptlab_desktop.services.bundle import Services
     from gptlab_desktop.ui.chat_pane import ChatPane
-    from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.sessions.panel import SessionPanel
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class Workspace(QObject):
         if self._pane is not None:
             return
         from gptlab_desktop.ui.chat_pane import ChatPane, ChatPaneContext
-        from gptlab_desktop.ui.session_panel import SessionPanel
+        from gptlab_desktop.ui.sessions.panel import SessionPanel
 
         services = self._services
         pane = ChatPane(

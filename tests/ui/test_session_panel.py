@@ -44,14 +44,10 @@ from gptlab_desktop.services.session_library import (
     SessionSearchResult,
 )
 from gptlab_desktop.services.store.sqlite import SqliteStore
-from gptlab_desktop.ui.session_list_model import SessionRole
-from gptlab_desktop.ui.session_panel import (
-    PanelRole,
-    RowKind,
-    SessionPanel,
-    SessionPanelModel,
-    row_html,
-)
+from gptlab_desktop.ui.sessions.delegate import row_html
+from gptlab_desktop.ui.sessions.model import PanelRole, RowKind, SessionPanelModel
+from gptlab_desktop.ui.sessions.panel import SessionPanel
+from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.ui.conftest import WAIT_MS, run_in_fresh_loop
 
 T = TypeVar("T")

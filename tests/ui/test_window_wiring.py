@@ -52,8 +52,9 @@ from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from gptlab_desktop.ui.editor.state import EditorMode
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.session_list_model import SessionRole
-from gptlab_desktop.ui.session_panel import PanelRole, RowKind, SessionPanel
+from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
+from gptlab_desktop.ui.sessions.panel import SessionPanel
+from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.builders import make_draft
 from tests.fakes.keyring_daemon import SecretServiceDaemon
 from tests.fakes.openai_server import FakeOpenAIServer, unused_loopback_url
