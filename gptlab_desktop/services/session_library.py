@@ -1,6 +1,6 @@
 """The library of past sessions: list, search, rename, end, export, and delete with undo.
 
-Qt-free; the sessions panel (``ui/session_panel.py``) is its only view. Deleting is two-step so
+Qt-free; the sessions panel (``ui/sessions/panel.py``) is its only view. Deleting is two-step so
 it can be undone: ``delete`` hides a session at once (every listing and search here leaves it
 out) and the store forgets it only when the undo window has passed, or when ``flush`` is called
 (on closing the app, so nothing is left half-done). Until then the session and its messages are

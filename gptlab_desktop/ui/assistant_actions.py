@@ -27,7 +27,7 @@ from gptlab_desktop.ui.qt_helpers import bring_forward, documents_folder
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog
 
-    from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+    from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class AssistantActions(QObject):
         return dialog
 
     def _make_editor(self, user_id: str) -> AssistantEditorDialog:
-        from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+        from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 
         dialog = AssistantEditorDialog(
             self._services.lab,

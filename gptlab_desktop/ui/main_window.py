@@ -64,10 +64,10 @@ if TYPE_CHECKING:
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.lobby import LobbyData
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
-    from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
     from gptlab_desktop.ui.chat.pane import ChatPane
     from gptlab_desktop.ui.chat.view import ChatStreamView
-    from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
+    from gptlab_desktop.ui.sessions.panel import SessionPanel
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from gptlab_desktop.ui.messages import MessagePresenter
 
 if TYPE_CHECKING:
     from gptlab_desktop.ui.chat.pane import ChatPane
-    from gptlab_desktop.ui.session_panel import SessionPanel
+    from gptlab_desktop.ui.sessions.panel import SessionPanel
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Workspace(QObject):
         if self._pane is not None:
             return
         from gptlab_desktop.ui.chat.pane import ChatPane, ChatPaneContext
-        from gptlab_desktop.ui.session_panel import SessionPanel
+        from gptlab_desktop.ui.sessions.panel import SessionPanel
 
         services = self._services
         pane = ChatPane(

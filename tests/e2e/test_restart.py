@@ -40,7 +40,7 @@ from gptlab_desktop.app import build_services, launch
 from gptlab_desktop.config import resolve_config
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
-from gptlab_desktop.ui.session_list_model import SessionRole
+from gptlab_desktop.ui.sessions.roles import SessionRole
 
 data_dir, session_id = Path(sys.argv[1]), sys.argv[2]
 

@@ -32,7 +32,7 @@ from gptlab_desktop.ui.lobby_model import (
     LobbyModel,
     LobbyRole,
 )
-from gptlab_desktop.ui.session_list_model import session_title
+from gptlab_desktop.ui.sessions.roles import session_title
 
 
 def check(model: QAbstractItemModel) -> QAbstractItemModelTester:

@@ -28,7 +28,7 @@ from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.session_list_model import SessionRole
+from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop
 
 OpenWindow = Callable[..., MainWindow]

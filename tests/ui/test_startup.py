@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 from gptlab_desktop.app import AppRun
 from gptlab_desktop.models import Role
 from gptlab_desktop.services.assistant_format import bundle_document, encode_document
-from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog
+from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from tests.builders import make_draft
 from tests.fakes.keyring_daemon import SlowSecretService
 from tests.fakes.openai_server import FakeOpenAIServer, Reply

@@ -48,16 +48,18 @@ from gptlab_desktop.services.assistant_format import (
 )
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
-from gptlab_desktop.ui.assistant_editor import AssistantEditorDialog, EditorMode
+from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
+from gptlab_desktop.ui.editor.state import EditorMode
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.session_list_model import SessionRole
-from gptlab_desktop.ui.session_panel import PanelRole, RowKind, SessionPanel
+from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
+from gptlab_desktop.ui.sessions.panel import SessionPanel
+from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.builders import make_draft
 from tests.fakes.keyring_daemon import SecretServiceDaemon
 from tests.fakes.openai_server import FakeOpenAIServer, unused_loopback_url
 from tests.ui.conftest import WAIT_MS, close_window, run_in_fresh_loop
-from tests.ui.test_assistant_editor import fill_valid
+from tests.ui.editor.conftest import fill_valid
 
 OpenWindow = Callable[..., MainWindow]
 API_KEY = "sk-test-WindowKey0123456789abcdef0123456789abcdef"
@@ -71,7 +73,7 @@ RARE_MESSAGE_NUMBER = 3
 @pytest.fixture(autouse=True)
 def collect_closed_loops_on_the_main_thread() -> Iterator[None]:
     """Collect each test's closed loop and dialogs here, on the main thread (see
-    test_assistant_editor.py: collected on a worker thread, Qt objects crash)."""
+    tests/ui/editor/conftest.py: collected on a worker thread, Qt objects crash)."""
     yield
     gc.collect()
 

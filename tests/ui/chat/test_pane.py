@@ -30,7 +30,7 @@ from gptlab_desktop.services.chat import CONCLUDE_AFTER_MESSAGES
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.chat.usage import SessionUsage, session_usage, usage_text
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.session_list_model import SessionRole
+from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
 from tests.ui.conftest import WAIT_MS, close_window
 from tests.ui.test_main_window import lobby_index_of

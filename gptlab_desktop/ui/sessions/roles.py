@@ -1,6 +1,6 @@
 """What every list of sessions shares: its data roles and how an untitled session is named.
 
-The sessions panel (``ui/session_panel.py``) is the one list of sessions; its model answers
+The sessions panel (``ui/sessions/panel.py``) is the one list of sessions; its model answers
 these roles, so views and tests read a row's session the same way everywhere.
 """
 
