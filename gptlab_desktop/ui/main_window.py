@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
-    QByteArray,
     QSettings,
     Qt,
     Signal,
@@ -37,7 +36,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QLabel,
-    QListView,
     QMainWindow,
     QSplitter,
     QTabWidget,
@@ -54,7 +52,7 @@ from gptlab_desktop.ui.lobby_panel import LobbyPanel
 from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.pending import PendingRequests
-from gptlab_desktop.ui.qt_helpers import next_paint
+from gptlab_desktop.ui.qt_helpers import next_paint, restore_layout, save_layout
 from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show_about
 from gptlab_desktop.ui.workspace import Workspace
 
@@ -75,9 +73,6 @@ log = logging.getLogger(__name__)
 # How long the chat pane and sessions panel wait for the filled lobby to paint before they are
 # built anyway (a window that is hidden or minimised never paints).
 LOBBY_PAINT_WAIT_S = 0.25
-
-_GEOMETRY_KEY = "mainWindow/geometry"
-_SPLITTER_KEY = "mainWindow/splitterState"
 
 
 class MainWindow(QMainWindow):
@@ -131,14 +126,9 @@ class MainWindow(QMainWindow):
 
     # -- building ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
+        # Not ``self.actions``: that would hide ``QWidget.actions()``.
         actions = build_window_actions(self)
-        self.actions = actions
-        self.new_session_action = actions.new_session
-        self.new_assistant_action = actions.new_assistant
-        self.edit_assistant_action = actions.edit_assistant
-        self.duplicate_assistant_action = actions.duplicate_assistant
-        self.import_assistants_action = actions.import_assistants
-        self.export_assistant_action = actions.export_assistant
+        self.menu_actions = actions
         self.lobby_menu = actions.lobby_menu
         for action, slot in (
             (actions.new_session, self.start_session_with_selected),
@@ -237,11 +227,6 @@ class MainWindow(QMainWindow):
         """The chat pane's Stop button."""
         return self.chat_pane.stop_button
 
-    @property
-    def session_list(self) -> QListView:
-        """The sessions panel's list."""
-        return self.session_panel.list_view
-
     def _build_status_bar(self) -> None:
         status_bar = self.statusBar()
         status_bar.setObjectName("statusBar")
@@ -267,24 +252,12 @@ class MainWindow(QMainWindow):
 
     # -- state kept between runs ------------------------------------------------------------
     def _restore_window_state(self) -> None:
-        geometry = self._settings.value(_GEOMETRY_KEY)
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        splitter_state = self._settings.value(_SPLITTER_KEY)
-        if isinstance(splitter_state, QByteArray) and not splitter_state.isEmpty():
-            self.splitter.restoreState(splitter_state)
+        restore_layout(self._settings, self, self.splitter)
 
     def _save_window_state(self) -> None:
-        self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
-        self._settings.setValue(_SPLITTER_KEY, self.splitter.saveState())
-        self._settings.sync()
+        save_layout(self._settings, self, self.splitter)
 
     # -- start-up ---------------------------------------------------------------------------
-    @property
-    def store_health(self) -> StoreHealth | None:
-        """How the store opened; ``None`` until ``start`` got that far."""
-        return self._health
-
     @property
     def is_read_only(self) -> bool:
         """Whether the window shows the shipped showcase because the store is unusable."""
@@ -550,12 +523,13 @@ class MainWindow(QMainWindow):
         selected = self.selected_assistant() is not None
         # Before the data is open, asking is allowed: it waits (``_when_open``).
         can_change = self._can_change_assistants() or not self.is_data_open
-        self.new_session_action.setEnabled(selected and can_change)
-        self.new_assistant_action.setEnabled(can_change)
-        self.edit_assistant_action.setEnabled(selected and can_change)
-        self.duplicate_assistant_action.setEnabled(selected and can_change)
-        self.import_assistants_action.setEnabled(can_change)
-        self.export_assistant_action.setEnabled(selected and self._is_usable)
+        actions = self.menu_actions
+        actions.new_session.setEnabled(selected and can_change)
+        actions.new_assistant.setEnabled(can_change)
+        actions.edit_assistant.setEnabled(selected and can_change)
+        actions.duplicate_assistant.setEnabled(selected and can_change)
+        actions.import_assistants.setEnabled(can_change)
+        actions.export_assistant.setEnabled(selected and self._is_usable)
 
     def _update_counts(self) -> None:
         assistants = self.lobby.counts_text()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QWidget
+
+# Where the main window's layout is kept between runs.
+_GEOMETRY_KEY = "mainWindow/geometry"
+_SPLITTER_KEY = "mainWindow/splitterState"
 
 
 class _PaintWatch(QObject):
@@ -67,3 +71,20 @@ def documents_folder() -> str:
 
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return folder or QDir.homePath()
+
+
+def restore_layout(settings: QSettings, window: QMainWindow, splitter: QSplitter) -> None:
+    """The window's size, place and divider as the last run left them (if saved)."""
+    geometry = settings.value(_GEOMETRY_KEY)
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+    splitter_state = settings.value(_SPLITTER_KEY)
+    if isinstance(splitter_state, QByteArray) and not splitter_state.isEmpty():
+        splitter.restoreState(splitter_state)
+
+
+def save_layout(settings: QSettings, window: QMainWindow, splitter: QSplitter) -> None:
+    """Keep the window's size, place and divider for the next run."""
+    settings.setValue(_GEOMETRY_KEY, window.saveGeometry())
+    settings.setValue(_SPLITTER_KEY, splitter.saveState())
+    settings.sync()
