@@ -7,7 +7,6 @@ The helpers drive the dialog by objectName, as a user would.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,18 +40,6 @@ def child(dialog: AssistantEditorDialog, kind: type[W], name: str) -> W:
     found = dialog.findChild(kind, name)
     assert found is not None, name
     return found
-
-
-@pytest.fixture(autouse=True)
-def collect_closed_loops_on_the_main_thread() -> Iterator[None]:
-    """Destroy each test's closed qasync loop and dialogs here, on the main thread.
-
-    Otherwise a garbage collection that happens to run on a worker thread (the store's, or the
-    token counter's) can destroy Qt objects of an earlier test there, and Qt crashes (the
-    same cause as in test_api_key_dialog.py). Autouse, so it is torn down after ``qt_loop``.
-    """
-    yield
-    gc.collect()
 
 
 @pytest.fixture
