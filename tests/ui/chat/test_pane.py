@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,9 @@ from gptlab_desktop.ui.chat.usage import SessionUsage, session_usage, usage_text
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
-from tests.ui.conftest import WAIT_MS, close_window
-from tests.ui.test_main_window import lobby_index_of
+from tests.ui.conftest import GREETING, WAIT_MS, OpenWindow, close_window, is_idle, lobby_index_of
 
-OpenWindow = Callable[..., MainWindow]
 API_KEY = "sk-test-key-0123456789"
-GREETING = "Hello! How can I help?"  # what the fake server says to a system prompt alone
 ASSISTANT = "Code Reviewer"
 
 
@@ -72,10 +68,6 @@ def label(window: MainWindow, name: str) -> QLabel:
 
 def message_input(window: MainWindow) -> QPlainTextEdit:
     return window.findChild(QPlainTextEdit, "messageInput")
-
-
-def is_idle(window: MainWindow) -> bool:
-    return not window.chat_pane.is_busy and window.chat_pane.reply_task() is None
 
 
 def start_chat(qtbot, window: MainWindow, name: str = ASSISTANT) -> None:
