@@ -183,6 +183,14 @@ def is_idle(window: MainWindow) -> bool:
     return not window.chat_pane.is_busy and window.chat_pane.reply_task() is None
 
 
+def wait_for_greeting(qtbot: Any, window: MainWindow) -> None:
+    """Wait until the chat pane is idle and shows one message: a new session's greeting."""
+    qtbot.waitUntil(
+        lambda: is_idle(window) and window.chat_view.transcript().rowCount() == 1,
+        timeout=WAIT_MS,
+    )
+
+
 # -- a fresh interpreter -----------------------------------------------------------------------
 def modules_loaded_by(code: str, names: set[str]) -> list[str]:
     """Which of ``names`` are imported once ``code`` has run in a fresh interpreter, sorted."""

@@ -26,9 +26,9 @@ from tests.ui.conftest import (
     OpenWindow,
     at_server,
     close_window,
-    is_idle,
     select_in_lobby,
     trigger,
+    wait_for_greeting,
 )
 
 API_KEY = "sk-test-WindowKey0123456789abcdef0123456789abcdef"
@@ -52,10 +52,7 @@ def save_key_in_dialog(qtbot: Any, window: MainWindow, key: str) -> None:
 def greet_with(qtbot: Any, window: MainWindow, name: str) -> None:
     select_in_lobby(window, name)
     window.start_session_with_selected()
-    qtbot.waitUntil(
-        lambda: is_idle(window) and window.chat_view.transcript().rowCount() == 1,
-        timeout=WAIT_MS,
-    )
+    wait_for_greeting(qtbot, window)
 
 
 # -- the key dialog ------------------------------------------------------------------------

@@ -32,11 +32,11 @@ from tests.ui.conftest import (
     OpenWindow,
     at_server,
     close_window,
-    is_idle,
     lobby_index_of,
     lobby_names,
     select_in_lobby,
     trigger,
+    wait_for_greeting,
 )
 from tests.ui.editor.conftest import fill_valid
 
@@ -50,6 +50,15 @@ def only_editor(window: MainWindow) -> AssistantEditorDialog:
 
 def loaded(qtbot: Any, editor: AssistantEditorDialog) -> AssistantEditorDialog:
     qtbot.waitUntil(lambda: editor.isVisible() and not editor.is_busy, timeout=WAIT_MS)
+    return editor
+
+
+def save_new_assistant(qtbot: Any, window: MainWindow) -> AssistantEditorDialog:
+    """New Assistant…, filled in validly, and Save clicked; the editor."""
+    trigger(window, "newAssistantAction")
+    editor = loaded(qtbot, only_editor(window))
+    fill_valid(editor)
+    qtbot.mouseClick(editor.findChild(QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
     return editor
 
 
@@ -76,11 +85,8 @@ def test_a_saved_new_assistant_appears_selected_under_my_assistants(
     qtbot, open_window: OpenWindow, openai_server: FakeOpenAIServer
 ) -> None:
     window = open_window(environ=at_server(openai_server))
-    trigger(window, "newAssistantAction")
-    editor = loaded(qtbot, only_editor(window))
-    fill_valid(editor)
 
-    qtbot.mouseClick(editor.findChild(QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
+    editor = save_new_assistant(qtbot, window)
 
     qtbot.waitUntil(
         lambda: (
@@ -98,20 +104,14 @@ def test_enter_on_a_saved_assistant_starts_a_session_that_greets(
     qtbot, open_window: OpenWindow, openai_server: FakeOpenAIServer
 ) -> None:
     window = open_window(environ=at_server(openai_server))
-    trigger(window, "newAssistantAction")
-    editor = loaded(qtbot, only_editor(window))
-    fill_valid(editor)
-    qtbot.mouseClick(editor.findChild(QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
+    editor = save_new_assistant(qtbot, window)
     qtbot.waitUntil(lambda: window.selected_assistant_id() is not None, timeout=WAIT_MS)
     editor.close()
 
     window.lobby_list.setFocus()
     qtbot.keyClick(window.lobby_list, Qt.Key.Key_Return)
 
-    qtbot.waitUntil(
-        lambda: is_idle(window) and window.chat_view.transcript().rowCount() == 1,
-        timeout=WAIT_MS,
-    )
+    wait_for_greeting(qtbot, window)
     assert window.chat_pane.session is not None
     assert window.chat_pane.session.bot_id == editor.assistant_id
     assert window.chat_view.transcript().messages()[0].message == GREETING

@@ -7,10 +7,10 @@ real SQLite file seeded with two sessions; its chat has no server that needs a k
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QPushButton, QTabWidget, QWidget
@@ -41,11 +41,9 @@ RARE_MESSAGE_NUMBER = 3
 
 
 # -- seeded data -----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Seeded:
+class Seeded(NamedTuple):
     """A long session with a rare word far up, and a short one, both with Historian."""
 
-    assistant_id: str
     long_session: str
     rare_message: str
     short_session: str
@@ -80,7 +78,7 @@ def seed_sessions(data_dir: Path) -> Seeded:
                     await store.add_message(message)
                     if RARE_WORD in text:
                         rare = message.id
-            return Seeded(historian.id, made[0], rare, made[1])
+            return Seeded(made[0], rare, made[1])
         finally:
             await store.close()
 
@@ -90,6 +88,18 @@ def seed_sessions(data_dir: Path) -> Seeded:
 def stored_session_ids(data_dir: Path) -> set[str]:
     with sqlite3.connect(AppPaths(data_dir).database_file) as conn:
         return {row[0] for row in conn.execute("SELECT id FROM sessions")}
+
+
+@pytest.fixture
+def seeded(data_dir: Path) -> Seeded:
+    """Historian's two sessions, stored before the window opens."""
+    return seed_sessions(data_dir)
+
+
+@pytest.fixture
+def window(seeded: Seeded, open_window: OpenWindow) -> MainWindow:
+    """A browsing window (``browsing_window``) on the seeded sessions."""
+    return browsing_window(open_window)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -145,6 +155,18 @@ def open_from_panel(qtbot: Any, window: MainWindow, index: QModelIndex) -> None:
     qtbot.keyClick(view, Qt.Key.Key_Return)
 
 
+def open_in_pane(qtbot: Any, window: MainWindow, session_id: str) -> None:
+    """Open a listed session from the panel, and wait until the chat pane shows it."""
+    open_from_panel(qtbot, window, session_row(window, session_id))
+    qtbot.waitUntil(lambda: open_session_id(window) == session_id, timeout=WAIT_MS)
+
+
+def delete_in_panel(qtbot: Any, window: MainWindow, session_id: str) -> None:
+    """Make a listed session current and press Delete on it."""
+    focus_list(qtbot, window).setCurrentIndex(session_row(window, session_id))
+    qtbot.keyClick(session_list(window), Qt.Key.Key_Delete)
+
+
 def open_session_id(window: MainWindow) -> str | None:
     session = window.chat_pane.session
     return session.id if session is not None else None
@@ -164,20 +186,15 @@ def test_the_sessions_panel_is_the_windows_sessions_tab(open_window: OpenWindow)
 
 
 def test_enter_on_a_listed_session_opens_it_in_the_chat_pane(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
-    open_from_panel(qtbot, window, session_row(window, seeded.short_session))
-    qtbot.waitUntil(lambda: open_session_id(window) == seeded.short_session, timeout=WAIT_MS)
+    open_in_pane(qtbot, window, seeded.short_session)
     assert len(window.chat_view.transcript().messages()) == 2
 
 
 def test_selecting_an_assistant_lists_its_sessions_in_the_panel(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
     select_in_lobby(window, "Code Reviewer")
     qtbot.waitUntil(lambda: listed_sessions(window) == [], timeout=WAIT_MS)
     select_in_lobby(window, "Historian")
@@ -188,10 +205,8 @@ def test_selecting_an_assistant_lists_its_sessions_in_the_panel(
 
 
 def test_a_search_hit_opens_its_session_scrolled_to_the_message(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
     qtbot.keyClicks(panel_of(window).findChild(QLineEdit, "sessionSearch"), RARE_WORD)
     qtbot.waitUntil(lambda: panel_of(window).model.is_results, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: panel_of(window).model.rowCount() == 2, timeout=WAIT_MS)
@@ -209,12 +224,9 @@ def test_a_search_hit_opens_its_session_scrolled_to_the_message(
 
 
 def test_deleting_the_open_session_clears_the_chat_pane(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
-    open_from_panel(qtbot, window, session_row(window, seeded.short_session))
-    qtbot.waitUntil(lambda: open_session_id(window) == seeded.short_session, timeout=WAIT_MS)
+    open_in_pane(qtbot, window, seeded.short_session)
 
     qtbot.keyClick(session_list(window), Qt.Key.Key_Delete)
 
@@ -225,12 +237,9 @@ def test_deleting_the_open_session_clears_the_chat_pane(
 
 
 def test_undo_through_the_window_brings_a_deleted_session_back_and_keeps_it(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow, data_dir: Path
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
-    focus_list(qtbot, window).setCurrentIndex(session_row(window, seeded.short_session))
-    qtbot.keyClick(session_list(window), Qt.Key.Key_Delete)
+    delete_in_panel(qtbot, window, seeded.short_session)
     undo = panel_of(window).findChild(QPushButton, "undoDeleteButton")
 
     qtbot.mouseClick(undo, Qt.MouseButton.LeftButton)
@@ -241,12 +250,9 @@ def test_undo_through_the_window_brings_a_deleted_session_back_and_keeps_it(
 
 
 def test_a_deletion_still_undoable_is_carried_out_when_the_window_closes(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow, data_dir: Path
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
-    focus_list(qtbot, window).setCurrentIndex(session_row(window, seeded.short_session))
-    qtbot.keyClick(session_list(window), Qt.Key.Key_Delete)
+    delete_in_panel(qtbot, window, seeded.short_session)
 
     close_window(qtbot, window)
 
@@ -254,12 +260,9 @@ def test_a_deletion_still_undoable_is_carried_out_when_the_window_closes(
 
 
 def test_ending_the_open_session_from_the_panel_closes_its_message_box(
-    qtbot, open_window: OpenWindow, data_dir: Path
+    qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
-    seeded = seed_sessions(data_dir)
-    window = browsing_window(open_window)
-    open_from_panel(qtbot, window, session_row(window, seeded.short_session))
-    qtbot.waitUntil(lambda: open_session_id(window) == seeded.short_session, timeout=WAIT_MS)
+    open_in_pane(qtbot, window, seeded.short_session)
 
     panel_of(window).findChild(QAction, "endSessionAction").trigger()
 

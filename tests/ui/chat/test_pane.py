@@ -31,7 +31,15 @@ from gptlab_desktop.ui.chat.usage import SessionUsage, session_usage, usage_text
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
-from tests.ui.conftest import GREETING, WAIT_MS, OpenWindow, close_window, is_idle, lobby_index_of
+from tests.ui.conftest import (
+    GREETING,
+    WAIT_MS,
+    OpenWindow,
+    close_window,
+    is_idle,
+    lobby_index_of,
+    wait_for_greeting,
+)
 
 API_KEY = "sk-test-key-0123456789"
 ASSISTANT = "Code Reviewer"
@@ -76,15 +84,21 @@ def start_chat(qtbot, window: MainWindow, name: str = ASSISTANT) -> None:
     lobby.setCurrentIndex(lobby_index_of(window, name))
     lobby.setFocus()
     qtbot.keyClick(lobby, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: is_idle(window) and len(transcript(window)) == 1, timeout=WAIT_MS)
+    wait_for_greeting(qtbot, window)
+
+
+def type_and_enter(qtbot, window: MainWindow, text: str) -> QPlainTextEdit:
+    """Type a message and press Enter (the reply then starts); the message box."""
+    box = message_input(window)
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    return box
 
 
 def send(qtbot, window: MainWindow, text: str) -> None:
     """Type a message, press Enter, and wait until the reply has settled."""
     before = len(transcript(window))
-    box = message_input(window)
-    qtbot.keyClicks(box, text)
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, text)
     qtbot.waitUntil(
         lambda: is_idle(window) and len(transcript(window)) >= before + 2, timeout=WAIT_MS
     )
@@ -210,9 +224,7 @@ def test_stop_during_a_slow_reply_keeps_it_marked_interrupted(
 ) -> None:
     start_chat(qtbot, window)
     openai_server.script(Reply(text="one two three four five six seven", chunk_size=4, delay_s=0.3))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go slowly")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Go slowly")
     stop = button(window, "stopButton")
     reply_id: list[str] = []
 
@@ -237,9 +249,7 @@ def test_stop_during_a_slow_reply_keeps_it_marked_interrupted(
 def test_escape_stops_the_reply(qtbot, window: MainWindow, openai_server: FakeOpenAIServer) -> None:
     start_chat(qtbot, window)
     openai_server.script(Reply(text="a b c d e f g h i j k l", chunk_size=2, delay_s=0.3))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    box = type_and_enter(qtbot, window, "Go")
     qtbot.waitUntil(lambda: button(window, "stopButton").isEnabled(), timeout=WAIT_MS)
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: is_idle(window), timeout=WAIT_MS)
@@ -252,9 +262,7 @@ def test_closing_the_window_during_a_reply_stores_it_as_interrupted(
     start_chat(qtbot, window)
     openai_server.script(Reply(text="a b c d e f g h i j k l", chunk_size=2, delay_s=0.3))
     session_id = open_session_id(window)
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Go")
     qtbot.waitUntil(lambda: button(window, "stopButton").isEnabled(), timeout=WAIT_MS)
     close_window(qtbot, window)
     assert [state for _, _, state in stored_messages(data_dir, session_id)] == [
@@ -283,9 +291,7 @@ def test_a_rate_limit_counts_down_then_the_reply_arrives(
 ) -> None:
     start_chat(qtbot, window)
     openai_server.script(ErrorReply.rate_limited(retry_after_s=2), Reply(text="Worth the wait."))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Hello?")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Hello?")
     countdown = label(window, "retryLabel")
     seen: list[str] = []
 
@@ -417,7 +423,7 @@ def test_ctrl_n_starts_a_new_session_with_the_selected_assistant(qtbot, window: 
     lobby.setCurrentIndex(lobby_index_of(window, "Travel Planner"))
     window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: is_idle(window) and len(transcript(window)) == 1, timeout=WAIT_MS)
+    wait_for_greeting(qtbot, window)
     assert label(window, "assistantNameLabel").text() == "Travel Planner"
 
 
