@@ -192,6 +192,10 @@ def wait_for_greeting(qtbot: Any, window: MainWindow) -> None:
 
 
 # -- a fresh interpreter -----------------------------------------------------------------------
+# What renders Markdown: heavy to import, so imported only once a message is rendered.
+RENDERING_LIBRARIES = {"markdown", "pygments"}
+
+
 def modules_loaded_by(code: str, names: set[str]) -> list[str]:
     """Which of ``names`` are imported once ``code`` has run in a fresh interpreter, sorted."""
     probe = f"import json, sys\n{code}\nprint(json.dumps(sorted({names!r} & set(sys.modules))))"

@@ -53,6 +53,13 @@ def loaded(qtbot: Any, editor: AssistantEditorDialog) -> AssistantEditorDialog:
     return editor
 
 
+def editor_on(qtbot: Any, window: MainWindow, name: str, action: str) -> AssistantEditorDialog:
+    """Select the assistant called ``name`` in the lobby and trigger ``action``; its editor."""
+    select_in_lobby(window, name)
+    trigger(window, action)
+    return loaded(qtbot, only_editor(window))
+
+
 def save_new_assistant(qtbot: Any, window: MainWindow) -> AssistantEditorDialog:
     """New Assistant…, filled in validly, and Save clicked; the editor."""
     trigger(window, "newAssistantAction")
@@ -119,9 +126,7 @@ def test_enter_on_a_saved_assistant_starts_a_session_that_greets(
 
 def test_edit_on_a_showcased_assistant_opens_it_read_only(qtbot, open_window: OpenWindow) -> None:
     window = open_window()
-    select_in_lobby(window, "Code Reviewer")
-    trigger(window, "editAssistantAction")
-    editor = loaded(qtbot, only_editor(window))
+    editor = editor_on(qtbot, window, "Code Reviewer", "editAssistantAction")
     assert editor.mode is EditorMode.VIEW
     assert editor.findChild(QLineEdit, "nameEdit").isReadOnly()
     assert editor.findChild(QPushButton, "duplicateButton").isVisible()
@@ -129,9 +134,7 @@ def test_edit_on_a_showcased_assistant_opens_it_read_only(qtbot, open_window: Op
 
 def test_duplicate_opens_an_unsaved_own_copy(qtbot, open_window: OpenWindow) -> None:
     window = open_window()
-    select_in_lobby(window, "Code Reviewer")
-    trigger(window, "duplicateAssistantAction")
-    editor = loaded(qtbot, only_editor(window))
+    editor = editor_on(qtbot, window, "Code Reviewer", "duplicateAssistantAction")
     assert editor.mode is EditorMode.DUPLICATE
     assert editor.findChild(QLineEdit, "nameEdit").text() == "Copy of Code Reviewer"
 
@@ -140,9 +143,7 @@ def test_duplicate_opens_an_unsaved_own_copy(qtbot, open_window: OpenWindow) -> 
 @pytest.mark.qt_log_ignore("This plugin does not support raise")
 def test_editing_the_same_assistant_twice_shows_one_editor(qtbot, open_window: OpenWindow) -> None:
     window = open_window()
-    select_in_lobby(window, "Code Reviewer")
-    trigger(window, "editAssistantAction")
-    loaded(qtbot, only_editor(window))
+    editor_on(qtbot, window, "Code Reviewer", "editAssistantAction")
     window.edit_selected_assistant()
     assert len(window.assistant_editors) == 1
 
@@ -154,9 +155,7 @@ def test_deleting_an_assistant_in_the_editor_takes_it_out_of_the_lobby(
     path = write_file(tmp_path, "one.json", encode_document(bundle_document([make_draft()])))
     task = window.import_assistants(path)
     qtbot.waitUntil(task.done, timeout=WAIT_MS)
-    select_in_lobby(window, "Socrates")
-    trigger(window, "editAssistantAction")
-    editor = loaded(qtbot, only_editor(window))
+    editor = editor_on(qtbot, window, "Socrates", "editAssistantAction")
 
     with qtbot.waitSignal(editor.assistantDeleted, timeout=WAIT_MS):
         editor.findChild(QPushButton, "deleteButton").click()
