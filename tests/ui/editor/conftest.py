@@ -115,6 +115,15 @@ def new_dialog(
     return dialog
 
 
+def filled_new_dialog(
+    qtbot: Any, make_dialog: Callable[..., AssistantEditorDialog]
+) -> AssistantEditorDialog:
+    """An editor on a new assistant, its form filled in validly (``fill_valid``)."""
+    dialog = new_dialog(qtbot, make_dialog)
+    fill_valid(dialog)
+    return dialog
+
+
 def fill_valid(dialog: AssistantEditorDialog) -> None:
     draft = make_draft()
     child(dialog, QLineEdit, "nameEdit").setText(draft.name)
@@ -131,6 +140,12 @@ def save_button(dialog: AssistantEditorDialog) -> QPushButton:
 
 def problems_text(dialog: AssistantEditorDialog) -> str:
     return child(dialog, QLabel, "problemsLabel").text()
+
+
+def save_blocked_because(dialog: AssistantEditorDialog) -> str:
+    """Check that Save is disabled; the reasons the form gives for it."""
+    assert not save_button(dialog).isEnabled()
+    return problems_text(dialog)
 
 
 def create_assistant(qtbot: Any, lab: AssistantLab, user: User, **changes: object) -> str:

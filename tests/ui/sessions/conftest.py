@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QLineEdit, QListView
 
 from gptlab_desktop.models import Message, Role, Session, SessionType, new_id, utcnow
@@ -103,6 +103,11 @@ class PanelWorld:
             ):
                 return index
         raise AssertionError(f"{session_id} is not listed")
+
+    def press_on(self, qtbot: Any, session_id: str, key: Qt.Key) -> None:
+        """Make a session's row current and press ``key`` in the list."""
+        self.view.setCurrentIndex(self.row_of(session_id))
+        qtbot.keyClick(self.view, key)
 
     def listed(self) -> list[str]:
         model = self.view.model()
