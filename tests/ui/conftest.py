@@ -191,7 +191,7 @@ def wait_for_greeting(qtbot: Any, window: MainWindow) -> None:
     )
 
 
-# -- a fresh interpreter -----------------------------------------------------------------------
+# -- a fresh interpreter ---------------------------------------------------------------------
 # What renders Markdown: heavy to import, so imported only once a message is rendered.
 RENDERING_LIBRARIES = {"markdown", "pygments"}
 

@@ -55,7 +55,7 @@ def greet_with(qtbot: Any, window: MainWindow, name: str) -> None:
     wait_for_greeting(qtbot, window)
 
 
-# -- the key dialog ------------------------------------------------------------------------
+# -- the key dialog --------------------------------------------------------------------------
 def test_a_first_run_against_openai_without_a_key_opens_the_api_key_dialog(
     qtbot, open_window: OpenWindow
 ) -> None:

@@ -52,7 +52,7 @@ def test_filter_explains_itself_and_its_shortcut(open_window: OpenWindow) -> Non
     assert line.placeholderText() == "Filter assistants… (Ctrl+F)"
 
 
-# -- counts and layout ------------------------------------------------------------------------
+# -- counts and layout -----------------------------------------------------------------------
 def test_counts_say_how_many_assistants_the_filter_shows(qtbot, open_window: OpenWindow) -> None:
     window = open_window()
     qtbot.keyClicks(window.findChild(QLineEdit, "assistantFilter"), "coach")

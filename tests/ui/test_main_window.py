@@ -251,7 +251,7 @@ def test_lobby_counts_sessions_an_assistant_started(
     assert index.data(Qt.ItemDataRole.AccessibleDescriptionRole) == "2 sessions"
 
 
-# -- names for tests and assistive technology -----------------------------------------------
+# -- names for tests and assistive technology ------------------------------------------------
 def test_interactive_widgets_have_object_and_accessible_names(open_window: OpenWindow) -> None:
     window = open_window()
     for name, kind in (
