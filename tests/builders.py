@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gptlab_desktop.models import (
+    Assistant,
     AssistantDraft,
     Message,
     ModelConfig,
@@ -91,3 +92,42 @@ async def start_session(store: SqliteStore, user: User, assistant_id: str | None
         bot_summary_prompt_id=details.summary_prompt.id if details else None,
     )
     return await store.create_session(session)
+
+
+def make_assistant(name: str = "Socrates", **changes: object) -> Assistant:
+    """An unstored assistant record of user ``"u"`` (``changes`` override single fields)."""
+    now = utcnow()
+    values: dict[str, object] = {
+        "id": new_id(),
+        "name": name,
+        "tag_line": f"{name} tag",
+        "description": "",
+        "session_type": SessionType.BRAINSTORMING,
+        "creator_user_id": "u",
+        "created_date": now,
+        "last_modified_date": now,
+        "active_initial_prompt_id": "p",
+        "active_model_config_id": "c",
+        "active_summary_prompt_id": "s",
+    }
+    values.update(changes)
+    return Assistant(**values)  # type: ignore[arg-type]
+
+
+def make_session(user_id: str = "u", bot_id: str | None = "b", **changes: object) -> Session:
+    """An unstored session of ``user_id`` with ``bot_id``, started now with a prompt of its own
+    and gpt-4o (``changes`` override single fields)."""
+    now = utcnow()
+    values: dict[str, object] = {
+        "id": new_id(),
+        "user_id": user_id,
+        "bot_id": bot_id,
+        "bot_initial_prompt_msg": "Be helpful.",
+        "bot_model_config": ModelConfig("gpt-4o"),
+        "bot_session_type": SessionType.BRAINSTORMING,
+        "bot_summary_prompt_msg": "Summarise.",
+        "created_date": now,
+        "last_modified_date": now,
+    }
+    values.update(changes)
+    return Session(**values)  # type: ignore[arg-type]

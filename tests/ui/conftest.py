@@ -8,6 +8,10 @@ processes events, and so runs the loop's callbacks), never with a blocking wait 
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +20,8 @@ from typing import Any, TypeVar
 import pytest
 import qasync
 from keyring.backends import fail
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QModelIndex, QSettings
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from gptlab_desktop.app import AppRun, build_services, launch
@@ -25,11 +30,27 @@ from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
 from gptlab_desktop.ui.main_window import MainWindow
+from tests.fakes.openai_server import FakeOpenAIServer
 
 T = TypeVar("T")
+OpenWindow = Callable[..., MainWindow]
 
 # Generous: a slow CI machine, and the store's first open runs its migrations.
 WAIT_MS = 10_000
+# What the loopback server says to a system prompt alone: how a new session greets.
+GREETING = "Hello! How can I help?"
+
+
+@pytest.fixture(autouse=True)
+def collect_closed_loops_on_the_main_thread() -> Iterator[None]:
+    """Destroy each test's closed qasync loop, windows and dialogs here, on the main thread.
+
+    Otherwise a garbage collection that happens to run on a worker thread (the store's, or the
+    token counter's) can destroy Qt objects of an earlier test there, and Qt crashes. Autouse
+    and set up first, so it is torn down after ``qt_loop``.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture
@@ -116,3 +137,69 @@ def open_window(open_run: Callable[..., AppRun]) -> Callable[..., MainWindow]:
         return open_run(*args, **kwargs).window
 
     return build
+
+
+def at_server(server: FakeOpenAIServer, **extra: str) -> dict[str, str]:
+    """The environment of a run whose chat goes to the loopback server."""
+    return {"OPENAI_BASE_URL": server.base_url, **extra}
+
+
+# -- looking at a window ---------------------------------------------------------------------
+def lobby_names(window: MainWindow) -> list[str]:
+    """The names the lobby shows, top to bottom (after the filter)."""
+    model = window.lobby_list.model()
+    return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+
+def showcase_names() -> list[str]:
+    """The shipped assistants' names, in the lobby's order."""
+    return sorted((entry.draft.name for entry in load_showcase_entries()), key=str.casefold)
+
+
+def lobby_index_of(window: MainWindow, name: str) -> QModelIndex:
+    """The lobby's row of the assistant called ``name``."""
+    model = window.lobby_list.model()
+    for row in range(model.rowCount()):
+        if model.index(row, 0).data() == name:
+            return model.index(row, 0)
+    raise AssertionError(f"{name} is not in the lobby")
+
+
+def select_in_lobby(window: MainWindow, name: str) -> None:
+    """Make the assistant called ``name`` the lobby's current row."""
+    window.lobby_list.setCurrentIndex(lobby_index_of(window, name))
+
+
+def trigger(window: MainWindow, name: str) -> None:
+    """Trigger the window's action called ``name``, which must be enabled."""
+    action = window.findChild(QAction, name)
+    assert action is not None, name
+    assert action.isEnabled(), name
+    action.trigger()
+
+
+def is_idle(window: MainWindow) -> bool:
+    """Whether the chat pane has nothing under way (no reply, no session opening)."""
+    return not window.chat_pane.is_busy and window.chat_pane.reply_task() is None
+
+
+def wait_for_greeting(qtbot: Any, window: MainWindow) -> None:
+    """Wait until the chat pane is idle and shows one message: a new session's greeting."""
+    qtbot.waitUntil(
+        lambda: is_idle(window) and window.chat_view.transcript().rowCount() == 1,
+        timeout=WAIT_MS,
+    )
+
+
+# -- a fresh interpreter ---------------------------------------------------------------------
+# What renders Markdown: heavy to import, so imported only once a message is rendered.
+RENDERING_LIBRARIES = {"markdown", "pygments"}
+
+
+def modules_loaded_by(code: str, names: set[str]) -> list[str]:
+    """Which of ``names`` are imported once ``code`` has run in a fresh interpreter, sorted."""
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted({names!r} & set(sys.modules))))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return json.loads(result.stdout)

@@ -85,11 +85,26 @@ def enter_key(qtbot: Any, dialog: ApiKeyDialog, key: str) -> None:
     qtbot.keyClicks(key_edit(dialog), key)
 
 
+def with_selected_key(qtbot: Any, make_dialog: MakeDialog) -> tuple[ApiKeyDialog, QLineEdit]:
+    """A dialog, and its key field with a key typed in and all of it selected."""
+    dialog = make_dialog()
+    enter_key(qtbot, dialog, GOOD_KEY)
+    edit = key_edit(dialog)
+    edit.selectAll()
+    return dialog, edit
+
+
 def save_key(qtbot: Any, dialog: ApiKeyDialog, key: str) -> None:
     """Type ``key``, press Save, and wait until the dialog has its answer."""
     enter_key(qtbot, dialog, key)
     qtbot.mouseClick(button(dialog, "saveKeyButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.task("save") is None, timeout=WAIT_MS)
+
+
+@pytest.fixture
+def keyring_dialog(make_dialog: MakeDialog, secret_service: SecretServiceDaemon) -> ApiKeyDialog:
+    """A shown dialog whose secrets go to the test Secret Service."""
+    return make_dialog(SecretService.Keyring())
 
 
 @pytest.fixture
@@ -105,17 +120,19 @@ def clipboard(qapp: QApplication) -> Any:
 
 @keyring_daemon
 def test_a_key_the_server_accepts_is_saved_in_the_keyring_and_the_dialog_says_so(
-    qtbot: Any, make_dialog: MakeDialog, secret_service: SecretServiceDaemon
+    qtbot: Any, keyring_dialog: ApiKeyDialog, secret_service: SecretServiceDaemon
 ) -> None:
-    dialog = make_dialog(SecretService.Keyring())
-    enter_key(qtbot, dialog, GOOD_KEY)
+    enter_key(qtbot, keyring_dialog, GOOD_KEY)
 
-    with qtbot.waitSignal(dialog.keySaved, timeout=WAIT_MS):
-        qtbot.mouseClick(button(dialog, "saveKeyButton"), Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(keyring_dialog.keySaved, timeout=WAIT_MS):
+        qtbot.mouseClick(button(keyring_dialog, "saveKeyButton"), Qt.MouseButton.LeftButton)
 
     assert secret_service.stored_secrets() == [GOOD_KEY]
-    assert label_text(dialog, "keyStatusLabel") == "Your API key is stored in your system keyring."
-    assert label_text(dialog, "keyFeedbackLabel").startswith("Key accepted")
+    assert (
+        label_text(keyring_dialog, "keyStatusLabel")
+        == "Your API key is stored in your system keyring."
+    )
+    assert label_text(keyring_dialog, "keyFeedbackLabel").startswith("Key accepted")
 
 
 def test_after_saving_the_typed_key_is_cleared_from_the_field(
@@ -147,11 +164,9 @@ def test_a_wrong_key_shows_the_services_sentence_and_saves_nothing(
 
 @keyring_daemon
 def test_a_wrong_key_never_reaches_the_keyring(
-    qtbot: Any, make_dialog: MakeDialog, secret_service: SecretServiceDaemon
+    qtbot: Any, keyring_dialog: ApiKeyDialog, secret_service: SecretServiceDaemon
 ) -> None:
-    dialog = make_dialog(SecretService.Keyring())
-
-    save_key(qtbot, dialog, WRONG_KEY)
+    save_key(qtbot, keyring_dialog, WRONG_KEY)
 
     assert secret_service.stored_secrets() == []
 
@@ -234,19 +249,18 @@ def confirmation(dialog: ApiKeyDialog) -> QMessageBox:
 
 @keyring_daemon
 def test_removing_asks_first_then_deletes_the_key_from_the_keyring(
-    qtbot: Any, make_dialog: MakeDialog, secret_service: SecretServiceDaemon
+    qtbot: Any, keyring_dialog: ApiKeyDialog, secret_service: SecretServiceDaemon
 ) -> None:
-    dialog = make_dialog(SecretService.Keyring())
-    save_key(qtbot, dialog, GOOD_KEY)
+    save_key(qtbot, keyring_dialog, GOOD_KEY)
 
-    qtbot.mouseClick(button(dialog, "removeKeyButton"), Qt.MouseButton.LeftButton)
-    remove = confirmation(dialog).findChild(QPushButton, "confirmRemoveKeyButton")
-    with qtbot.waitSignal(dialog.keyRemoved, timeout=WAIT_MS):
+    qtbot.mouseClick(button(keyring_dialog, "removeKeyButton"), Qt.MouseButton.LeftButton)
+    remove = confirmation(keyring_dialog).findChild(QPushButton, "confirmRemoveKeyButton")
+    with qtbot.waitSignal(keyring_dialog.keyRemoved, timeout=WAIT_MS):
         qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
 
     assert secret_service.stored_secrets() == []
-    assert label_text(dialog, "keyStatusLabel") == "No API key is set."
-    assert not button(dialog, "removeKeyButton").isEnabled()
+    assert label_text(keyring_dialog, "keyStatusLabel") == "No API key is set."
+    assert not button(keyring_dialog, "removeKeyButton").isEnabled()
 
 
 def test_cancelling_the_removal_keeps_the_key(qtbot: Any, make_dialog: MakeDialog) -> None:
@@ -294,10 +308,7 @@ def test_continuing_without_a_key_says_so_and_closes(qtbot: Any, make_dialog: Ma
 def test_copying_from_the_key_field_puts_nothing_on_the_clipboard(
     qtbot: Any, make_dialog: MakeDialog, clipboard: Any
 ) -> None:
-    dialog = make_dialog()
-    edit = key_edit(dialog)
-    enter_key(qtbot, dialog, GOOD_KEY)
-    edit.selectAll()
+    _dialog, edit = with_selected_key(qtbot, make_dialog)
 
     qtbot.keyClick(edit, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     edit.copy()
@@ -309,10 +320,7 @@ def test_copying_from_the_key_field_puts_nothing_on_the_clipboard(
 def test_cutting_from_the_key_field_puts_nothing_on_the_clipboard(
     qtbot: Any, make_dialog: MakeDialog, clipboard: Any
 ) -> None:
-    dialog = make_dialog()
-    edit = key_edit(dialog)
-    enter_key(qtbot, dialog, GOOD_KEY)
-    edit.selectAll()
+    _dialog, edit = with_selected_key(qtbot, make_dialog)
 
     qtbot.keyClick(edit, Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier)
 

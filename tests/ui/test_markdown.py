@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from gptlab_desktop.ui.markdown import (
     STREAM_PIECE_CHARS,
     StreamingMarkdown,
@@ -12,6 +9,7 @@ from gptlab_desktop.ui.markdown import (
     render_cache_info,
     render_markdown,
 )
+from tests.ui.conftest import RENDERING_LIBRARIES, modules_loaded_by
 
 
 def test_emphasis_headings_lists_and_links_become_html():
@@ -135,15 +133,9 @@ def test_text_still_streaming_stays_out_of_the_cache():
 
 
 def test_importing_the_renderer_does_not_import_markdown_or_pygments():
-    probe = (
-        "import sys, gptlab_desktop.ui.markdown; "
-        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    loaded = modules_loaded_by("import gptlab_desktop.ui.markdown", RENDERING_LIBRARIES)
 
-    assert result.stdout.strip() == "[]"
+    assert loaded == []
 
 
 # Streaming: settled blocks once, the tail on every update ----------------------------------
@@ -237,12 +229,8 @@ def test_text_that_did_not_grow_restarts_the_rendering():
 
 
 def test_warm_up_imports_markdown_and_pygments():
-    probe = (
-        "import sys, gptlab_desktop.ui.markdown as m; m.warm_up(); "
-        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    loaded = modules_loaded_by(
+        "import gptlab_desktop.ui.markdown as m; m.warm_up()", RENDERING_LIBRARIES
     )
 
-    assert result.stdout.strip() == "['markdown', 'pygments']"
+    assert loaded == ["markdown", "pygments"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from PySide6.QtCore import Qt
+
 from gptlab_desktop.models import MessageState, Role
 from gptlab_desktop.ui.chat.model import ChatTranscriptModel, MessageRole
 from tests.ui.chat.conftest import conversation, message
@@ -60,3 +62,9 @@ def test_updating_an_unknown_message_changes_nothing():
     assert model.update_text("missing", "text") is False
     assert model.replace(message("x")) is False
     assert model.remove("missing") is False
+
+
+def test_chat_model_exposes_accessible_text(qapp) -> None:
+    chat = ChatTranscriptModel()
+    chat.set_messages([message("Hi", Role.USER)])
+    assert chat.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "You: Hi"

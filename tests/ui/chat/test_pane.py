@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,26 +17,26 @@ from PySide6.QtWidgets import QLabel, QListView, QPlainTextEdit, QPushButton, QW
 
 from gptlab_desktop.models import (
     Message,
-    MessageDetails,
     MessageState,
-    ModelConfig,
     Role,
-    new_id,
-    utcnow,
 )
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.services.chat import CONCLUDE_AFTER_MESSAGES
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.ui.chat.usage import SessionUsage, session_usage, usage_text
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
-from tests.ui.conftest import WAIT_MS, close_window
-from tests.ui.test_main_window import lobby_index_of
+from tests.ui.conftest import (
+    GREETING,
+    WAIT_MS,
+    OpenWindow,
+    close_window,
+    is_idle,
+    lobby_index_of,
+    wait_for_greeting,
+)
 
-OpenWindow = Callable[..., MainWindow]
 API_KEY = "sk-test-key-0123456789"
-GREETING = "Hello! How can I help?"  # what the fake server says to a system prompt alone
 ASSISTANT = "Code Reviewer"
 
 
@@ -74,25 +73,27 @@ def message_input(window: MainWindow) -> QPlainTextEdit:
     return window.findChild(QPlainTextEdit, "messageInput")
 
 
-def is_idle(window: MainWindow) -> bool:
-    return not window.chat_pane.is_busy and window.chat_pane.reply_task() is None
-
-
 def start_chat(qtbot, window: MainWindow, name: str = ASSISTANT) -> None:
     """Select an assistant in the lobby and press Enter; wait for its greeting."""
     lobby = window.findChild(QListView, "lobbyList")
     lobby.setCurrentIndex(lobby_index_of(window, name))
     lobby.setFocus()
     qtbot.keyClick(lobby, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: is_idle(window) and len(transcript(window)) == 1, timeout=WAIT_MS)
+    wait_for_greeting(qtbot, window)
+
+
+def type_and_enter(qtbot, window: MainWindow, text: str) -> QPlainTextEdit:
+    """Type a message and press Enter (the reply then starts); the message box."""
+    box = message_input(window)
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    return box
 
 
 def send(qtbot, window: MainWindow, text: str) -> None:
     """Type a message, press Enter, and wait until the reply has settled."""
     before = len(transcript(window))
-    box = message_input(window)
-    qtbot.keyClicks(box, text)
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, text)
     qtbot.waitUntil(
         lambda: is_idle(window) and len(transcript(window)) >= before + 2, timeout=WAIT_MS
     )
@@ -218,9 +219,7 @@ def test_stop_during_a_slow_reply_keeps_it_marked_interrupted(
 ) -> None:
     start_chat(qtbot, window)
     openai_server.script(Reply(text="one two three four five six seven", chunk_size=4, delay_s=0.3))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go slowly")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Go slowly")
     stop = button(window, "stopButton")
     reply_id: list[str] = []
 
@@ -245,9 +244,7 @@ def test_stop_during_a_slow_reply_keeps_it_marked_interrupted(
 def test_escape_stops_the_reply(qtbot, window: MainWindow, openai_server: FakeOpenAIServer) -> None:
     start_chat(qtbot, window)
     openai_server.script(Reply(text="a b c d e f g h i j k l", chunk_size=2, delay_s=0.3))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    box = type_and_enter(qtbot, window, "Go")
     qtbot.waitUntil(lambda: button(window, "stopButton").isEnabled(), timeout=WAIT_MS)
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: is_idle(window), timeout=WAIT_MS)
@@ -260,9 +257,7 @@ def test_closing_the_window_during_a_reply_stores_it_as_interrupted(
     start_chat(qtbot, window)
     openai_server.script(Reply(text="a b c d e f g h i j k l", chunk_size=2, delay_s=0.3))
     session_id = open_session_id(window)
-    box = message_input(window)
-    qtbot.keyClicks(box, "Go")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Go")
     qtbot.waitUntil(lambda: button(window, "stopButton").isEnabled(), timeout=WAIT_MS)
     close_window(qtbot, window)
     assert [state for _, _, state in stored_messages(data_dir, session_id)] == [
@@ -291,9 +286,7 @@ def test_a_rate_limit_counts_down_then_the_reply_arrives(
 ) -> None:
     start_chat(qtbot, window)
     openai_server.script(ErrorReply.rate_limited(retry_after_s=2), Reply(text="Worth the wait."))
-    box = message_input(window)
-    qtbot.keyClicks(box, "Hello?")
-    qtbot.keyClick(box, Qt.Key.Key_Return)
+    type_and_enter(qtbot, window, "Hello?")
     countdown = label(window, "retryLabel")
     seen: list[str] = []
 
@@ -425,7 +418,7 @@ def test_ctrl_n_starts_a_new_session_with_the_selected_assistant(qtbot, window: 
     lobby.setCurrentIndex(lobby_index_of(window, "Travel Planner"))
     window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: is_idle(window) and len(transcript(window)) == 1, timeout=WAIT_MS)
+    wait_for_greeting(qtbot, window)
     assert label(window, "assistantNameLabel").text() == "Travel Planner"
 
 
@@ -440,41 +433,6 @@ def test_ctrl_l_puts_the_cursor_in_the_message_box(qtbot, window: MainWindow) ->
 def test_the_message_box_is_disabled_until_a_session_is_open(window: MainWindow) -> None:
     assert not message_input(window).isEnabled()
     assert not button(window, "sendButton").isEnabled()
-
-
-# -- usage in the header ---------------------------------------------------------------------
-def _reply(model: str, prompt: int, completion: int) -> Message:
-    return Message(
-        id=new_id(),
-        session_id="s",
-        role=Role.ASSISTANT,
-        message="…",
-        created_date=utcnow(),
-        meta=MessageDetails(model=model, prompt_tokens=prompt, completion_tokens=completion),
-    )
-
-
-def test_usage_sums_the_tokens_of_every_reply() -> None:
-    usage = session_usage([_reply("gpt-4o", 100, 20), _reply("gpt-4o", 150, 30)], "gpt-4o")
-    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (250, 50, 300)
-
-
-def test_cost_is_unknown_for_a_model_without_a_price() -> None:
-    usage = session_usage([_reply("my-local-llama", 100, 20)], "my-local-llama")
-    assert usage_text("my-local-llama", usage) == "my-local-llama · 120 tokens · cost unknown"
-
-
-def test_cost_is_shown_to_a_hundredth_of_a_cent() -> None:
-    text = usage_text("gpt-4o", SessionUsage(1000, 100, 0.00123))
-    assert text == "gpt-4o · 1,100 tokens · ≈ $0.0012"
-
-
-def test_replies_without_a_model_are_priced_at_the_session_model() -> None:
-    # The session's own model prices replies that name none.
-    reply = Message(
-        new_id(), "s", Role.ASSISTANT, "…", utcnow(), meta=MessageDetails(prompt_tokens=10)
-    )
-    assert session_usage([reply], ModelConfig(model="gpt-4o").model).cost_usd is not None
 
 
 def test_showcase_has_the_assistants_these_tests_use() -> None:

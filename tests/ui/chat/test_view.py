@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -14,6 +12,7 @@ from PySide6.QtWidgets import QMenu
 from gptlab_desktop.models import MessageState, Role
 from gptlab_desktop.ui.chat.view import STREAM_RENDER_INTERVAL_MS
 from tests.ui.chat.conftest import CODE, click_link, message
+from tests.ui.conftest import RENDERING_LIBRARIES, modules_loaded_by
 
 
 def action_texts(menu: QMenu) -> list[str]:
@@ -163,14 +162,8 @@ def test_view_is_named_for_tests_and_assistive_technology(view):
 
 
 def test_importing_the_chat_view_does_not_import_markdown_or_pygments():
-    probe = (
-        "import sys, gptlab_desktop.ui.chat.view; "
-        "print(sorted({'markdown', 'pygments'} & set(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]"
+    loaded = modules_loaded_by("import gptlab_desktop.ui.chat.view", RENDERING_LIBRARIES)
+    assert loaded == []
 
 
 # The offscreen platform cannot raise a window or grab the keyboard for a popup menu.

@@ -7,7 +7,6 @@ The helpers drive the dialog by objectName, as a user would.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,18 +40,6 @@ def child(dialog: AssistantEditorDialog, kind: type[W], name: str) -> W:
     found = dialog.findChild(kind, name)
     assert found is not None, name
     return found
-
-
-@pytest.fixture(autouse=True)
-def collect_closed_loops_on_the_main_thread() -> Iterator[None]:
-    """Destroy each test's closed qasync loop and dialogs here, on the main thread.
-
-    Otherwise a garbage collection that happens to run on a worker thread (the store's, or the
-    token counter's) can destroy Qt objects of an earlier test there, and Qt crashes (the
-    same cause as in test_api_key_dialog.py). Autouse, so it is torn down after ``qt_loop``.
-    """
-    yield
-    gc.collect()
 
 
 @pytest.fixture
@@ -128,6 +115,15 @@ def new_dialog(
     return dialog
 
 
+def filled_new_dialog(
+    qtbot: Any, make_dialog: Callable[..., AssistantEditorDialog]
+) -> AssistantEditorDialog:
+    """An editor on a new assistant, its form filled in validly (``fill_valid``)."""
+    dialog = new_dialog(qtbot, make_dialog)
+    fill_valid(dialog)
+    return dialog
+
+
 def fill_valid(dialog: AssistantEditorDialog) -> None:
     draft = make_draft()
     child(dialog, QLineEdit, "nameEdit").setText(draft.name)
@@ -144,6 +140,12 @@ def save_button(dialog: AssistantEditorDialog) -> QPushButton:
 
 def problems_text(dialog: AssistantEditorDialog) -> str:
     return child(dialog, QLabel, "problemsLabel").text()
+
+
+def save_blocked_because(dialog: AssistantEditorDialog) -> str:
+    """Check that Save is disabled; the reasons the form gives for it."""
+    assert not save_button(dialog).isEnabled()
+    return problems_text(dialog)
 
 
 def create_assistant(qtbot: Any, lab: AssistantLab, user: User, **changes: object) -> str:

@@ -17,9 +17,10 @@ from tests.ui.editor.conftest import (
     create_assistant,
     edit_dialog,
     fill_valid,
+    filled_new_dialog,
     new_dialog,
-    problems_text,
     run,
+    save_blocked_because,
     save_button,
 )
 
@@ -28,13 +29,11 @@ def test_creating_needs_a_signed_in_user(qtbot, make_dialog) -> None:
     dialog = make_dialog(creator=None)
     qtbot.waitUntil(dialog.start_new().done, timeout=WAIT_MS)
     fill_valid(dialog)
-    assert not save_button(dialog).isEnabled()
-    assert "Sign in" in problems_text(dialog)
+    assert "Sign in" in save_blocked_because(dialog)
 
 
 def test_saving_a_new_assistant_stores_it_and_switches_to_editing(qtbot, make_dialog, lab) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     with qtbot.waitSignal(dialog.assistantSaved, timeout=WAIT_MS) as saved:
         save_button(dialog).click()
     assistant_id = saved.args[0]
@@ -154,8 +153,7 @@ def test_closing_with_unsaved_changes_asks_and_cancel_keeps_editing(qtbot, make_
 
 
 def test_discarding_unsaved_changes_closes_without_saving(qtbot, make_dialog, data_dir) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     box = child(dialog, QMessageBox, "unsavedChangesBox")
     box.button(QMessageBox.StandardButton.Discard).click()
@@ -166,8 +164,7 @@ def test_discarding_unsaved_changes_closes_without_saving(qtbot, make_dialog, da
 def test_saving_from_the_unsaved_changes_prompt_saves_then_closes(
     qtbot, make_dialog, data_dir
 ) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     dialog.close()
     box = child(dialog, QMessageBox, "unsavedChangesBox")
     with qtbot.waitSignal(dialog.assistantSaved, timeout=WAIT_MS):

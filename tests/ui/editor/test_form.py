@@ -14,7 +14,14 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from tests.ui.editor.conftest import child, fill_valid, new_dialog, problems_text, save_button
+from tests.ui.editor.conftest import (
+    child,
+    filled_new_dialog,
+    new_dialog,
+    problems_text,
+    save_blocked_because,
+    save_button,
+)
 
 
 def test_every_field_has_its_object_and_accessible_name(qtbot, make_dialog) -> None:
@@ -43,14 +50,12 @@ def test_every_field_has_its_object_and_accessible_name(qtbot, make_dialog) -> N
 
 def test_an_empty_form_cannot_be_saved_and_says_why(qtbot, make_dialog) -> None:
     dialog = new_dialog(qtbot, make_dialog)
-    assert not save_button(dialog).isEnabled()
-    assert "Give the assistant a name." in problems_text(dialog)
+    assert "Give the assistant a name." in save_blocked_because(dialog)
     assert "Write the initial prompt" in problems_text(dialog)
 
 
 def test_a_filled_form_can_be_saved(qtbot, make_dialog) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     assert save_button(dialog).isEnabled()
     assert not child(dialog, QLabel, "problemsLabel").isVisibleTo(dialog)
 
@@ -70,13 +75,11 @@ def test_a_filled_form_can_be_saved(qtbot, make_dialog) -> None:
 def test_an_invalid_text_field_disables_save_with_its_reason_until_fixed(
     qtbot, make_dialog, widget, kind, bad, hint, words
 ) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     field = child(dialog, kind, widget)
     good = field.text() if kind is QLineEdit else field.toPlainText()
     (field.setText if kind is QLineEdit else field.setPlainText)(bad)
-    assert not save_button(dialog).isEnabled()
-    assert words in problems_text(dialog)
+    assert words in save_blocked_because(dialog)
     assert words in child(dialog, QLabel, hint).text()
     (field.setText if kind is QLineEdit else field.setPlainText)(good)
     assert save_button(dialog).isEnabled()

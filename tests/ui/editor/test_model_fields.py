@@ -12,27 +12,37 @@ from tests.ui.conftest import WAIT_MS
 from tests.ui.editor.conftest import (
     child,
     close_dialog,
-    fill_valid,
+    filled_new_dialog,
     new_dialog,
-    problems_text,
     run,
+    save_blocked_because,
     save_button,
 )
 
 
+def test_an_unreachable_server_offers_the_built_in_list_flagged(qtbot, store, user) -> None:
+    client = LlmClient(
+        LlmSettings(base_url=unused_loopback_url(), api_key="k", timeout_s=2, max_retries=0)
+    )
+    dialog = AssistantEditorDialog(AssistantLab(store, client), creator_user_id=user.id)
+    qtbot.waitUntil(dialog.start_new().done, timeout=WAIT_MS)
+    hint = child(dialog, QLabel, "modelHint")
+    assert hint.property("isFallback") is True
+    assert "built-in" in hint.text()
+    close_dialog(qtbot, dialog)
+    run(qtbot, client.aclose())
+
+
 def test_an_empty_model_disables_save_with_its_reason(qtbot, make_dialog) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     child(dialog, QComboBox, "modelCombo").setCurrentText("")
-    assert not save_button(dialog).isEnabled()
-    assert "Choose a model." in problems_text(dialog)
+    assert "Choose a model." in save_blocked_because(dialog)
     child(dialog, QComboBox, "modelCombo").setCurrentText("llama3:8b")
     assert save_button(dialog).isEnabled()
 
 
 def test_the_response_limit_is_bounded_by_the_model_and_explained(qtbot, make_dialog) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     spin = child(dialog, QSpinBox, "maxTokensSpin")
     child(dialog, QComboBox, "modelCombo").setCurrentText("gpt-4")
     assert spin.maximum() == 8192
@@ -49,16 +59,3 @@ def test_the_model_list_comes_from_the_server_and_free_text_is_allowed(qtbot, ma
     assert combo.isEditable()
     assert "gpt-4o-mini" in [combo.itemText(i) for i in range(combo.count())]
     assert child(dialog, QLabel, "modelHint").property("isFallback") is False
-
-
-def test_an_unreachable_server_offers_the_built_in_list_flagged(qtbot, store, user) -> None:
-    client = LlmClient(
-        LlmSettings(base_url=unused_loopback_url(), api_key="k", timeout_s=2, max_retries=0)
-    )
-    dialog = AssistantEditorDialog(AssistantLab(store, client), creator_user_id=user.id)
-    qtbot.waitUntil(dialog.start_new().done, timeout=WAIT_MS)
-    hint = child(dialog, QLabel, "modelHint")
-    assert hint.property("isFallback") is True
-    assert "built-in" in hint.text()
-    close_dialog(qtbot, dialog)
-    run(qtbot, client.aclose())

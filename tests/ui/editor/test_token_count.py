@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QLabel, QPlainTextEdit, QSpinBox
 
 from tests.ui.conftest import WAIT_MS
-from tests.ui.editor.conftest import child, fill_valid, new_dialog, problems_text, save_button
+from tests.ui.editor.conftest import child, filled_new_dialog, new_dialog, save_blocked_because
 
 
 def test_the_initial_prompt_token_count_follows_the_text(qtbot, make_dialog) -> None:
@@ -19,11 +19,9 @@ def test_the_initial_prompt_token_count_follows_the_text(qtbot, make_dialog) -> 
 
 
 def test_a_prompt_and_limit_beyond_the_context_window_cannot_be_saved(qtbot, make_dialog) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     child(dialog, QComboBox, "modelCombo").setCurrentText("my-local-model")  # 4,096 tokens
     child(dialog, QSpinBox, "maxTokensSpin").setValue(4000)
     child(dialog, QPlainTextEdit, "initialPromptEdit").setPlainText("word " * 300)
     qtbot.waitUntil(lambda: dialog.prompt_tokens is not None, timeout=WAIT_MS)
-    assert not save_button(dialog).isEnabled()
-    assert "context window" in problems_text(dialog)
+    assert "context window" in save_blocked_because(dialog)

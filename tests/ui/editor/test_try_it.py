@@ -10,14 +10,13 @@ from gptlab_desktop.ui.chat.view import ChatStreamView
 from tests.builders import count_rows, make_draft
 from tests.fakes.openai_server import Reply
 from tests.ui.conftest import WAIT_MS
-from tests.ui.editor.conftest import child, fill_valid, new_dialog
+from tests.ui.editor.conftest import child, filled_new_dialog, new_dialog
 
 
 def test_try_it_streams_the_reply_and_stores_nothing(
     qtbot, make_dialog, data_dir, openai_server
 ) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     tables = ("sessions", "messages", "bots", "prompts", "users")
     before = {table: count_rows(data_dir, table) for table in tables}
     child(dialog, QLineEdit, "tryItInput").setText("Why?")
@@ -37,8 +36,7 @@ def test_try_it_streams_the_reply_and_stores_nothing(
 
 
 def test_try_it_with_an_empty_input_asks_for_the_greeting(qtbot, make_dialog) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     qtbot.mouseClick(child(dialog, QPushButton, "tryItButton"), Qt.MouseButton.LeftButton)
     transcript = child(dialog, ChatStreamView, "tryItView").transcript()
     qtbot.waitUntil(
@@ -52,8 +50,7 @@ def test_try_it_with_an_empty_input_asks_for_the_greeting(qtbot, make_dialog) ->
 
 def test_stop_ends_a_test_reply_and_keeps_what_arrived(qtbot, make_dialog, openai_server) -> None:
     openai_server.script(Reply(text="a" * 400, chunk_size=1, delay_s=0.01))
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     child(dialog, QLineEdit, "tryItInput").setText("Talk")
     task = dialog.send_test_message()
     assert task is not None
@@ -80,8 +77,7 @@ def test_try_it_explains_what_blocks_it(qtbot, make_dialog, openai_server) -> No
 
 
 def test_start_over_forgets_the_test_conversation(qtbot, make_dialog, openai_server) -> None:
-    dialog = new_dialog(qtbot, make_dialog)
-    fill_valid(dialog)
+    dialog = filled_new_dialog(qtbot, make_dialog)
     child(dialog, QLineEdit, "tryItInput").setText("One")
     qtbot.waitUntil(dialog.send_test_message().done, timeout=WAIT_MS)  # type: ignore[union-attr]
     child(dialog, QPushButton, "tryItResetButton").click()

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
-from gptlab_desktop.models import ModelConfig, PromptType, SessionStatus
+from gptlab_desktop.models import ModelConfig, PromptType, SessionStatus, User
+from gptlab_desktop.services.assistant_lab import AssistantLab
+from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from gptlab_desktop.ui.editor.versions import VersionHistoryWidget
 from tests.builders import make_draft, start_session
 from tests.ui.conftest import WAIT_MS
 from tests.ui.editor.conftest import child, create_assistant, edit_dialog, run, save_button
+
+# An assistant's id, an editor open on it, and the editor's History tab.
+Opened = tuple[str, AssistantEditorDialog, VersionHistoryWidget]
+
+
+def saved_twice(
+    qtbot: Any, make_dialog: Any, lab: AssistantLab, user: User, **second: object
+) -> Opened:
+    """An assistant saved a second time with ``second`` changed, then open in an editor."""
+    assistant_id = create_assistant(qtbot, lab, user)
+    run(qtbot, lab.save(make_draft(**second), assistant_id=assistant_id))
+    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
+    return assistant_id, dialog, child(dialog, VersionHistoryWidget, "historyTab")
 
 
 def test_editing_the_prompt_adds_a_version_listed_in_history(qtbot, make_dialog, lab, user) -> None:
@@ -37,16 +54,8 @@ def test_history_shows_per_version_session_statistics(qtbot, make_dialog, lab, s
 
 
 def test_selecting_two_prompt_versions_shows_their_diff(qtbot, make_dialog, lab, user) -> None:
-    assistant_id = create_assistant(qtbot, lab, user)
-    run(
-        qtbot,
-        lab.save(
-            make_draft(initial_prompt="You are Socrates.\nAsk two questions.\nNever lecture."),
-            assistant_id=assistant_id,
-        ),
-    )
-    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
-    history = child(dialog, VersionHistoryWidget, "historyTab")
+    second = "You are Socrates.\nAsk two questions.\nNever lecture."
+    _, dialog, history = saved_twice(qtbot, make_dialog, lab, user, initial_prompt=second)
     history.select_prompt_rows(0, 1)
     diff = child(dialog, QPlainTextEdit, "promptDiffView").toPlainText()
     assert "-Ask one question at a time." in diff
@@ -54,10 +63,7 @@ def test_selecting_two_prompt_versions_shows_their_diff(qtbot, make_dialog, lab,
 
 
 def test_summary_prompt_versions_are_listed_on_request(qtbot, make_dialog, lab, user) -> None:
-    assistant_id = create_assistant(qtbot, lab, user)
-    run(qtbot, lab.save(make_draft(summary_prompt="Recap."), assistant_id=assistant_id))
-    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
-    history = child(dialog, VersionHistoryWidget, "historyTab")
+    _, dialog, history = saved_twice(qtbot, make_dialog, lab, user, summary_prompt="Recap.")
     assert history.prompt_model.rowCount() == 1
     combo = child(dialog, QComboBox, "promptKindCombo")
     combo.setCurrentIndex(combo.findData(PromptType.SUMMARY))
@@ -67,10 +73,9 @@ def test_summary_prompt_versions_are_listed_on_request(qtbot, make_dialog, lab, 
 def test_making_an_older_prompt_active_rolls_back_the_form_and_the_store(
     qtbot, make_dialog, lab, user
 ) -> None:
-    assistant_id = create_assistant(qtbot, lab, user)
-    run(qtbot, lab.save(make_draft(initial_prompt="You are Plato."), assistant_id=assistant_id))
-    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
-    history = child(dialog, VersionHistoryWidget, "historyTab")
+    assistant_id, dialog, history = saved_twice(
+        qtbot, make_dialog, lab, user, initial_prompt="You are Plato."
+    )
     history.select_prompt_rows(1)
     button = child(dialog, QPushButton, "makePromptActiveButton")
     assert button.isEnabled()
@@ -87,10 +92,8 @@ def test_making_an_older_prompt_active_rolls_back_the_form_and_the_store(
 
 
 def test_making_an_older_config_active_rolls_back_the_model(qtbot, make_dialog, lab, user) -> None:
-    assistant_id = create_assistant(qtbot, lab, user)
-    run(qtbot, lab.save(make_draft(model_config=ModelConfig("gpt-4o")), assistant_id=assistant_id))
-    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
-    history = child(dialog, VersionHistoryWidget, "historyTab")
+    config = ModelConfig("gpt-4o")
+    _, dialog, history = saved_twice(qtbot, make_dialog, lab, user, model_config=config)
     history.select_config_row(1)
     with qtbot.waitSignal(dialog.assistantSaved, timeout=WAIT_MS):
         child(dialog, QPushButton, "makeConfigActiveButton").click()
@@ -100,11 +103,8 @@ def test_making_an_older_config_active_rolls_back_the_model(qtbot, make_dialog, 
 def test_rollback_waits_until_unsaved_changes_are_saved_or_undone(
     qtbot, make_dialog, lab, user
 ) -> None:
-    assistant_id = create_assistant(qtbot, lab, user)
-    run(qtbot, lab.save(make_draft(initial_prompt="You are Plato."), assistant_id=assistant_id))
-    dialog = edit_dialog(qtbot, make_dialog, assistant_id)
+    _, dialog, history = saved_twice(qtbot, make_dialog, lab, user, initial_prompt="You are Plato.")
     child(dialog, QLineEdit, "nameEdit").setText("Changed")
-    history = child(dialog, VersionHistoryWidget, "historyTab")
     history.select_prompt_rows(1)
     assert not child(dialog, QPushButton, "makePromptActiveButton").isEnabled()
     assert "Save or undo" in child(dialog, QLabel, "historyNoteLabel").text()

@@ -13,28 +13,19 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QLineEdit, QListView
 
-from gptlab_desktop.models import (
-    AssistantDraft,
-    Message,
-    ModelConfig,
-    Role,
-    Session,
-    SessionType,
-    new_id,
-    utcnow,
-)
+from gptlab_desktop.models import Message, Role, Session, SessionType, new_id, utcnow
 from gptlab_desktop.services.session_library import SessionEntry, SessionLibrary
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
 from gptlab_desktop.ui.sessions.panel import SessionPanel
 from gptlab_desktop.ui.sessions.roles import SessionRole
+from tests.builders import DB_NAME, make_draft, make_session
 from tests.ui.conftest import WAIT_MS, run_in_fresh_loop
 
 T = TypeVar("T")
-DB_NAME = "gptlab.sqlite3"
 LONG_WINDOW_S = 60.0
 
 
@@ -55,29 +46,17 @@ async def seed(path: Path) -> Seeded:
     assert (await store.open()).is_usable
     try:
         user = await store.local_user()
-        socrates = await store.create_assistant(draft("Socrates"), user.id)
-        muse = await store.create_assistant(draft("Muse"), user.id)
+        socrates = await store.create_assistant(make_draft(name="Socrates"), user.id)
+        muse = await store.create_assistant(
+            make_draft(name="Muse", initial_prompt="You are Muse."), user.id
+        )
         ids: dict[str, str] = {}
         for key, assistant_id, title, texts in (
             ("other", muse.id, "Poems", ("Write a poem", "Roses are red")),
             ("chess", socrates.id, "Chess", ("Best opening?", "Ask yourself why", "Ok")),
             ("pasta", socrates.id, "Dinner", ("A pasta recipe please", "Boil water", "Thanks")),
         ):
-            now = utcnow()
-            session = await store.create_session(
-                Session(
-                    id=new_id(),
-                    user_id=user.id,
-                    bot_id=assistant_id,
-                    bot_initial_prompt_msg="Be helpful.",
-                    bot_model_config=ModelConfig("gpt-4o"),
-                    bot_session_type=SessionType.BRAINSTORMING,
-                    bot_summary_prompt_msg="Summarise.",
-                    created_date=now,
-                    last_modified_date=now,
-                    title=title,
-                )
-            )
+            session = await store.create_session(make_session(user.id, assistant_id, title=title))
             ids[key] = session.id
             for number, text in enumerate(texts):
                 role = Role.USER if number % 2 == 0 else Role.ASSISTANT
@@ -88,17 +67,6 @@ async def seed(path: Path) -> Seeded:
         return Seeded(socrates.id, ids["pasta"], ids["pasta_message"], ids["chess"], ids["other"])
     finally:
         await store.close()
-
-
-def draft(name: str) -> AssistantDraft:
-    return AssistantDraft(
-        name=name,
-        tag_line="A tag line",
-        description="",
-        initial_prompt=f"You are {name}.",
-        summary_prompt="Summarise.",
-        model_config=ModelConfig("gpt-4o"),
-    )
 
 
 def run(qtbot: Any, coro: Coroutine[Any, Any, T]) -> T:
@@ -135,6 +103,11 @@ class PanelWorld:
             ):
                 return index
         raise AssertionError(f"{session_id} is not listed")
+
+    def press_on(self, qtbot: Any, session_id: str, key: Qt.Key) -> None:
+        """Make a session's row current and press ``key`` in the list."""
+        self.view.setCurrentIndex(self.row_of(session_id))
+        qtbot.keyClick(self.view, key)
 
     def listed(self) -> list[str]:
         model = self.view.model()
@@ -188,18 +161,5 @@ def stored_session(qtbot: Any, world: PanelWorld, session_id: str) -> Session | 
 
 def entry(title: str) -> SessionEntry:
     """An unstored session titled ``title``, with Socrates as its assistant."""
-    now = utcnow()
-    session = Session(
-        id=new_id(),
-        user_id="u",
-        bot_id="b",
-        bot_initial_prompt_msg="p",
-        bot_model_config=ModelConfig("gpt-4o"),
-        bot_session_type=SessionType.COACHING,
-        bot_summary_prompt_msg="s",
-        created_date=now,
-        last_modified_date=now,
-        title=title,
-        message_count=2,
-    )
+    session = make_session(bot_session_type=SessionType.COACHING, title=title, message_count=2)
     return SessionEntry(session, "Socrates")

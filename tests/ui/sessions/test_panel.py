@@ -24,17 +24,15 @@ def test_lists_every_session_newest_first_with_assistant_model_and_count(make_pa
 
 def test_activating_a_session_row_emits_its_id(make_panel, qtbot) -> None:
     world = make_panel()
-    world.view.setCurrentIndex(world.row_of(world.ids.chess_session))
     with qtbot.waitSignal(world.panel.sessionActivated, timeout=WAIT_MS) as opened:
-        qtbot.keyClick(world.view, Qt.Key.Key_Return)
+        world.press_on(qtbot, world.ids.chess_session, Qt.Key.Key_Return)
     assert opened.args == [world.ids.chess_session]
 
 
 def test_f2_renames_the_session_in_place(make_panel, qtbot) -> None:
     world = make_panel()
     world.view.setFocus()
-    world.view.setCurrentIndex(world.row_of(world.ids.chess_session))
-    qtbot.keyClick(world.view, Qt.Key.Key_F2)
+    world.press_on(qtbot, world.ids.chess_session, Qt.Key.Key_F2)
     qtbot.waitUntil(
         lambda: world.view.state() == QAbstractItemView.State.EditingState, timeout=WAIT_MS
     )

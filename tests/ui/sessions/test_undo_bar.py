@@ -12,9 +12,8 @@ from tests.ui.sessions.conftest import run, stored_session
 
 def test_delete_key_hides_the_row_and_shows_the_undo_bar(make_panel, qtbot) -> None:
     world = make_panel()
-    world.view.setCurrentIndex(world.row_of(world.ids.chess_session))
     with qtbot.waitSignal(world.panel.sessionDeleted, timeout=WAIT_MS) as deleted:
-        qtbot.keyClick(world.view, Qt.Key.Key_Delete)
+        world.press_on(qtbot, world.ids.chess_session, Qt.Key.Key_Delete)
     assert deleted.args == [world.ids.chess_session]
     assert world.ids.chess_session not in world.listed()
     assert world.panel.findChild(QWidget, "undoBar").isVisible()
@@ -24,8 +23,7 @@ def test_delete_key_hides_the_row_and_shows_the_undo_bar(make_panel, qtbot) -> N
 
 def test_undo_button_brings_the_deleted_session_back(make_panel, qtbot) -> None:
     world = make_panel()
-    world.view.setCurrentIndex(world.row_of(world.ids.chess_session))
-    qtbot.keyClick(world.view, Qt.Key.Key_Delete)
+    world.press_on(qtbot, world.ids.chess_session, Qt.Key.Key_Delete)
     undo = world.panel.findChild(QPushButton, "undoDeleteButton")
     qtbot.mouseClick(undo, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: world.ids.chess_session in world.listed(), timeout=WAIT_MS)
@@ -37,8 +35,7 @@ def test_undo_button_brings_the_deleted_session_back(make_panel, qtbot) -> None:
 
 def test_ctrl_z_undoes_the_last_deletion(make_panel, qtbot) -> None:
     world = make_panel()
-    world.view.setCurrentIndex(world.row_of(world.ids.other_session))
-    qtbot.keyClick(world.view, Qt.Key.Key_Delete)
+    world.press_on(qtbot, world.ids.other_session, Qt.Key.Key_Delete)
     qtbot.keyClick(world.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: world.ids.other_session in world.listed(), timeout=WAIT_MS)
 
@@ -65,6 +62,5 @@ def test_flush_pending_deletes_now_and_hides_the_bar(make_panel, qtbot) -> None:
 
 def test_delete_makes_the_next_session_current(make_panel, qtbot) -> None:
     world = make_panel()
-    world.view.setCurrentIndex(world.row_of(world.ids.pasta_session))
-    qtbot.keyClick(world.view, Qt.Key.Key_Delete)
+    world.press_on(qtbot, world.ids.pasta_session, Qt.Key.Key_Delete)
     assert world.panel.current_session_id() == world.ids.chess_session

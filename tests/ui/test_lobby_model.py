@@ -1,4 +1,5 @@
-"""Every Qt item model passes Qt's model checker through its changes, and behaves as listed.
+"""The lobby's models and delegate: Qt's model checker through every change, the groups and
+their order, the filter, the group headers' room, and the text given to assistive technology.
 
 ``QAbstractItemModelTester`` in Warning mode reports a broken model contract as a Qt warning,
 which the suite's ``qt_log_level_fail = WARNING`` turns into a test failure.
@@ -6,25 +7,13 @@ which the suite's ``qt_log_level_fail = WARNING`` turns into a test failure.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QListView
 
-from gptlab_desktop.models import (
-    Assistant,
-    Message,
-    ModelConfig,
-    Role,
-    Session,
-    SessionType,
-    new_id,
-    utcnow,
-)
+from gptlab_desktop.models import Assistant
 from gptlab_desktop.services.lobby import showcase_preview
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.ui.chat.model import ChatTranscriptModel
 from gptlab_desktop.ui.lobby_model import (
     LobbyDelegate,
     LobbyFilterModel,
@@ -32,7 +21,7 @@ from gptlab_desktop.ui.lobby_model import (
     LobbyModel,
     LobbyRole,
 )
-from gptlab_desktop.ui.sessions.roles import session_title
+from tests.builders import make_assistant
 
 
 def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
@@ -41,41 +30,11 @@ def check(model: QAbstractItemModel) -> QAbstractItemModelTester:
 
 
 def assistant(name: str, *, showcased: bool = False, description: str = "") -> Assistant:
-    now = utcnow()
-    return Assistant(
-        id=new_id(),
-        name=name,
-        tag_line=f"{name} tag",
+    return make_assistant(
+        name,
         description=description,
-        session_type=SessionType.BRAINSTORMING,
         creator_user_id=None if showcased else "me",
-        created_date=now,
-        last_modified_date=now,
-        active_initial_prompt_id="p",
-        active_model_config_id="c",
-        active_summary_prompt_id="s",
         showcased=showcased,
-    )
-
-
-def message(text: str, role: Role = Role.USER) -> Message:
-    return Message(id=new_id(), session_id="s", role=role, message=text, created_date=utcnow())
-
-
-def session(title: str = "", *, minutes_ago: int = 0) -> Session:
-    when = utcnow() - timedelta(minutes=minutes_ago)
-    return Session(
-        id=new_id(),
-        user_id="u",
-        bot_id="b",
-        bot_initial_prompt_msg="p",
-        bot_model_config=ModelConfig(model="gpt-4o"),
-        bot_session_type=SessionType.COACHING,
-        bot_summary_prompt_msg="s",
-        created_date=when,
-        last_modified_date=when,
-        title=title,
-        message_count=3,
     )
 
 
@@ -83,7 +42,6 @@ def names(model: QAbstractItemModel) -> list[str]:
     return [model.index(row, 0).data() for row in range(model.rowCount())]
 
 
-# -- lobby -----------------------------------------------------------------------------------
 def test_lobby_model_passes_the_model_checker_through_loads_and_updates(qapp) -> None:
     model = LobbyModel()
     tester = check(model)
@@ -161,21 +119,7 @@ def test_lobby_delegate_gives_the_first_row_of_each_group_room_for_its_header(qt
     assert heights[0] == heights[2] > heights[1]
 
 
-# -- sessions --------------------------------------------------------------------------------
-def test_an_untitled_session_is_named_by_its_start(qapp) -> None:
-    untitled = session()
-    expected = f"Session of {untitled.created_date.astimezone():%Y-%m-%d %H:%M}"
-    assert session_title(untitled) == expected
-
-
-def test_a_titled_session_is_named_by_its_title(qapp) -> None:
-    assert session_title(session("Dinner plans")) == "Dinner plans"
-
-
-def test_models_expose_accessible_text(qapp) -> None:
+def test_lobby_model_exposes_accessible_text(qapp) -> None:
     lobby = LobbyModel()
     lobby.set_assistants([assistant("Alpha")])
-    chat = ChatTranscriptModel()
-    chat.set_messages([message("Hi")])
     assert lobby.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "Alpha. Alpha tag"
-    assert chat.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "You: Hi"
