@@ -97,13 +97,6 @@ def test_lobby_filter_ignores_case_and_surrounding_spaces(qapp) -> None:
     assert names(proxy) == ["Alpha"]
 
 
-def test_showcase_preview_is_every_shipped_assistant_read_only_by_name(qapp) -> None:
-    entries = load_showcase_entries()
-    preview = showcase_preview(entries)
-    assert [a.name for a in preview] == sorted((e.draft.name for e in entries), key=str.casefold)
-    assert all(a.showcased and a.showcase_key for a in preview)
-
-
 def test_lobby_delegate_gives_the_first_row_of_each_group_room_for_its_header(qtbot) -> None:
     model = LobbyModel()
     model.set_assistants(

@@ -1,0 +1,55 @@
+"""Opening the data for the lobby: the store, the shipped showcase, the assistants, the user.
+
+Real SQLite files; no keyring is involved at all (the user is the store's own).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gptlab_desktop.services.lobby import SHOWCASE_PREVIEW_PREFIX, Lobby, showcase_preview
+from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from tests.builders import DB_NAME
+
+@pytest.mark.asyncio
+async def test_opening_brings_the_showcase_in_and_finds_the_local_user(data_dir: Path) -> None:
+    store = SqliteStore(data_dir / DB_NAME)
+    entries = load_showcase_entries()
+    try:
+        data = await Lobby(store).open(entries)
+        assert data.is_usable and data.problems == []
+        assert data.user is not None and data.user == await store.local_user()
+        showcased = sorted(a.showcase_key for a in data.assistants if a.showcased)
+        assert showcased == sorted(entry.key for entry in entries)
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_an_unusable_store_gives_the_shipped_showcase_read_only_and_no_user(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    with sqlite3.connect(path) as conn:  # written by a newer version of the app
+        conn.execute("PRAGMA user_version = 999")
+    entries = load_showcase_entries()
+    store = SqliteStore(path)
+    try:
+        data = await Lobby(store).open(entries)
+    finally:
+        await store.close()
+    assert not data.is_usable and data.health.problem
+    assert data.user is None
+    assert all(a.id.startswith(SHOWCASE_PREVIEW_PREFIX) for a in data.assistants)
+    assert len(data.assistants) == len(entries)
+
+
+def test_showcase_preview_is_every_shipped_assistant_read_only_by_name() -> None:
+    entries = load_showcase_entries()
+    preview = showcase_preview(entries)
+    assert [a.name for a in preview] == sorted((e.draft.name for e in entries), key=str.casefold)
+    assert all(a.showcased and a.showcase_key for a in preview)
