@@ -15,6 +15,7 @@ from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from tests.builders import DB_NAME
 
+
 @pytest.mark.asyncio
 async def test_opening_brings_the_showcase_in_and_finds_the_local_user(data_dir: Path) -> None:
     store = SqliteStore(data_dir / DB_NAME)
