@@ -7,7 +7,6 @@ import json
 import pytest
 
 from gptlab_desktop.models import (
-    AssistantDraft,
     FailureKind,
     MessageDetails,
     ModelConfig,
@@ -17,19 +16,7 @@ from gptlab_desktop.models import (
     ValidationError,
     new_id,
 )
-
-
-def _draft(**changes: object) -> AssistantDraft:
-    fields: dict[str, object] = {
-        "name": "Helper",
-        "tag_line": "Helps",
-        "description": "A helpful assistant.",
-        "initial_prompt": "You are helpful.",
-        "summary_prompt": "Summarise.",
-        "model_config": ModelConfig(model="gpt-4o-mini"),
-    }
-    fields.update(changes)
-    return AssistantDraft(**fields)  # type: ignore[arg-type]
+from tests.builders import make_draft
 
 
 def test_ids_are_firestore_style_and_unique() -> None:
@@ -108,18 +95,18 @@ def test_model_config_round_trips_through_gpt_labs_dict() -> None:
     ],
 )
 def test_text_fields_over_gpt_labs_limits_are_refused(field: str, limit: int) -> None:
-    assert field not in _draft(**{field: "x" * limit}).problems()
-    problem = _draft(**{field: "x" * (limit + 1)}).problems()[field]
+    assert field not in make_draft(**{field: "x" * limit}).problems()
+    problem = make_draft(**{field: "x" * (limit + 1)}).problems()[field]
     assert f"{limit:,}" in problem
 
 
 def test_a_draft_needs_a_name_and_an_initial_prompt() -> None:
-    problems = _draft(name=" ", initial_prompt="").problems()
+    problems = make_draft(name=" ", initial_prompt="").problems()
     assert set(problems) == {"name", "initial_prompt"}
 
 
 def test_draft_problems_include_model_parameters() -> None:
-    problems = _draft(model_config=ModelConfig(model="m", temperature=9)).problems()
+    problems = make_draft(model_config=ModelConfig(model="m", temperature=9)).problems()
     assert set(problems) == {"temperature"}
 
 

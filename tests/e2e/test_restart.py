@@ -40,17 +40,10 @@ from gptlab_desktop.app import build_services, launch
 from gptlab_desktop.config import resolve_config
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
+from tests.e2e.driving import until
 from gptlab_desktop.ui.sessions.roles import SessionRole
 
 data_dir, session_id = Path(sys.argv[1]), sys.argv[2]
-
-
-async def until(predicate, timeout_s=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("the window never got there")
-        await asyncio.sleep(0.02)
 
 
 async def run(app_run):

@@ -36,14 +36,7 @@ from gptlab_desktop.config import resolve_config
 from gptlab_desktop.models import MessageState
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
-
-
-async def until(predicate, timeout_s=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("the window never got there")
-        await asyncio.sleep(0.01)
+from tests.e2e.driving import until
 
 
 def shown_so_far(window):

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from gptlab_desktop.models import User
+from gptlab_desktop.services.assistant_lab import AssistantLab
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
@@ -47,3 +48,9 @@ async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
 def tokens(tiktoken_cache_dir: Path) -> TokenCounter:
     """Token counting on the run's tiktoken folder."""
     return TokenCounter(tiktoken_cache_dir)
+
+
+@pytest.fixture
+def lab(store: SqliteStore) -> AssistantLab:
+    """The assistant lab on the test's store."""
+    return AssistantLab(store)

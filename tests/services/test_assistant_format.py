@@ -34,11 +34,6 @@ from gptlab_desktop.services.store.sqlite import SqliteStore
 from tests.builders import DB_NAME, count_rows, make_draft
 
 
-@pytest.fixture
-def lab(store: SqliteStore) -> AssistantLab:
-    return AssistantLab(store)
-
-
 def as_bytes(doc: Any) -> bytes:
     return json.dumps(doc).encode("utf-8")
 

@@ -34,12 +34,6 @@ from gptlab_desktop.services.store.sqlite import SqliteStore
 from tests.builders import count_rows, make_draft, start_session
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
-
-@pytest.fixture
-def lab(store: SqliteStore) -> AssistantLab:
-    return AssistantLab(store)
-
-
 # -- saving --------------------------------------------------------------------------------------
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from gptlab_desktop.models import AssistantDraft, ModelConfig, User
+from gptlab_desktop.models import ModelConfig, User
 from gptlab_desktop.services.chat import NothingToDo, SessionEngine
 from gptlab_desktop.services.chat_events import ModerationWarning, ReplyFinished
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
+from tests.builders import make_draft
 from tests.fakes.openai_server import FakeOpenAIServer, ModerationReply, Reply
 
 pytestmark = pytest.mark.asyncio
@@ -33,14 +34,7 @@ async def engine(
 
 
 async def start(engine: SessionEngine, store: SqliteStore, user: User) -> str:
-    draft = AssistantDraft(
-        name="Tutor",
-        tag_line="Fractions",
-        description="Teaches fractions.",
-        initial_prompt="You are a patient tutor.",
-        summary_prompt="Summarise.",
-        model_config=ModelConfig(model="gpt-4o-mini", max_tokens=250),
-    )
+    draft = make_draft(model_config=ModelConfig(model="gpt-4o-mini", max_tokens=250))
     assistant = await store.create_assistant(draft, user.id)
     return (await engine.start_session(assistant.id, user.id)).id
 

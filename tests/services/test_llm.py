@@ -194,27 +194,24 @@ async def test_leaving_a_stream_early_leaves_the_client_usable(
 
 
 @pytest.mark.asyncio
-async def test_dropped_connection_yields_the_partial_text_then_raises_connection_lost(
-    client: LlmClient, openai_server: FakeOpenAIServer
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(Reply(text="abcdefghij", chunk_size=2, drop_after_chunks=3), id="dropped"),
+        pytest.param(
+            Reply(text="abcdef", chunk_size=2, finish_reason=None, omit_done=True),
+            id="ended-without-done-or-finish-reason",
+        ),
+    ],
+)
+async def test_a_cut_stream_yields_the_partial_text_then_raises_connection_lost(
+    client: LlmClient, openai_server: FakeOpenAIServer, cut: Reply
 ) -> None:
-    openai_server.script(Reply(text="abcdefghij", chunk_size=2, drop_after_chunks=3))
+    openai_server.script(cut)
     received: list[str] = []
     with pytest.raises(ConnectionLost):
         async for event in client.stream_chat(TURNS, CONFIG):
             assert isinstance(event, TextDelta), "an interrupted reply never reports an end"
-            received.append(event.text)
-    assert "".join(received) == "abcdef"
-
-
-@pytest.mark.asyncio
-async def test_stream_ending_without_done_or_finish_reason_raises_connection_lost(
-    client: LlmClient, openai_server: FakeOpenAIServer
-) -> None:
-    openai_server.script(Reply(text="abcdef", chunk_size=2, finish_reason=None, omit_done=True))
-    received: list[str] = []
-    with pytest.raises(ConnectionLost):
-        async for event in client.stream_chat(TURNS, CONFIG):
-            assert isinstance(event, TextDelta)
             received.append(event.text)
     assert "".join(received) == "abcdef"
 
