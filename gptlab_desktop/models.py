@@ -6,6 +6,7 @@ data stays compatible with its Firestore layout (see DESIGN.md and GPTLAB.md).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,6 +20,22 @@ _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 def new_id() -> str:
     """A 20-character random id in Firestore's auto-ID style, generated on the client."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+def stable_id(*parts: str) -> str:
+    """A 20-character id in ``new_id``'s alphabet, the same for the same parts on every machine.
+
+    For records every machine must name alike without asking a server, e.g. a showcased
+    assistant (``("showcase", key)``) and its shipped versions, so two machines that start with
+    the same resources write one cloud document each, not a copy apiece.
+    """
+    digest = hashlib.sha256("\x00".join(("gptlab-desktop/id/v1", *parts)).encode("utf-8"))
+    number = int.from_bytes(digest.digest(), "big")
+    chars: list[str] = []
+    for _ in range(20):
+        number, index = divmod(number, len(_ID_ALPHABET))
+        chars.append(_ID_ALPHABET[index])
+    return "".join(chars)
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,7 @@ from gptlab_desktop.models import (
     UserLiked,
     ValidationError,
     new_id,
+    stable_id,
 )
 from tests.builders import make_draft
 
@@ -165,3 +166,11 @@ def test_malformed_details_are_left_out() -> None:
     )
     assert details == MessageDetails()
     assert MessageDetails.from_dict(["not", "a", "dict"]) == MessageDetails()
+
+
+def test_stable_ids_are_the_same_for_the_same_parts_and_look_like_new_ids() -> None:
+    first = stable_id("showcase", "socrates")
+    assert first == stable_id("showcase", "socrates")
+    assert len(first) == len(new_id()) == 20 and first.isalnum()
+    assert first != stable_id("showcase", "plato")
+    assert stable_id("a", "bc") != stable_id("ab", "c")  # parts are separated, not joined
