@@ -282,6 +282,41 @@ def _typed_details(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE messages SET meta = ? WHERE id = ?", (typed, message_id))
 
 
+# Version 6: the outbox holds references, not copies. Each row names one cloud document (its
+# kind and id, and the bot or session it belongs to), whether it is to be written or deleted,
+# and the counter deltas to apply to it; the document itself is built from the local row, and
+# encrypted, when it is sent, so no plaintext waits here and several writes to one document
+# become one row (at most one pending row per document: the partial unique index). A row being
+# sent (``sending``) keeps its ``id`` until the outcome is known: the id is the marker that
+# makes a replay count nothing twice. ``dead`` rows are writes the server refused, kept with
+# the reason for the user. Version 2's outbox was never written to, so it is replaced.
+_OUTBOX_OF_REFERENCES = _script(
+    "DROP TABLE outbox",
+    """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (
+            kind IN ('user', 'user_hash', 'bot', 'prompt', 'model_config', 'session', 'message')
+        ),
+        doc_id TEXT NOT NULL,
+        parent_id TEXT,
+        operation TEXT NOT NULL CHECK (operation IN ('upsert', 'delete')),
+        increments TEXT NOT NULL DEFAULT '{}',
+        created_date TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_date TEXT,
+        last_error TEXT
+    )
+    """,
+    "CREATE UNIQUE INDEX outbox_pending_document ON outbox(kind, doc_id) WHERE state = 'pending'",
+    "CREATE INDEX outbox_state ON outbox(state, seq)",
+    "CREATE INDEX outbox_document ON outbox(kind, doc_id)",
+    # The sessions whose rows wait while a reply streams (sqlite_outbox), found without a scan.
+    "CREATE INDEX messages_streaming ON messages(session_id) WHERE state = 'streaming'",
+)
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -290,6 +325,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _LOBBY_ORDER,
     _LOCAL_USER,
     _typed_details,
+    _OUTBOX_OF_REFERENCES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
