@@ -8,6 +8,7 @@ is idempotent.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from gptlab_desktop.models import (
     Message,
     MessageDetails,
     MessageState,
+    ModelConfig,
     ModelConfigVersion,
     Prompt,
     PromptType,
@@ -28,6 +30,7 @@ from gptlab_desktop.models import (
     SessionStatus,
     User,
     UserLiked,
+    stable_id,
 )
 
 # A SearchHit's snippet marks each matched word between these, for the UI to emphasise.
@@ -46,10 +49,46 @@ class StoreHealth:
 
 @dataclass(frozen=True, slots=True)
 class ShowcaseEntry:
-    """A showcased assistant as shipped in resources/, keyed so upgrades update it in place."""
+    """A showcased assistant as shipped in resources/, keyed so upgrades update it in place.
+
+    Its ids are derived from the key (and a version's content), never drawn at random: every
+    machine names the shipped assistant and its versions alike, so the cloud holds one of each
+    however many machines start with the same resources.
+    """
 
     key: str
     draft: AssistantDraft
+
+    @property
+    def bot_id(self) -> str:
+        """The assistant's id on every machine."""
+        return showcase_bot_id(self.key)
+
+    def prompt_id(self, message_type: PromptType, message: str) -> str:
+        """The id of the shipped version of one kind of prompt with this text."""
+        return showcase_prompt_id(self.key, message_type, message)
+
+    def model_config_id(self, config: ModelConfig) -> str:
+        """The id of the shipped model config version with these parameters."""
+        return showcase_model_config_id(self.key, config)
+
+
+# The ids of what is shipped, the same on every machine. Never change these formulas: the
+# cloud's showcase documents, and every cache of them, are named by them.
+def showcase_bot_id(key: str) -> str:
+    """The id of the showcased assistant shipped under ``key``."""
+    return stable_id("showcase", key)
+
+
+def showcase_prompt_id(key: str, message_type: PromptType, message: str) -> str:
+    """The id of a showcased assistant's version of one kind of prompt with this text."""
+    return stable_id("showcase", key, "prompt", PromptType(message_type).value, message)
+
+
+def showcase_model_config_id(key: str, config: ModelConfig) -> str:
+    """The id of a showcased assistant's model config version with these parameters."""
+    canonical = json.dumps(config.to_dict(), sort_keys=True)
+    return stable_id("showcase", key, "model_config", canonical)
 
 
 class Store(ABC):

@@ -90,10 +90,20 @@ class AssistantTables(SqliteDatabase):
         now: str,
         *,
         creator_user_id: str | None = None,
-        showcase_key: str | None = None,
+        showcase: ShowcaseEntry | None = None,
     ) -> str:
-        """Insert a bot with its first versions (inside the caller's transaction)."""
-        bot_id, initial_id, summary_id, config_id = new_id(), new_id(), new_id(), new_id()
+        """Insert a bot with its first versions (inside the caller's transaction).
+
+        A showcased one (``showcase``) gets the ids every machine gives it.
+        """
+        if showcase is None:
+            bot_id, initial_id, summary_id, config_id = new_id(), new_id(), new_id(), new_id()
+        else:
+            bot_id = showcase.bot_id
+            initial_id = showcase.prompt_id(PromptType.INITIAL, draft.initial_prompt)
+            summary_id = showcase.prompt_id(PromptType.SUMMARY, draft.summary_prompt)
+            config_id = showcase.model_config_id(draft.model_config)
+        showcase_key = None if showcase is None else showcase.key
         conn.execute(
             """
             INSERT INTO bots (
@@ -140,9 +150,11 @@ class AssistantTables(SqliteDatabase):
             "WHERE bot_id = ? AND message_type = ? AND is_active = 1",
             (bot_id, message_type.value),
         )
+        # A showcased assistant's version ids come from their content, so a text shipped
+        # before and shipped again is that version made active again.
         conn.execute(
             "INSERT INTO prompts (id, bot_id, message_type, message, created_date, is_active) "
-            "VALUES (?, ?, ?, ?, ?, 1)",
+            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET is_active = 1",
             (prompt_id, bot_id, message_type.value, message, now),
         )
 
@@ -157,7 +169,7 @@ class AssistantTables(SqliteDatabase):
         )
         conn.execute(
             "INSERT INTO model_configs (id, bot_id, config, created_date, is_active) "
-            "VALUES (?, ?, ?, ?, 1)",
+            "VALUES (?, ?, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET is_active = 1",
             (config_id, bot_id, config_to_json(config), now),
         )
 
@@ -178,12 +190,18 @@ class AssistantTables(SqliteDatabase):
         return assistant
 
     def _apply_draft(
-        self, conn: sqlite3.Connection, assistant: Assistant, draft: AssistantDraft, now: str
+        self,
+        conn: sqlite3.Connection,
+        assistant: Assistant,
+        draft: AssistantDraft,
+        now: str,
+        showcase: ShowcaseEntry | None = None,
     ) -> bool:
         """Bring an assistant in line with ``draft``; whether anything changed.
 
-        Changed prompts and configs become new active versions; the other fields change in
-        place. Inside the caller's transaction.
+        Changed prompts and configs become new active versions (with the ids every machine
+        gives a ``showcase`` entry's); the other fields change in place. Inside the caller's
+        transaction.
         """
         changed = False
         for message_type, text, pointer in (
@@ -194,7 +212,7 @@ class AssistantTables(SqliteDatabase):
                 "SELECT message FROM prompts WHERE id = ?", (getattr(assistant, pointer),)
             ).fetchone()
             if current is None or current["message"] != text:
-                prompt_id = new_id()
+                prompt_id = new_id() if showcase is None else showcase.prompt_id(message_type, text)
                 self._insert_prompt(conn, assistant.id, prompt_id, message_type, text, now)
                 # ``pointer`` is one of two fixed column names above, never user input.
                 conn.execute(
@@ -208,7 +226,9 @@ class AssistantTables(SqliteDatabase):
             current_config is None
             or config_from_json(current_config["config"]) != draft.model_config
         ):
-            config_id = new_id()
+            config_id = (
+                new_id() if showcase is None else showcase.model_config_id(draft.model_config)
+            )
             self._insert_model_config(conn, assistant.id, config_id, draft.model_config, now)
             conn.execute(
                 "UPDATE bots SET active_model_config_id = ? WHERE id = ?", (config_id, assistant.id)
@@ -429,9 +449,9 @@ class AssistantTables(SqliteDatabase):
                 ).fetchone()
                 if row is None:
                     # No creator, so no user's bots_created counts a showcased assistant.
-                    self._insert_assistant(conn, entry.draft, now, showcase_key=entry.key)
+                    self._insert_assistant(conn, entry.draft, now, showcase=entry)
                     changes += 1
-                elif self._apply_draft(conn, assistant_from_row(row), entry.draft, now):
+                elif self._apply_draft(conn, assistant_from_row(row), entry.draft, now, entry):
                     changes += 1
         if changes:
             log.info("Showcase synchronised: %d assistants added or updated", changes)

@@ -18,7 +18,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 
-from gptlab_desktop.models import MessageDetails
+from gptlab_desktop.models import MessageDetails, ModelConfig, PromptType
+from gptlab_desktop.services.store.base import (
+    showcase_bot_id,
+    showcase_model_config_id,
+    showcase_prompt_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +322,49 @@ _OUTBOX_OF_REFERENCES = _script(
     "CREATE INDEX messages_streaming ON messages(session_id) WHERE state = 'streaming'",
 )
 
+
+def _stable_showcase_ids(conn: sqlite3.Connection) -> None:
+    """Version 7: showcased assistants, and their active versions, get the ids every machine
+    gives them (``store.base.showcase_bot_id`` and its siblings), so a synced showcase is one
+    set of cloud documents, not a copy per machine. Every link follows (versions, sessions,
+    the active pointers); older versions keep their ids: they are this machine's history.
+    """
+    bots = conn.execute(
+        "SELECT id, showcase_key, active_initial_prompt_id, active_summary_prompt_id, "
+        "active_model_config_id FROM bots WHERE showcase_key IS NOT NULL"
+    ).fetchall()
+    for old_id, key, initial_id, summary_id, config_id in bots:
+        bot_id = showcase_bot_id(key)
+        for statement in (
+            "UPDATE bots SET id = :new WHERE id = :old",
+            "UPDATE prompts SET bot_id = :new WHERE bot_id = :old",
+            "UPDATE model_configs SET bot_id = :new WHERE bot_id = :old",
+            "UPDATE sessions SET bot_id = :new WHERE bot_id = :old",
+        ):
+            conn.execute(statement, {"new": bot_id, "old": old_id})
+        for prompt_id, pointer, link in (
+            (initial_id, "active_initial_prompt_id", "bot_initial_prompt_id"),
+            (summary_id, "active_summary_prompt_id", "bot_summary_prompt_id"),
+        ):
+            row = conn.execute(
+                "SELECT message_type, message FROM prompts WHERE id = ?", (prompt_id,)
+            ).fetchone()
+            if row is None:
+                continue
+            stable = showcase_prompt_id(key, PromptType(row[0]), row[1])
+            conn.execute("UPDATE prompts SET id = ? WHERE id = ?", (stable, prompt_id))
+            # ``pointer`` and ``link`` are fixed column names above, never data.
+            conn.execute(f"UPDATE bots SET {pointer} = ? WHERE id = ?", (stable, bot_id))
+            conn.execute(f"UPDATE sessions SET {link} = ? WHERE {link} = ?", (stable, prompt_id))
+        row = conn.execute("SELECT config FROM model_configs WHERE id = ?", (config_id,)).fetchone()
+        if row is not None:
+            stable = showcase_model_config_id(key, ModelConfig.from_dict(json.loads(row[0])))
+            conn.execute("UPDATE model_configs SET id = ? WHERE id = ?", (stable, config_id))
+            conn.execute(
+                "UPDATE bots SET active_model_config_id = ? WHERE id = ?", (stable, bot_id)
+            )
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -326,6 +374,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _LOCAL_USER,
     _typed_details,
     _OUTBOX_OF_REFERENCES,
+    _stable_showcase_ids,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,9 +16,9 @@ from gptlab_desktop.models import (
     User,
 )
 from gptlab_desktop.services.errors import NotFound, ReadOnlyAssistant, StoreError
-from gptlab_desktop.services.store.base import ShowcaseEntry
+from gptlab_desktop.services.store.base import ShowcaseEntry, showcase_bot_id
 from gptlab_desktop.services.store.sqlite import SqliteStore
-from tests.builders import count_rows, make_draft, raw, start_session
+from tests.builders import DB_NAME, count_rows, make_draft, raw, start_session
 
 # -- assistants -----------------------------------------------------------------------------
 
@@ -376,3 +376,52 @@ async def test_showcased_assistants_are_read_only(store: SqliteStore) -> None:
     with pytest.raises(ReadOnlyAssistant):
         await store.activate_model_config(showcased.id, showcased.active_model_config_id)
     assert await store.get_assistant(showcased.id) == showcased
+
+
+# -- the showcase's ids, the same on every machine ------------------------------------------------
+@pytest.mark.asyncio
+async def test_two_machines_give_the_showcase_and_its_versions_the_same_ids(
+    tmp_path: Path,
+) -> None:
+    entries = [ShowcaseEntry("tutor", make_draft()), ShowcaseEntry("critic", make_draft())]
+    seen: list[list[tuple[str, ...]]] = []
+    for machine in ("first", "second"):
+        store = SqliteStore(tmp_path / machine / DB_NAME)
+        (tmp_path / machine).mkdir()
+        await store.open()
+        try:
+            await store.sync_showcase(entries)
+            seen.append(
+                sorted(
+                    (
+                        a.id,
+                        a.active_initial_prompt_id,
+                        a.active_summary_prompt_id,
+                        a.active_model_config_id,
+                    )
+                    for a in await store.list_assistants()
+                )
+            )
+        finally:
+            await store.close()
+
+    assert seen[0] == seen[1]
+    assert {row[0] for row in seen[0]} == {showcase_bot_id("tutor"), showcase_bot_id("critic")}
+
+
+@pytest.mark.asyncio
+async def test_a_shipped_text_shipped_again_makes_its_old_version_active_again(
+    store: SqliteStore,
+) -> None:
+    first = make_draft(initial_prompt="You are a tutor.")
+    await store.sync_showcase([ShowcaseEntry("tutor", first)])
+    await store.sync_showcase([ShowcaseEntry("tutor", make_draft(initial_prompt="Be terse."))])
+
+    await store.sync_showcase([ShowcaseEntry("tutor", first)])
+
+    bot_id = showcase_bot_id("tutor")
+    versions = await store.list_prompts(bot_id, PromptType.INITIAL)
+    assert sorted(p.message for p in versions) == ["Be terse.", "You are a tutor."]
+    [active] = [p for p in versions if p.is_active]
+    assert active.message == "You are a tutor."
+    assert (await store.get_assistant(bot_id)).active_initial_prompt_id == active.id  # type: ignore[union-attr]

@@ -31,10 +31,11 @@ from gptlab_desktop.models import (
     utcnow,
 )
 from gptlab_desktop.services.errors import StoreCorrupt, StoreTooNew, StoreUnavailable
+from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.store.sqlite_schema import SCHEMA_VERSION, migrate
+from tests.builders import DB_NAME, make_draft, start_session
 
-DB_NAME = "gptlab.sqlite3"
 PAGE_SIZE = 4096
 
 
@@ -201,6 +202,54 @@ def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+def showcase_renames(before: dict[str, list[tuple[object, ...]]], path: Path) -> dict[str, str]:
+    """Old id → new id of each showcased bot and version that version 7 renamed, matched by
+    what does not change (the showcase key; a version's bot, kind, content and date)."""
+    with closing(sqlite3.connect(path)) as conn:
+        bots_now = dict(conn.execute("SELECT showcase_key, id FROM bots").fetchall())
+        prompts_now = {
+            tuple(row[1:]): row[0]
+            for row in conn.execute(
+                "SELECT id, bot_id, message_type, message, created_date FROM prompts"
+            )
+        }
+        configs_now = {
+            tuple(row[1:]): row[0]
+            for row in conn.execute("SELECT id, bot_id, config, created_date FROM model_configs")
+        }
+        bot_columns = [column[1] for column in conn.execute("PRAGMA table_info(bots)")]
+    renames: dict[str, str] = {}
+    key_at = bot_columns.index("showcase_key")
+    for bot in before["bots"]:
+        if bot[key_at] is not None:
+            renames[str(bot[0])] = bots_now[bot[key_at]]
+    for prompt_id, bot_id, kind, message, created, *_ in before["prompts"]:
+        new_id = prompts_now[(renames.get(str(bot_id), bot_id), kind, message, created)]
+        if new_id != prompt_id:
+            renames[str(prompt_id)] = new_id
+    for config_id, bot_id, config, created, *_ in before["model_configs"]:
+        new_id = configs_now[(renames.get(str(bot_id), bot_id), config, created)]
+        if new_id != config_id:
+            renames[str(config_id)] = new_id
+    return renames
+
+
+def with_ids_renamed(
+    tables: dict[str, list[tuple[object, ...]]], renames: dict[str, str]
+) -> dict[str, list[tuple[object, ...]]]:
+    """``tables`` with every cell holding a renamed id holding the new one, re-sorted."""
+    return {
+        table: sorted(
+            (
+                tuple(renames.get(cell, cell) if isinstance(cell, str) else cell for cell in row)
+                for row in rows
+            ),
+            key=repr,
+        )
+        for table, rows in tables.items()
+    }
+
+
 def version_3_file(path: Path, *statements: str) -> None:
     """A file at schema version 3 (before the local user), with ``statements`` run on it."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -260,7 +309,8 @@ async def test_a_version_3_user_found_by_hash_stays_the_local_user(data_dir: Pat
 
     assert (user.id, user.user_hash) == (old_id, old_hash)
     assert await local_user_of(path) == user
-    assert table_rows(path) == before  # every row kept, links to the user included
+    # Every row kept, links to the user included; the showcase renamed (version 7) throughout.
+    assert table_rows(path) == with_ids_renamed(before, showcase_renames(before, path))
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -644,3 +694,71 @@ async def test_a_schema_3_file_keeps_every_messages_state_and_details_typed(
         stored = [row[0] for row in conn.execute("SELECT meta FROM messages")]
     # The wording left the data: only kinds are stored.
     assert not any("error" in meta or '"llm"' in meta for meta in stored)
+
+
+# -- version 7: the showcase's ids, the same on every machine ------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_showcase_with_random_ids_is_renamed_and_every_link_follows(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    draft = make_draft()
+    # Made by the app before version 7: a showcased assistant with random ids, and a session.
+    store = SqliteStore(path)
+    await store.open()
+    user = await store.local_user()
+    await store.sync_showcase([ShowcaseEntry("tutor", draft)])
+    [assistant] = await store.list_assistants()
+    session = await start_session(store, user, assistant.id)
+    await store.close()
+    old = {"bot": new_id(), "initial": new_id(), "summary": new_id(), "config": new_id()}
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, column, key, current in (
+            ("bots", "id", "bot", assistant.id),
+            ("prompts", "id", "initial", assistant.active_initial_prompt_id),
+            ("prompts", "id", "summary", assistant.active_summary_prompt_id),
+            ("model_configs", "id", "config", assistant.active_model_config_id),
+        ):
+            conn.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", (old[key], current))
+        conn.execute("UPDATE prompts SET bot_id = ?", (old["bot"],))
+        conn.execute("UPDATE model_configs SET bot_id = ?", (old["bot"],))
+        conn.execute(
+            "UPDATE bots SET active_initial_prompt_id = ?, active_summary_prompt_id = ?, "
+            "active_model_config_id = ?",
+            (old["initial"], old["summary"], old["config"]),
+        )
+        conn.execute(
+            "UPDATE sessions SET bot_id = ?, bot_initial_prompt_id = ?, bot_summary_prompt_id = ?",
+            (old["bot"], old["initial"], old["summary"]),
+        )
+        conn.execute("PRAGMA user_version = 6")
+
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    try:
+        entry = ShowcaseEntry("tutor", draft)
+        renamed = await store.get_assistant(entry.bot_id)
+        assert renamed is not None
+        assert renamed.active_initial_prompt_id == entry.prompt_id(
+            PromptType.INITIAL, draft.initial_prompt
+        )
+        assert renamed.active_summary_prompt_id == entry.prompt_id(
+            PromptType.SUMMARY, draft.summary_prompt
+        )
+        assert renamed.active_model_config_id == entry.model_config_id(draft.model_config)
+        moved = await store.get_session(session.id)
+        assert moved is not None
+        assert (moved.bot_id, moved.bot_initial_prompt_id, moved.bot_summary_prompt_id) == (
+            renamed.id,
+            renamed.active_initial_prompt_id,
+            renamed.active_summary_prompt_id,
+        )
+        assert await store.sync_showcase([entry]) == 0  # already in step: nothing added
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("SELECT count(*) FROM bots").fetchone()[0] == 1
