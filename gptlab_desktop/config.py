@@ -6,7 +6,15 @@ environment. The environment variables the app understands:
 * ``GPTLAB_DATA_DIR`` — the data directory (``--data-dir`` wins; ``paths.py``);
 * ``OPENAI_BASE_URL`` — the AI server (default: OpenAI's own API);
 * ``OPENAI_API_KEY`` — a key to use without saving it (it wins over the saved key);
-* ``TIKTOKEN_CACHE_DIR`` — where tiktoken keeps its encoding files (default: the app's cache).
+* ``TIKTOKEN_CACHE_DIR`` — where tiktoken keeps its encoding files (default: the app's cache);
+* ``GPTLAB_STORAGE`` — ``local`` (the default) or ``firestore`` (the user's own project);
+* ``GPTLAB_FIRESTORE_PROJECT``, ``GPTLAB_FIRESTORE_DATABASE`` — that project, and its database
+  (default ``(default)``);
+* ``FIRESTORE_EMULATOR_HOST`` — a Firestore emulator's ``host:port`` instead of Google's
+  servers (the Firestore client library reads it itself).
+
+The storage choice made in Settings → Storage… lives in the data directory's ``storage.json``
+(``read_storage_settings``); a variable set in the environment wins over it for this run.
 
 Where a library itself reads a variable (tiktoken its cache folder), ``apply_to_libraries``
 sets it here, once, instead of a service doing so behind the caller's back.
@@ -16,9 +24,12 @@ Qt-free and cheap: it runs before the first paint.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +38,13 @@ from gptlab_desktop.paths import AppPaths, app_paths
 BASE_URL_ENV = "OPENAI_BASE_URL"
 API_KEY_ENV = "OPENAI_API_KEY"
 TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"
+STORAGE_ENV = "GPTLAB_STORAGE"
+FIRESTORE_PROJECT_ENV = "GPTLAB_FIRESTORE_PROJECT"
+FIRESTORE_DATABASE_ENV = "GPTLAB_FIRESTORE_DATABASE"
+FIRESTORE_EMULATOR_ENV = "FIRESTORE_EMULATOR_HOST"
+DEFAULT_FIRESTORE_DATABASE = "(default)"
+
+log = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -63,6 +81,96 @@ class AiEndpoint:
         return self.is_openai
 
 
+class StorageMode(StrEnum):
+    """Where the user's data is kept (the value is what ``GPTLAB_STORAGE`` takes)."""
+
+    LOCAL = "local"  # one SQLite file on this machine
+    FIRESTORE = "firestore"  # the user's own Firestore project, cached in that SQLite file
+
+
+class CloudCredentials(StrEnum):
+    """How the app signs in to the user's Firestore project."""
+
+    APPLICATION_DEFAULT = "application_default"  # gcloud's Application Default Credentials
+    SERVICE_ACCOUNT = "service_account"  # a service-account key, kept in the keyring
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Where the data is kept: local only, or a Firestore project (never a secret)."""
+
+    mode: StorageMode = StorageMode.LOCAL
+    project_id: str = ""
+    database_id: str = DEFAULT_FIRESTORE_DATABASE
+    credentials: CloudCredentials = CloudCredentials.APPLICATION_DEFAULT
+    # ``host:port`` of a Firestore emulator (development and tests): no credentials needed.
+    emulator_host: str | None = None
+
+    @property
+    def is_cloud(self) -> bool:
+        """Whether a cloud store is configured (and complete enough to try)."""
+        return self.mode is not StorageMode.LOCAL and bool(self.project_id)
+
+    def to_json(self) -> str:
+        """The settings as ``storage.json`` holds them (the emulator is the environment's)."""
+        return json.dumps(
+            {
+                "mode": self.mode.value,
+                "project_id": self.project_id,
+                "database_id": self.database_id,
+                "credentials": self.credentials.value,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> StorageSettings:
+        """Settings from ``to_json``'s text; ``ValueError`` when it is not that."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("storage.json holds an object")
+        return cls(
+            mode=StorageMode(data.get("mode", StorageMode.LOCAL.value)),
+            project_id=str(data.get("project_id", "")).strip(),
+            database_id=str(data.get("database_id") or DEFAULT_FIRESTORE_DATABASE).strip(),
+            credentials=CloudCredentials(
+                data.get("credentials", CloudCredentials.APPLICATION_DEFAULT.value)
+            ),
+        )
+
+
+def read_storage_settings(path: Path) -> StorageSettings:
+    """The storage chosen in Settings (``storage.json``); local only when none or unreadable.
+
+    A damaged file is not fatal: the app opens its local data, and says so in the log.
+    """
+    try:
+        return StorageSettings.from_json(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return StorageSettings()
+    except (OSError, ValueError) as error:
+        log.warning("The storage settings could not be read (%s); using local storage", error)
+        return StorageSettings()
+
+
+def resolve_storage(saved: StorageSettings, environ: Mapping[str, str]) -> StorageSettings:
+    """The saved storage settings with the environment's overrides applied."""
+    settings = saved
+    mode = _value(environ, STORAGE_ENV)
+    if mode is not None:
+        try:
+            settings = replace(settings, mode=StorageMode(mode.lower()))
+        except ValueError:
+            log.warning("%s=%r is not local or firestore; ignored", STORAGE_ENV, mode)
+    project = _value(environ, FIRESTORE_PROJECT_ENV)
+    if project is not None:
+        settings = replace(settings, project_id=project)
+    database = _value(environ, FIRESTORE_DATABASE_ENV)
+    if database is not None:
+        settings = replace(settings, database_id=database)
+    return replace(settings, emulator_host=_value(environ, FIRESTORE_EMULATOR_ENV))
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     """The resolved configuration of one run."""
@@ -71,6 +179,7 @@ class AppConfig:
     ai: AiEndpoint = field(default_factory=AiEndpoint)
     # Where tiktoken's files live; None: the app's cache folder.
     tiktoken_cache_dir: Path | None = None
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def tokenizer_cache_dir(self) -> Path:
@@ -98,14 +207,19 @@ def resolve_config(
     """The configuration of a run: ``--data-dir`` (``data_dir``) and the environment."""
     env = os.environ if environ is None else environ
     tiktoken_dir = _value(env, TIKTOKEN_CACHE_ENV)
+    paths = app_paths(data_dir, env)
     return AppConfig(
-        paths=app_paths(data_dir, env),
+        paths=paths,
         ai=resolve_ai_endpoint(env),
         tiktoken_cache_dir=Path(tiktoken_dir) if tiktoken_dir else None,
+        storage=resolve_storage(read_storage_settings(paths.storage_file), env),
     )
 
 
 def apply_to_libraries(config: AppConfig, environ: MutableMapping[str, str] | None = None) -> None:
-    """Set the variables that libraries read themselves (tiktoken's cache folder)."""
+    """Set the variables that libraries read themselves (tiktoken's cache folder, and the
+    Firestore emulator's address, which the Firestore client looks up on its own)."""
     env = os.environ if environ is None else environ
     env[TIKTOKEN_CACHE_ENV] = str(config.tokenizer_cache_dir)
+    if config.storage.emulator_host:
+        env[FIRESTORE_EMULATOR_ENV] = config.storage.emulator_host

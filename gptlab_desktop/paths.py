@@ -40,6 +40,11 @@ class AppPaths:
         return self.data_dir / "settings.ini"
 
     @property
+    def storage_file(self) -> Path:
+        """Where the data is kept (local only, or a Firestore project): JSON, read before start."""
+        return self.data_dir / "storage.json"
+
+    @property
     def cache_dir(self) -> Path:
         """Files that can be rebuilt at any time."""
         return self.data_dir / "cache"

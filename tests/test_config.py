@@ -9,6 +9,9 @@ import pytest
 from gptlab_desktop.config import (
     OPENAI_BASE_URL,
     AiEndpoint,
+    CloudCredentials,
+    StorageMode,
+    StorageSettings,
     apply_to_libraries,
     is_openai_url,
     resolve_ai_endpoint,
@@ -89,3 +92,61 @@ def test_no_service_reads_the_environment() -> None:
         if "os.environ" in path.read_text("utf-8") or "os.getenv" in path.read_text("utf-8")
     ]
     assert readers == []
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def test_without_settings_or_variables_the_data_stays_local(tmp_path: Path) -> None:
+    config = resolve_config(str(tmp_path), {})
+    assert config.storage == StorageSettings()
+    assert config.storage.mode is StorageMode.LOCAL and not config.storage.is_cloud
+
+
+def test_the_saved_storage_choice_is_read_from_the_data_directory(tmp_path: Path) -> None:
+    saved = StorageSettings(
+        StorageMode.FIRESTORE, "my-project", "chats", CloudCredentials.SERVICE_ACCOUNT
+    )
+    (tmp_path / "storage.json").write_text(saved.to_json(), "utf-8")
+
+    assert resolve_config(str(tmp_path), {}).storage == saved
+
+
+def test_the_environment_wins_over_the_saved_choice_for_the_run(tmp_path: Path) -> None:
+    (tmp_path / "storage.json").write_text(StorageSettings().to_json(), "utf-8")
+    env = {
+        "GPTLAB_STORAGE": "Firestore",
+        "GPTLAB_FIRESTORE_PROJECT": " team-x ",
+        "GPTLAB_FIRESTORE_DATABASE": "db2",
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8681",
+    }
+
+    storage = resolve_config(str(tmp_path), env).storage
+
+    assert (storage.mode, storage.project_id, storage.database_id) == (
+        StorageMode.FIRESTORE,
+        "team-x",
+        "db2",
+    )
+    assert storage.emulator_host == "127.0.0.1:8681" and storage.is_cloud
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"mode": "floppy"}'])
+def test_a_damaged_storage_file_opens_the_local_data(tmp_path: Path, text: str) -> None:
+    (tmp_path / "storage.json").write_text(text, "utf-8")
+    assert resolve_config(str(tmp_path), {}).storage == StorageSettings()
+
+
+def test_an_unknown_storage_mode_in_the_environment_is_ignored(tmp_path: Path) -> None:
+    assert resolve_config(str(tmp_path), {"GPTLAB_STORAGE": "tape"}).storage.mode is (
+        StorageMode.LOCAL
+    )
+
+
+def test_the_emulator_address_is_handed_to_the_firestore_library(tmp_path: Path) -> None:
+    config = resolve_config(str(tmp_path), {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:9"})
+    environ: dict[str, str] = {}
+
+    apply_to_libraries(config, environ)
+
+    assert environ["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:9"
