@@ -178,6 +178,34 @@ def _placeholders(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
+def _everything_statements() -> list[str]:
+    """Statements putting every local row in the outbox, counters at their full values."""
+    statements = []
+    for table, kind, id_column, parent_column in _JOURNALLED:
+        fields = COUNTER_FIELDS.get(kind, ())
+        increments = (
+            "json_object(" + ", ".join(f"'{name}', {name}" for name in fields) + ")"
+            if fields
+            else "'{}'"
+        )
+        parent = parent_column or "NULL"
+        # ``WHERE true`` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
+        statements.append(
+            f"""
+            INSERT INTO outbox (id, kind, doc_id, parent_id, operation, increments, created_date)
+            SELECT {_MARKER}, '{kind.value}', {id_column}, {parent}, 'upsert', {increments},
+                   {_NOW}
+            FROM main.{table} WHERE true
+            ON CONFLICT (kind, doc_id) WHERE state = 'pending' DO NOTHING
+            """
+        )
+    return statements
+
+
+# The setting naming the cloud the journal is kept for (the project's key), once sync is on.
+JOURNAL_SETTING = "sync.journal_for"
+
+
 class OutboxTables(SqliteDatabase):
     """The outbox of a store that syncs: the journal, and the rows the replayer sends."""
 
@@ -185,6 +213,45 @@ class OutboxTables(SqliteDatabase):
         """Start journalling every change on ``conn`` (on the store's thread, once opened)."""
         for statement in _journal_statements():
             conn.execute(statement)
+
+    def _journal_target(self, conn: sqlite3.Connection) -> str | None:
+        row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (JOURNAL_SETTING,))
+        found = row.fetchone()
+        return None if found is None else str(found[0])
+
+    async def journal_for(self, target: str) -> int:
+        """Keep the journal for the cloud named ``target`` (e.g. ``firestore:project/db``).
+
+        The first time, or for another cloud than before, every row already stored is put in
+        the outbox (its counters at their full values) in the same transaction that starts the
+        journal, so nothing is counted twice or missed, and the push resumes after a crash or
+        a quit; what was pending for another cloud is dropped. Returns how many rows were put
+        in. Once on, the journal is kept at every open, whatever the storage mode, so changes
+        made while the cloud is switched off reach it when it is switched on again.
+        """
+        return await self._run(self._do_journal_for, target)
+
+    def _do_journal_for(self, target: str) -> int:
+        with self._transaction() as conn:
+            added = 0
+            if self._journal_target(conn) != target:
+                conn.execute("DELETE FROM outbox")
+                before = conn.total_changes
+                for statement in _everything_statements():
+                    conn.execute(statement)
+                added = conn.total_changes - before
+                conn.execute(
+                    "INSERT INTO sync_state (key, value, last_modified_date) "
+                    f"VALUES (?, ?, {_NOW}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (JOURNAL_SETTING, target),
+                )
+            self.install_journal(conn)
+            return added
+
+    def _install_journal_if_kept(self, conn: sqlite3.Connection) -> None:
+        """At open: resume the journal of a store that has synced before."""
+        if self._journal_target(conn) is not None:
+            self.install_journal(conn)
 
     @contextmanager
     def _quietly(self, conn: sqlite3.Connection) -> Iterator[None]:

@@ -21,6 +21,7 @@ from tests.builders import DB_NAME, make_draft, make_message, start_session
 
 pytestmark = pytest.mark.asyncio
 
+CLOUD = "firestore:test-project/(default)"
 LATER = "9999-01-01T00:00:00.000000+00:00"  # "now" far ahead: every row is due
 EARLIER = "2000-01-01T00:00:00.000000+00:00"
 
@@ -29,6 +30,7 @@ EARLIER = "2000-01-01T00:00:00.000000+00:00"
 async def synced(data_dir: Path) -> AsyncIterator[SyncedStore]:
     store = SyncedStore(data_dir / DB_NAME)
     assert (await store.open()).is_usable
+    await store.journal_for(CLOUD)
     yield store
     await store.close()
 
@@ -51,13 +53,76 @@ async def sent_all(store: SyncedStore) -> list[tuple[DocumentKind, Operation]]:
     return [(entry.kind, entry.operation) for entry in entries]
 
 
-async def test_a_local_only_store_journals_nothing(data_dir: Path) -> None:
-    store = SqliteStore(data_dir / DB_NAME)
+@pytest.mark.parametrize("store_class", [SqliteStore, SyncedStore])
+async def test_a_store_that_never_synced_journals_nothing(
+    data_dir: Path, store_class: type[SqliteStore]
+) -> None:
+    store = store_class(data_dir / DB_NAME)
     await store.open()
     user = await store.local_user()
     await store.create_assistant(make_draft(), user.id)
     await store.close()
     assert outbox_rows(data_dir / DB_NAME) == []
+
+
+async def test_switching_sync_on_puts_everything_stored_in_the_outbox_once(
+    data_dir: Path,
+) -> None:
+    store = SyncedStore(data_dir / DB_NAME)
+    await store.open()
+    try:
+        user = await store.local_user()
+        await store.create_assistant(make_draft(), user.id)
+        session = await start_session(store, user, None)
+        await store.add_messages([make_message(session.id, "kept from before")])
+
+        assert await store.journal_for(CLOUD) == 7  # user, bot, 2 prompts, config, session, msg
+        assert await store.journal_for(CLOUD) == 0  # the same cloud again: nothing twice
+
+        entries = await store.claim_ready(LATER, 100)
+        [user_entry] = [e for e in entries if e.kind is DocumentKind.USER]
+        # Full values, counted once in the cloud (the journal counts deltas from here on).
+        assert user_entry.increments == {
+            "sessions_started": 1,
+            "sessions_ended": 0,
+            "bots_created": 1,
+        }
+        [session_entry] = [e for e in entries if e.kind is DocumentKind.SESSION]
+        assert session_entry.increments == {"message_count": 1}
+        await store.add_messages([make_message(session.id, "after")])
+        # Journalled from here on: the message, and the session again (its row is being sent).
+        assert (await store.outbox_counts()).pending == 9
+    finally:
+        await store.close()
+
+
+async def test_another_cloud_gets_everything_again_and_nothing_meant_for_the_first(
+    synced: SyncedStore, me: User
+) -> None:
+    await synced.create_assistant(make_draft(), me.id)
+    assert (await synced.outbox_counts()).pending == 5
+
+    added = await synced.journal_for("firestore:other-project/(default)")
+
+    assert added == 5  # user, bot, two prompts, config: each once
+    assert (await synced.outbox_counts()).pending == 5
+
+
+async def test_the_journal_is_kept_at_every_open_once_sync_was_on(data_dir: Path) -> None:
+    store = SyncedStore(data_dir / DB_NAME)
+    await store.open()
+    await store.journal_for(CLOUD)
+    user = await store.local_user()
+    await store.close()
+
+    again = SyncedStore(data_dir / DB_NAME)
+    await again.open()
+    try:
+        await again.create_assistant(make_draft(), user.id)
+        kinds = [e.kind for e in await again.claim_ready(LATER, 100)]
+        assert DocumentKind.BOT in kinds
+    finally:
+        await again.close()
 
 
 async def test_creating_an_assistant_names_each_document_it_writes_with_the_counter_delta(
@@ -234,6 +299,7 @@ async def test_the_store_says_when_the_outbox_grew(synced: SyncedStore, me: User
 async def test_pending_writes_survive_closing_and_reopening(data_dir: Path) -> None:
     store = SyncedStore(data_dir / DB_NAME)
     await store.open()
+    await store.journal_for(CLOUD)
     user = await store.local_user()
     await store.create_assistant(make_draft(), user.id)
     await store.close()

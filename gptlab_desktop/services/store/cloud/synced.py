@@ -1,9 +1,12 @@
-"""The store of a user who syncs: SQLite for every read, and every write journalled for the cloud.
+"""The SQLite store of a user who syncs, or may: SQLite for every read, every write journalled.
 
 ``SyncedStore`` is the SQLite store (the local cache: browsing, search and export work with the
-cloud unreachable) whose connection journals every change into the outbox in the change's own
-transaction (``sqlite_outbox``). It tells whoever listens that the outbox has grown
-(``on_change``), so the replayer (``cloud/replayer``) sends soon after a write, not on a timer.
+cloud unreachable) that, once sync has been switched on (``journal_for``), journals every
+change into the outbox in the change's own transaction (``sqlite_outbox``) — at every open from
+then on, so a write made while the cloud is off still reaches it later. Before that it is
+exactly the local store, at the cost of one settings read at open. It tells whoever listens
+when an operation changed rows (``on_change``), so the replayer (``cloud/replayer``) sends soon
+after a write, not on a timer.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class SyncedStore(OutboxTables, SqliteStore):
     def _do_open(self) -> StoreHealth:
         health = super()._do_open()
         if health.is_usable:
-            self.install_journal(self._db)
+            self._install_journal_if_kept(self._db)
         return health
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
