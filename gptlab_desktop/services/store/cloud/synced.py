@@ -17,13 +17,13 @@ from typing import ParamSpec, TypeVar
 
 from gptlab_desktop.services.store.base import StoreHealth
 from gptlab_desktop.services.store.sqlite import SqliteStore
-from gptlab_desktop.services.store.sqlite_outbox import OutboxTables
+from gptlab_desktop.services.store.sqlite_pull import PullTables
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class SyncedStore(OutboxTables, SqliteStore):
+class SyncedStore(PullTables, SqliteStore):
     """The SQLite store, journalling every change into its outbox for the replayer."""
 
     def __init__(self, path: Path) -> None:
