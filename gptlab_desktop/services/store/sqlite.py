@@ -65,6 +65,55 @@ class SqliteStore(AssistantTables, SessionTables, MessageTables, Store):
                 row = conn.execute(_LOCAL_USER_QUERY).fetchone()
             return user_from_row(row)
 
+    async def adopt_local_user(self, user_id: str) -> User:
+        """Make ``user_id`` the local user: joining a synced account made on another machine.
+
+        Everything the previous local user owns here (sessions, assistants, counts) moves to
+        the adopted id in one transaction, so nothing made on this machine before it joined is
+        lost or left behind. Adopting the current local user changes nothing.
+        """
+        if not user_id or "/" in user_id:
+            raise ValueError("A user id is non-empty and has no slash.")
+        return await self._run(self._do_adopt_local_user, user_id)
+
+    def _do_adopt_local_user(self, user_id: str) -> User:
+        current = self._do_local_user()
+        if current.id == user_id:
+            return current
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+                conn.execute(
+                    "INSERT INTO users (id, user_hash, created_date, last_modified_date, "
+                    "sessions_started, sessions_ended, bots_created) "
+                    "SELECT ?, user_hash, created_date, ?, sessions_started, sessions_ended, "
+                    "bots_created FROM users WHERE id = ?",
+                    (user_id, to_text(utcnow()), current.id),
+                )
+            else:  # already pulled: what this machine counted is added to it
+                conn.execute(
+                    "UPDATE users SET "
+                    "sessions_started = sessions_started + :started, "
+                    "sessions_ended = sessions_ended + :ended, "
+                    "bots_created = bots_created + :bots, last_modified_date = :now "
+                    "WHERE id = :id",
+                    {
+                        "started": current.sessions_started,
+                        "ended": current.sessions_ended,
+                        "bots": current.bots_created,
+                        "now": to_text(utcnow()),
+                        "id": user_id,
+                    },
+                )
+            for statement in (
+                "UPDATE sessions SET user_id = :new WHERE user_id = :old",
+                "UPDATE bots SET creator_user_id = :new WHERE creator_user_id = :old",
+                "UPDATE local_user SET user_id = :new WHERE only_row = 1",
+                "DELETE FROM users WHERE id = :old",
+            ):
+                conn.execute(statement, {"new": user_id, "old": current.id})
+            log.info("Local user adopted from another machine's account")
+            return user_from_row(conn.execute(_LOCAL_USER_QUERY).fetchone())
+
     async def record_user_hash(self, user_id: str, user_hash: str) -> User:
         """Write GPT Lab's ``user_hash`` on the user (and its ``user_hash`` record); the id stays.
 

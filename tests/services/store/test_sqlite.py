@@ -124,6 +124,46 @@ async def test_get_user_reads_back_a_user_and_none_for_unknown_ids(
     assert await store.get_user("nobody") is None
 
 
+@pytest.mark.asyncio
+async def test_adopting_a_users_id_moves_everything_made_here_to_it(
+    store: SqliteStore, user: User, data_dir: Path
+) -> None:
+    assistant = await store.create_assistant(make_draft(), user.id)
+    session = await start_session(store, user, assistant.id)
+    joined = new_id()  # the id of the account made on another machine
+
+    adopted = await store.adopt_local_user(joined)
+
+    assert adopted.id == joined == (await store.local_user()).id
+    assert (adopted.sessions_started, adopted.bots_created) == (1, 1)
+    moved = await store.get_session(session.id)
+    assert moved is not None and moved.user_id == joined
+    assert (await store.get_assistant(assistant.id)).creator_user_id == joined  # type: ignore[union-attr]
+    assert await store.get_user(user.id) is None
+    assert await store.adopt_local_user(joined) == adopted  # again: nothing changes
+    with raw(data_dir) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+@pytest.mark.asyncio
+async def test_adopting_a_user_already_pulled_adds_what_was_counted_here(
+    store: SqliteStore, user: User, data_dir: Path
+) -> None:
+    await start_session(store, user, None)
+    joined = new_id()
+    with raw(data_dir) as conn:  # the account's row, as a pull leaves it
+        conn.execute(
+            "INSERT INTO users (id, created_date, last_modified_date, sessions_started) "
+            "VALUES (?, '2026-01-01T00:00:00.000000+00:00', "
+            "'2026-01-01T00:00:00.000000+00:00', 10)",
+            (joined,),
+        )
+
+    adopted = await store.adopt_local_user(joined)
+
+    assert adopted.sessions_started == 11
+
+
 # -- threads, files, speed ------------------------------------------------------------------
 
 
