@@ -319,3 +319,15 @@ class EncryptionAlreadySetUp(ServiceError):
             "Encryption is already set up for this history. To use it on this computer, enter "
             "its recovery kit; to protect it differently, change the passphrase."
         )
+
+
+class EncryptionNotSetUp(ServiceError):
+    """Something only an existing encrypted history has was asked for before there is one."""
+
+    title = "Encryption not set up"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "There is no encrypted history yet: nothing has been encrypted, so there is nothing "
+            "to unlock and no recovery kit to show."
+        )
