@@ -202,6 +202,12 @@ class Vault:
             key = await crypto.unwrap_data_key_async(record, secret)
             await self._save_secret_key(record.user_id, kit.secret_key)
             if wrapped is not None:
+                here = await self._record()
+                if here is not None and here.key_id != record.key_id:
+                    # This machine had set up a history of its own; the joined one wins.
+                    log.warning(
+                        "This machine's own encryption set-up is replaced by the joined history"
+                    )
                 await self._store_record(wrapped)
             self._data_key, self._user_id = key, record.user_id
             log.info("Joined the encrypted history with its recovery kit")

@@ -541,3 +541,18 @@ async def test_the_secret_key_lives_in_the_secret_service_and_nowhere_in_the_dat
     for content in files:
         assert kit.secret_key not in content and key._key not in content
         assert base64.urlsafe_b64encode(kit.secret_key) not in content
+
+
+async def test_joining_replaces_a_set_up_of_this_machines_own_and_says_so(
+    first: Machine, second: Machine, caplog: pytest.LogCaptureFixture
+) -> None:
+    vault = first.vault()
+    kit = await vault.set_up()
+    key = await vault.data_key()
+    await second.vault().data_key()  # the second machine had started a history of its own
+
+    joined = await second.vault().join(kit, wrapped=await cloud_record(first, vault))
+
+    assert joined == key
+    assert await second.vault().data_key() == key
+    assert "replaced by the joined history" in caplog.text
