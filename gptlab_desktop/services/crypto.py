@@ -98,7 +98,7 @@ _DAMAGED = (
 def associated_data_for(
     *parts: str,
     role: str | None = None,
-    state: str | None = None,
+    state: str | int | None = None,
     created_date: datetime | None = None,
     revision: int | None = None,
 ) -> bytes:
@@ -106,10 +106,11 @@ def associated_data_for(
 
     The convention is ``(user id, document path, field)`` positionally, then what else the
     document says about the ciphertext by name: a message's ``role`` and ``state`` (enum values
-    or their text), its ``created_date`` (timezone-aware; bound to the microsecond, in UTC) and a
-    ``revision`` (the document's write counter, so an older version replayed over a newer one
-    fails). A name left out is not bound. Each part is tagged and length-prefixed, so
-    ("ab", "c") and ("a", "bc") never collide, nor a part with a named one.
+    or their text; a session's ``status`` number as its state), its ``created_date``
+    (timezone-aware; bound to the microsecond, in UTC) and a ``revision`` (the document's write
+    counter, so an older version replayed over a newer one fails). A name left out is not
+    bound. Each part is tagged and length-prefixed, so ("ab", "c") and ("a", "bc") never
+    collide, nor a part with a named one.
     """
     encoded = [_AAD_LABEL]
     for part in parts:

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptlab_desktop.models import ContextMessage, MessageState, Role
+from gptlab_desktop.models import ContextMessage, MessageState, Role, SessionStatus
 from gptlab_desktop.services.crypto import (
     KDF_MEMORY_KIB_RANGE,
     MIN_SECRET_KEY_BYTES,
@@ -522,3 +522,14 @@ def test_a_gptlab_message_does_not_decrypt_with_another_users_hash() -> None:
 
     with pytest.raises(DecryptionFailed, match="GPT Lab message"):
         legacy_decrypt(token, user_hash(NEW_API_KEY))
+
+
+def test_a_sessions_status_number_binds_as_its_state() -> None:
+    started = associated_data_for("u", "sessions/s1", "title", state=SessionStatus.STARTED)
+
+    assert started == associated_data_for(
+        "u", "sessions/s1", "title", state=int(SessionStatus.STARTED)
+    )
+    assert started != associated_data_for(
+        "u", "sessions/s1", "title", state=SessionStatus.COMPLETED
+    )
