@@ -556,3 +556,25 @@ async def test_joining_replaces_a_set_up_of_this_machines_own_and_says_so(
     assert joined == key
     assert await second.vault().data_key() == key
     assert "replaced by the joined history" in caplog.text
+
+
+async def test_the_default_key_derivation_runs_off_the_event_loop(first: Machine) -> None:
+    vault = Vault(SecretStore(first.keyring), first.store)  # the real cost: ~0.2 s of Argon2id
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+
+    async def tick() -> None:
+        nonlocal longest
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            longest = max(longest, loop.time() - before)
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        await vault.set_up(PASSPHRASE)
+        await Vault(SecretStore(first.keyring), first.store).unlock(PASSPHRASE)
+    finally:
+        ticker.cancel()
+
+    assert longest < 0.15  # the loop kept turning (a derivation on it would stall ~0.2 s)
