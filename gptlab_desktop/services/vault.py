@@ -103,6 +103,7 @@ class Vault:
         self._kdf = kdf
         self._data_key: DataKey | None = None
         self._user_id: str | None = None
+        self._has_reported_retired_record = False
         # One change at a time: set-up, joining and re-wrapping must not interleave.
         self._lock = asyncio.Lock()
 
@@ -130,7 +131,7 @@ class Vault:
         record = await self._record()
         if record is None:
             return VaultState.NOT_SET_UP
-        if await self._secret_key_for(record.user_id) is None:
+        if await self._secret_key_for(record.user_id) is None and not self._kit_fits(record):
             return VaultState.NEEDS_RECOVERY_KIT
         return VaultState.NEEDS_PASSPHRASE if record.has_passphrase else VaultState.READY
 
@@ -229,10 +230,10 @@ class Vault:
             record = await self._record()
             if record is None:
                 raise EncryptionNotSetUp()
-            secret_key = await self._secret_key_for(record.user_id)
-            if secret_key is None:
-                raise RecoveryKitRequired()
+            secret_key, from_kit = await self._secret_key_to_open(record)
             key = await crypto.unwrap_data_key_async(record, SyncSecret(secret_key, old))
+            if from_kit:
+                await self._save_secret_key(record.user_id, secret_key)
             rewrapped = await run_blocking(
                 crypto.wrap_data_key,
                 key,
@@ -251,9 +252,7 @@ class Vault:
             record = await self._record()
             if record is None:
                 raise EncryptionNotSetUp()
-            secret_key = await self._secret_key_for(record.user_id)
-            if secret_key is None:
-                raise RecoveryKitRequired()
+            secret_key, _from_kit = await self._secret_key_to_open(record)
             # The same check as unlocking, so the kit is never shown to someone who cannot.
             await crypto.unwrap_data_key_async(record, SyncSecret(secret_key, passphrase))
             return RecoveryKit(record.user_id, secret_key)
@@ -283,20 +282,29 @@ class Vault:
         return kit
 
     async def _open_locked(self, record: WrappedKey, passphrase: str) -> None:
-        secret_key = await self._secret_key_for(record.user_id)
-        from_kit = False
-        if secret_key is None:
-            kit = self._configured_kit
-            if kit is None:
-                raise RecoveryKitRequired()
-            if kit.user_id != record.user_id:
-                raise WrongRecoveryKit(_KIT_OF_ANOTHER_USER)
-            secret_key, from_kit = kit.secret_key, True
+        secret_key, from_kit = await self._secret_key_to_open(record)
         key = await crypto.unwrap_data_key_async(record, SyncSecret(secret_key, passphrase))
         if from_kit:
             await self._save_secret_key(record.user_id, secret_key)
             log.info("Joined the encrypted history with the configured recovery kit")
         self._data_key, self._user_id = key, record.user_id
+
+    async def _secret_key_to_open(self, record: WrappedKey) -> tuple[bytes, bool]:
+        """The keyring's secret key for ``record``, else the configured kit's (True: from the
+        kit, to be saved once it has opened the record); ``RecoveryKitRequired`` if neither."""
+        secret_key = await self._secret_key_for(record.user_id)
+        if secret_key is not None:
+            return secret_key, False
+        kit = self._configured_kit
+        if kit is None:
+            raise RecoveryKitRequired()
+        if kit.user_id != record.user_id:
+            raise WrongRecoveryKit(_KIT_OF_ANOTHER_USER)
+        return kit.secret_key, True
+
+    def _kit_fits(self, record: WrappedKey) -> bool:
+        kit = self._configured_kit
+        return kit is not None and kit.user_id == record.user_id
 
     # -- the record ---------------------------------------------------------------------------
 
@@ -312,10 +320,12 @@ class Vault:
             raise DecryptionFailed(_DAMAGED_RECORD)
         if crypto.is_api_key_wrapped(data):
             # See the module docstring: retired, never unwrapped; the next set-up replaces it.
-            log.warning(
-                "Found a data key wrapped by the API key (from an earlier version); it protected "
-                "nothing and is replaced by one under the sync secret"
-            )
+            if not self._has_reported_retired_record:
+                self._has_reported_retired_record = True
+                log.warning(
+                    "Found a data key wrapped by the API key (from an earlier version); it "
+                    "protected nothing and is replaced by one under the sync secret"
+                )
             return None
         return WrappedKey.from_dict(data)
 
