@@ -44,7 +44,14 @@ from enum import StrEnum
 
 from gptlab_desktop.services import crypto
 from gptlab_desktop.services.aio import run_blocking
-from gptlab_desktop.services.crypto import DEFAULT_KDF, DataKey, KdfParams, SyncSecret, WrappedKey
+from gptlab_desktop.services.crypto import (
+    DEFAULT_KDF,
+    MIN_SECRET_KEY_BYTES,
+    DataKey,
+    KdfParams,
+    SyncSecret,
+    WrappedKey,
+)
 from gptlab_desktop.services.errors import (
     DecryptionFailed,
     EncryptionAlreadySetUp,
@@ -65,6 +72,10 @@ CLOUD_DATA_KEY_FIELD = "data_key"
 _KEYRING_FORMAT = 1
 
 _DAMAGED_RECORD = "Your stored encryption key is damaged, so your encrypted history cannot be read."
+_DAMAGED_KEYRING = (
+    "The secret key in your system keyring is damaged. Enter your recovery kit to read your "
+    "history."
+)
 _KIT_OF_ANOTHER_USER = (
     "This recovery kit belongs to another user's history (its user ID is different), so it "
     "cannot open this one."
@@ -346,10 +357,7 @@ class Vault:
         except (ValueError, KeyError, TypeError):
             # Never quoted: it is the secret. Left in place, not overwritten, for the user.
             log.warning("The sync secret in the keyring is unreadable; it is left as it is")
-            raise DecryptionFailed(
-                "The secret key in your system keyring is damaged. Enter your recovery kit to "
-                "read your history."
-            ) from None
+            raise DecryptionFailed(_DAMAGED_KEYRING) from None
         return {str(user): str(value) for user, value in keys.items()}
 
     async def _secret_key_for(self, user_id: str) -> bytes | None:
@@ -357,12 +365,12 @@ class Vault:
         if encoded is None:
             return None
         try:
-            return base64.urlsafe_b64decode(encoded.encode("ascii"))
+            secret_key = base64.urlsafe_b64decode(encoded.encode("ascii"))
         except (binascii.Error, ValueError):
-            raise DecryptionFailed(
-                "The secret key in your system keyring is damaged. Enter your recovery kit to "
-                "read your history."
-            ) from None
+            secret_key = b""
+        if len(secret_key) < MIN_SECRET_KEY_BYTES:
+            raise DecryptionFailed(_DAMAGED_KEYRING)
+        return secret_key
 
     async def _save_secret_key(self, user_id: str, secret_key: bytes) -> None:
         keys = await self._secret_keys()

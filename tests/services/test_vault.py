@@ -428,14 +428,24 @@ async def test_a_record_demanding_gigabytes_is_refused_without_trying(first: Mac
         await asyncio.wait_for(first.vault().data_key(), timeout=2)
 
 
-async def test_a_damaged_secret_in_the_keyring_is_reported_and_left_alone(first: Machine) -> None:
-    await first.vault().data_key()
+@pytest.mark.parametrize(
+    "damage",
+    ["{not json", '{"version": 1, "keys": []}', "USER-SHORT-KEY"],
+    ids=["not-json", "not-a-map", "short-key"],
+)
+async def test_a_damaged_secret_in_the_keyring_is_reported_and_left_alone(
+    first: Machine, damage: str
+) -> None:
+    vault = first.vault()
+    await vault.data_key()
     entry = (SERVICE_NAME, SecretName.SYNC_SECRET.value)
-    first.keyring.secrets[entry] = "{not json"
+    if damage == "USER-SHORT-KEY":
+        damage = json.dumps({"version": 1, "keys": {vault.user_id: "c2hvcnQ="}})
+    first.keyring.secrets[entry] = damage
 
     with pytest.raises(DecryptionFailed, match="keyring is damaged"):
         await first.vault().data_key()
-    assert first.keyring.secrets[entry] == "{not json"
+    assert first.keyring.secrets[entry] == damage
 
 
 # -- migration from the API-key wrap --------------------------------------------------------------
