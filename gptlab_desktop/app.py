@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop import __version__
-from gptlab_desktop.config import AppConfig, apply_to_libraries, resolve_config
+from gptlab_desktop.config import AppConfig, ConfigError, apply_to_libraries, resolve_config
 from gptlab_desktop.paths import AppPaths, create_private_file, ensure_created
 from gptlab_desktop.services.errors import ServiceError
 
@@ -275,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         # --version, --help or a usage error: argparse has already said what it had to say.
         return done.code if isinstance(done.code, int) else int(done.code is not None)
-    config = resolve_config(args.data_dir)
+    try:
+        config = resolve_config(args.data_dir)
+    except ConfigError as error:
+        # Before logging exists: the one place to say it is the terminal.
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
+        return 2
     paths = config.paths
     try:
         ensure_created(paths)

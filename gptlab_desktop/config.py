@@ -7,6 +7,10 @@ environment. The environment variables the app understands:
 * ``OPENAI_BASE_URL`` — the AI server (default: OpenAI's own API);
 * ``OPENAI_API_KEY`` — a key to use without saving it (it wins over the saved key);
 * ``TIKTOKEN_CACHE_DIR`` — where tiktoken keeps its encoding files (default: the app's cache);
+* ``GPTLAB_RECOVERY_KIT`` — a recovery kit's text (user id and secret key, never the
+  passphrase): on a first machine it is used instead of a new secret key, on another it joins
+  the encrypted history it opens (``services/vault.py``). A kit that does not read (a typo)
+  stops the start with the reason (``ConfigError``), rather than setting up a second history;
 * ``GPTLAB_STORAGE`` — ``local`` (the default) or ``firestore`` (the user's own project);
 * ``GPTLAB_FIRESTORE_PROJECT``, ``GPTLAB_FIRESTORE_DATABASE`` — that project, and its database
   (default ``(default)``);
@@ -31,9 +35,13 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gptlab_desktop.paths import AppPaths, app_paths
+
+if TYPE_CHECKING:
+    from gptlab_desktop.services.recovery_kit import RecoveryKit
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -45,6 +53,7 @@ FIRESTORE_EMULATOR_ENV = "FIRESTORE_EMULATOR_HOST"
 DEFAULT_FIRESTORE_DATABASE = "(default)"
 
 log = logging.getLogger(__name__)
+RECOVERY_KIT_ENV = "GPTLAB_RECOVERY_KIT"
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -57,6 +66,10 @@ def is_openai_url(url: str | None) -> bool:
     """
     host = urlsplit((url or OPENAI_BASE_URL).strip()).hostname
     return host == urlsplit(OPENAI_BASE_URL).hostname
+
+
+class ConfigError(ValueError):
+    """A setting's value cannot be used; the sentence names the setting and why, never a secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +193,9 @@ class AppConfig:
     # Where tiktoken's files live; None: the app's cache folder.
     tiktoken_cache_dir: Path | None = None
     storage: StorageSettings = field(default_factory=StorageSettings)
+    # GPTLAB_RECOVERY_KIT, read; None: a first machine makes a new secret key. Its repr is safe,
+    # but it is a secret's holder, so it stays out of this one's.
+    recovery_kit: RecoveryKit | None = field(default=None, repr=False)
 
     @property
     def tokenizer_cache_dir(self) -> Path:
@@ -201,10 +217,27 @@ def resolve_ai_endpoint(environ: Mapping[str, str]) -> AiEndpoint:
     )
 
 
+def resolve_recovery_kit(environ: Mapping[str, str]) -> RecoveryKit | None:
+    """The recovery kit in ``GPTLAB_RECOVERY_KIT``, or None; ``ConfigError`` if it does not read."""
+    text = _value(environ, RECOVERY_KIT_ENV)
+    if text is None:
+        return None
+    # Imported only when set: --version and a plain start stay as cheap as before.
+    from gptlab_desktop.services.recovery_kit import RecoveryKit
+
+    try:
+        return RecoveryKit.parse(text)
+    except ValueError as error:
+        raise ConfigError(f"{RECOVERY_KIT_ENV} cannot be used: {error}") from None
+
+
 def resolve_config(
     data_dir: str | None = None, environ: Mapping[str, str] | None = None
 ) -> AppConfig:
-    """The configuration of a run: ``--data-dir`` (``data_dir``) and the environment."""
+    """The configuration of a run: ``--data-dir`` (``data_dir``) and the environment.
+
+    Raises ``ConfigError`` when a value cannot be used (``GPTLAB_RECOVERY_KIT``).
+    """
     env = os.environ if environ is None else environ
     tiktoken_dir = _value(env, TIKTOKEN_CACHE_ENV)
     paths = app_paths(data_dir, env)
@@ -213,6 +246,7 @@ def resolve_config(
         ai=resolve_ai_endpoint(env),
         tiktoken_cache_dir=Path(tiktoken_dir) if tiktoken_dir else None,
         storage=resolve_storage(read_storage_settings(paths.storage_file), env),
+        recovery_kit=resolve_recovery_kit(env),
     )
 
 

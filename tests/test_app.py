@@ -340,3 +340,17 @@ def test_the_services_repr_holds_no_api_key(tmp_path) -> None:
     services = build_services(config)
     assert "sk-test-do-not-print" not in repr(services)
     assert "sk-test-do-not-print" not in repr(config)
+
+
+def test_the_vault_is_given_the_configured_recovery_kit_and_no_repr_shows_it(tmp_path) -> None:
+    from gptlab_desktop.app import build_services
+    from gptlab_desktop.config import resolve_config
+    from gptlab_desktop.services.recovery_kit import RecoveryKit
+
+    kit = RecoveryKit.generate("Ab3dEfGh1jKlMnOpQr5t")
+    config = resolve_config(str(tmp_path / "data"), {"GPTLAB_RECOVERY_KIT": kit.text})
+    services = build_services(config)
+
+    assert services.vault._configured_kit == kit
+    shown = repr(services) + repr(config) + repr(services.vault)
+    assert not any(group in shown for group in kit.code.split("-")[1:])

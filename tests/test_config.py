@@ -10,6 +10,7 @@ from gptlab_desktop.config import (
     OPENAI_BASE_URL,
     AiEndpoint,
     CloudCredentials,
+    ConfigError,
     StorageMode,
     StorageSettings,
     apply_to_libraries,
@@ -17,6 +18,7 @@ from gptlab_desktop.config import (
     resolve_ai_endpoint,
     resolve_config,
 )
+from gptlab_desktop.services.recovery_kit import RecoveryKit
 
 
 def test_without_overrides_the_endpoint_is_openais_and_has_no_key() -> None:
@@ -150,3 +152,48 @@ def test_the_emulator_address_is_handed_to_the_firestore_library(tmp_path: Path)
     apply_to_libraries(config, environ)
 
     assert environ["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:9"
+
+
+# -- GPTLAB_RECOVERY_KIT -------------------------------------------------------------------------
+
+
+def test_without_a_recovery_kit_a_first_machine_makes_its_own(tmp_path: Path) -> None:
+    assert resolve_config(str(tmp_path), {}).recovery_kit is None
+    assert resolve_config(str(tmp_path), {"GPTLAB_RECOVERY_KIT": "  "}).recovery_kit is None
+
+
+def test_the_recovery_kit_is_read_into_a_typed_value(tmp_path: Path) -> None:
+    kit = RecoveryKit.generate("Ab3dEfGh1jKlMnOpQr5t")
+
+    for text in (kit.text, kit.one_line):
+        config = resolve_config(str(tmp_path), {"GPTLAB_RECOVERY_KIT": text})
+        assert config.recovery_kit == kit
+
+
+def test_a_recovery_kit_with_a_typo_is_a_config_error_naming_the_variable(tmp_path: Path) -> None:
+    kit = RecoveryKit.generate("Ab3dEfGh1jKlMnOpQr5t")
+    typo = kit.one_line.replace(kit.user_id, kit.user_id.lower())
+
+    with pytest.raises(ConfigError, match=r"GPTLAB_RECOVERY_KIT cannot be used: .*typo") as caught:
+        resolve_config(str(tmp_path), {"GPTLAB_RECOVERY_KIT": typo})
+
+    assert kit.code not in str(caught.value)
+
+
+def test_the_recovery_kit_is_never_in_the_configs_repr(tmp_path: Path) -> None:
+    kit = RecoveryKit.generate("Ab3dEfGh1jKlMnOpQr5t")
+    config = resolve_config(str(tmp_path), {"GPTLAB_RECOVERY_KIT": kit.text})
+
+    shown = repr(config)
+    assert kit.code not in shown and "recovery_kit=" not in shown
+
+
+def test_a_bad_recovery_kit_stops_the_start_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gptlab_desktop.app import main
+
+    monkeypatch.setenv("GPTLAB_RECOVERY_KIT", "User ID: x Secret key: GL1-0000")
+
+    assert main(["--data-dir", str(tmp_path)]) == 2
+    assert "GPTLAB_RECOVERY_KIT cannot be used" in capsys.readouterr().err

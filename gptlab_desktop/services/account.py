@@ -1,4 +1,4 @@
-"""Who the user is and which API key the app uses: the one owner of the key and the data key.
+"""Who the user is and which API key the app uses: the one owner of the API key.
 
 The key. ``OPENAI_API_KEY`` from the environment wins whenever it is set, and is never copied
 into the keyring unasked. Otherwise the key is the one saved in the OS keyring (``SecretStore``)
@@ -6,38 +6,33 @@ into the keyring unasked. Otherwise the key is the one saved in the OS keyring (
 A key is saved only after the configured server has accepted it (``verify_and_save``), so a
 typo never replaces a working key.
 
-The data key. Message bodies bound for the cloud are encrypted with the user's random data key
-(``services/crypto.py``). Its record is stored only *wrapped* under a key derived from the API
-key, in the store's settings (``WRAPPED_DATA_KEY_SETTING``); the unwrapped key lives in memory
-for this run. Replacing the API key re-wraps that record, so history stays readable. Removing
-the key leaves the record as it is: history encrypted under the removed key opens again only
-with that key (``crypto`` says so in its ``DecryptionFailed`` sentence).
+The data key is not here: it is the vault's (``services/vault.py``), opened by a sync secret
+that never leaves the machine. The API key is sent to the AI provider with every request, so it
+is never key material, and replacing or removing it changes nothing about encrypted history.
 
 Identity. The user is the store's local user, a random id (``Store.local_user``), whatever the
 key. While a real OpenAI key is in use its hash (``services/identity.py``) is recorded on that
 user as GPT Lab's ``user_hash`` field, never used to find the user. ``user_hash`` gives
 ``LOCAL_USER_HASH`` without any key: it is not a hex string, so it can never equal a real key's
-hash. Without a key there is no data key (nothing can be encrypted for the cloud without a key
-to protect it).
+hash. The hash is recorded only for a key of OpenAI's kind used with OpenAI's API
+(``identity.is_openai_key``): a compatible server's placeholder (``EMPTY``, ``ollama``) is no
+identity worth GPT Lab's field.
 
 Secrets stay secret: no key material appears in a log line, a ``repr`` or an exception message.
-Qt-free; every blocking step (keyring, key derivation, SQLite) runs off the event loop.
+Qt-free; every blocking step (keyring, hashing, SQLite) runs off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
 from gptlab_desktop.config import API_KEY_ENV, AiEndpoint
 from gptlab_desktop.models import User
-from gptlab_desktop.services import crypto
-from gptlab_desktop.services.crypto import DataKey, WrappedKey
-from gptlab_desktop.services.errors import DecryptionFailed, LlmTimeout, ServiceError
-from gptlab_desktop.services.identity import user_hash_async
+from gptlab_desktop.services.errors import LlmTimeout
+from gptlab_desktop.services.identity import is_openai_key, user_hash_async
 from gptlab_desktop.services.llm import LlmClient, LlmSettings
 from gptlab_desktop.services.secrets import (
     ApiKey,
@@ -52,11 +47,9 @@ log = logging.getLogger(__name__)
 
 # The identity of the one local user when no API key is in use (see the module docstring).
 LOCAL_USER_HASH = "local-user-without-api-key"
-WRAPPED_DATA_KEY_SETTING = "account.wrapped_data_key"
 # How long a key check may take in all; a server that does not answer is not a verdict.
 CHECK_TIMEOUT_S = 20.0
 _CHECK_CONNECT_TIMEOUT_S = 10.0
-_DAMAGED_RECORD = "Your stored encryption key is damaged, so your encrypted history cannot be read."
 
 
 class KeyLocation(StrEnum):
@@ -87,20 +80,8 @@ class KeyState:
         return self.api_key is not None
 
 
-class NoDataKey(ServiceError):
-    """Encryption was asked for while no API key is in use to protect the data key."""
-
-    title = "API key needed"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Your history is encrypted with a key protected by your API key. Add your API key "
-            "in Settings to read or sync it."
-        )
-
-
 class Account:
-    """The current user's API key (environment, keyring or memory), identity and data key."""
+    """The current user's API key (environment, keyring or memory) and identity."""
 
     def __init__(
         self,
@@ -118,11 +99,9 @@ class Account:
         self._check_timeout_s = check_timeout_s
         self._saved: ApiKey | None = None
         self._is_loaded = False
-        self._data_key: DataKey | None = None
         self._user_hashes: dict[str, str] = {}
         self._commits: set[asyncio.Future[KeyState]] = set()
-        # One change at a time: a re-wrap must not interleave with another re-wrap or with the
-        # first creation of the data key.
+        # One change at a time: a save must not interleave with a removal.
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -207,23 +186,16 @@ class Account:
         return await asyncio.shield(commit)
 
     async def replace(self, new_key: str) -> KeyState:
-        """Make ``new_key`` the saved key, re-wrapping the data key so history stays readable.
+        """Make ``new_key`` the saved key (encrypted history is not the API key's business).
 
         Does not ask the server (``verify_and_save`` does, then calls this). The key is saved in
         the keyring, or in memory for this run when no keyring is usable. While
-        ``OPENAI_API_KEY`` is set it stays the key in use, and the data key is left as it is.
+        ``OPENAI_API_KEY`` is set it stays the key in use.
         """
         new_key = _clean(new_key)
         async with self._lock:
-            old = self.api_key
-            from_env = self._source.environment_key()
-            in_use_after = from_env.value if from_env is not None else new_key
-            if old is not None and old.value != in_use_after:
-                await self._rewrap_data_key(old.value, in_use_after)
             await self._source.save(new_key)
             self._saved = ApiKey(new_key, from_environment=False)
-            if old is None or old.value != in_use_after:
-                self._data_key_changed_owner()
         state = self.state
         log.info("API key saved (%s)", state.location.value)
         return state
@@ -231,12 +203,8 @@ class Account:
     async def remove(self) -> KeyState:
         """Forget the saved key (keyring and memory); an environment key still applies."""
         async with self._lock:
-            before = self.api_key
             await self._source.forget()
             self._saved = None
-            after = self.api_key
-            if after is None or before is None or before.value != after.value:
-                self._data_key_changed_owner()
         state = self.state
         log.info("Saved API key removed (now %s)", state.location.value)
         return state
@@ -258,75 +226,12 @@ class Account:
     async def current_user(self) -> User:
         """The store's local user; with a real OpenAI key in use, its hash recorded on it."""
         user = await self._store.local_user()
-        if self.api_key is not None and self.endpoint.is_openai:
+        key = self.api_key
+        if key is not None and self.endpoint.is_openai and is_openai_key(key.value):
             user_hash = await self.user_hash()
             if user.user_hash != user_hash:
                 user = await self._store.record_user_hash(user.id, user_hash)
         return user
-
-    # -- the data key ------------------------------------------------------------------------
-
-    async def data_key(self) -> DataKey:
-        """The user's data key for this run: unwrapped from its record, or created with it.
-
-        Raises ``NoDataKey`` without an API key, ``DecryptionFailed`` when the record was
-        wrapped under another key (use that key once, then replace it), ``StoreError`` when the
-        store cannot be used.
-        """
-        async with self._lock:
-            key = self.api_key
-            if key is None:
-                raise NoDataKey()
-            if self._data_key is not None:
-                return self._data_key
-            wrapped = await self._wrapped_data_key()
-            if wrapped is None:
-                data_key, wrapped = await crypto.create_data_key_async(key.value)
-                await self._store_wrapped_data_key(wrapped)
-                log.info("Created a new data key")
-            else:
-                data_key = await crypto.unwrap_data_key_async(wrapped, key.value)
-            self._data_key = data_key
-            return data_key
-
-    async def wrapped_data_key(self) -> WrappedKey | None:
-        """The stored (wrapped) data key record, if any: safe to upload."""
-        return await self._wrapped_data_key()
-
-    async def _wrapped_data_key(self) -> WrappedKey | None:
-        text = await self._store.get_setting(WRAPPED_DATA_KEY_SETTING)
-        if text is None:
-            return None
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise DecryptionFailed(_DAMAGED_RECORD) from None
-        if not isinstance(data, dict):
-            raise DecryptionFailed(_DAMAGED_RECORD)
-        return WrappedKey.from_dict(data)
-
-    async def _store_wrapped_data_key(self, wrapped: WrappedKey) -> None:
-        await self._store.set_setting(WRAPPED_DATA_KEY_SETTING, json.dumps(wrapped.to_dict()))
-
-    async def _rewrap_data_key(self, old_secret: str, new_secret: str) -> None:
-        """Re-wrap the record for ``new_secret``; without a record, or one ``old_secret`` cannot
-        open, there is nothing this key change can carry over (logged, not raised)."""
-        wrapped = await self._wrapped_data_key()
-        if wrapped is None:
-            return
-        try:
-            rewrapped = await crypto.rewrap_async(wrapped, old_secret, new_secret)
-        except DecryptionFailed:
-            # The record belongs to an earlier key; data_key() will say so when asked.
-            log.warning("The data key record was not wrapped under the previous API key")
-            return
-        await self._store_wrapped_data_key(rewrapped)
-        log.info("Data key re-wrapped for the new API key")
-
-    def _data_key_changed_owner(self) -> None:
-        # The data key itself survives a re-wrap, but whether the new key can open the record
-        # is decided by unwrapping it again; and a removed key must not leave it readable.
-        self._data_key = None
 
 
 def _clean(key: str) -> str:
@@ -340,9 +245,7 @@ def _clean(key: str) -> str:
 __all__ = [
     "API_KEY_ENV",
     "LOCAL_USER_HASH",
-    "WRAPPED_DATA_KEY_SETTING",
     "Account",
     "KeyLocation",
     "KeyState",
-    "NoDataKey",
 ]

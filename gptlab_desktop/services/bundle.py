@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.base import Store
     from gptlab_desktop.services.tokens import TokenCounter
+    from gptlab_desktop.services.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,18 @@ class Services:
 
     @functools.cached_property
     def account(self) -> Account:
-        """The API key in use (environment, keyring or memory) and the data key."""
+        """The API key in use (environment, keyring or memory) and the user's identity."""
         from gptlab_desktop.services.account import Account
 
         return Account(self.secrets, self.store, self.config.ai)
+
+    @functools.cached_property
+    def vault(self) -> Vault:
+        """The data key for the cloud, opened by the sync secret (``GPTLAB_RECOVERY_KIT``, if
+        configured, instead of a new one); never by the API key."""
+        from gptlab_desktop.services.vault import Vault
+
+        return Vault(self.secrets, self.store, recovery_kit=self.config.recovery_kit)
 
     # -- the key ----------------------------------------------------------------------------
     def load_account(self) -> asyncio.Task[KeyState]:

@@ -251,3 +251,83 @@ _FAILURE_KINDS: tuple[tuple[FailureKind, type[ServiceError]], ...] = (
     (FailureKind.CONNECTION_LOST, ConnectionLost),
     (FailureKind.SERVER_UNREACHABLE, ServerUnreachable),
 )
+
+
+# -- The sync secret (services/vault.py, services/recovery_kit.py) ---------------------------------
+
+
+class InvalidRecoveryKit(ServiceError, ValueError):
+    """A recovery kit's text could not be read: something is missing, or a character is wrong.
+
+    Also a ``ValueError``, so parsing code can treat it like any other bad value. The sentence
+    never quotes the kit (it holds the secret key).
+    """
+
+    title = "Recovery kit not accepted"
+
+
+class RecoveryKitRequired(DecryptionFailed):
+    """Encrypted history exists, but this computer does not have the secret key that opens it."""
+
+    title = "Recovery kit needed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your history is encrypted, and this computer does not have its secret key, so it "
+            "cannot be read here. Enter your recovery kit (and your passphrase, if you set one) "
+            "to read it on this computer."
+        )
+
+
+class WrongRecoveryKit(DecryptionFailed):
+    """The recovery kit given is not the one the encrypted history was locked with."""
+
+    title = "Wrong recovery kit"
+
+
+class PassphraseRequired(DecryptionFailed):
+    """The encrypted history is protected by a passphrase, and none was given."""
+
+    title = "Passphrase needed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your encrypted history is protected by a passphrase. Enter it to read your history."
+        )
+
+
+class WrongPassphrase(DecryptionFailed):
+    """The passphrase given does not open the encrypted history."""
+
+    title = "Wrong passphrase"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "That passphrase does not unlock your encrypted history. Check it and try again "
+            "(passphrases are case-sensitive)."
+        )
+
+
+class EncryptionAlreadySetUp(ServiceError):
+    """Set-up was asked for while encrypted history already has its key."""
+
+    title = "Encryption already set up"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Encryption is already set up for this history. To use it on this computer, enter "
+            "its recovery kit; to protect it differently, change the passphrase."
+        )
+
+
+class EncryptionNotSetUp(ServiceError):
+    """Something only an existing encrypted history has was asked for before there is one."""
+
+    title = "Encryption not set up"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "There is no encrypted history yet: nothing has been encrypted, so there is nothing "
+            "to unlock and no recovery kit to show."
+        )

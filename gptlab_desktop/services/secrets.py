@@ -40,6 +40,8 @@ class SecretName(StrEnum):
 
     OPENAI_API_KEY = "openai_api_key"
     FIRESTORE_CREDENTIALS = "firestore_credentials"
+    # The secret keys of the sync secrets (services/vault.py), by user id, as JSON.
+    SYNC_SECRET = "sync_secret"
 
 
 class KeyringState(StrEnum):

@@ -250,7 +250,7 @@ class ApiKeyDialog(QDialog):
                 QMessageBox.Icon.Question,
                 "Remove API Key",
                 "Remove the saved API key from this computer? You will need to enter it again "
-                "to chat. History encrypted with this key opens again only with this key.",
+                "to chat.",
                 QMessageBox.StandardButton.NoButton,
                 self,
             )

@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
     # -- the account --------------------------------------------------------------------------
     @property
     def account(self) -> Account:
-        """The account (API key and data key); built on first use."""
+        """The account (API key and identity); built on first use."""
         return self._services.account
 
     def show_key_state(self, state: KeyState, *, needs_key: bool) -> None:

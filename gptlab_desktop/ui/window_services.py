@@ -39,7 +39,7 @@ class WindowServices(Protocol):
 
     @property
     def account(self) -> Account:
-        """The API key in use and the data key."""
+        """The API key in use and the user's identity."""
 
     @property
     def tokens(self) -> TokenCounter:

@@ -36,6 +36,7 @@ from gptlab_desktop.services.secrets import SecretStore
 from gptlab_desktop.services.store.cloud import documents as cloud_documents
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
+from gptlab_desktop.services.vault import Vault
 from tests.fakes.keyring_daemon import SecretServiceDaemon
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
@@ -146,19 +147,22 @@ async def finished_run(
     store: SqliteStore,
     secret_service: SecretServiceDaemon,
     tiktoken_cache_dir: Path,
-) -> AsyncIterator[tuple[Account, str]]:
+) -> AsyncIterator[tuple[Account, Vault, str]]:
     """A whole session: a mistyped key refused, the right one saved, a chat, a recap, a rating.
 
-    Yields the account and the session id, with the store still open; the log is flushed.
+    Yields the account, the vault and the session id, with the store still open; the log is
+    flushed.
     """
-    account = Account(SecretStore(SecretService.Keyring()), store)
+    secrets = SecretStore(SecretService.Keyring())
+    account = Account(secrets, store)
+    vault = Vault(secrets, store)
     await account.load()
     with pytest.raises(InvalidApiKey):
         await account.verify_and_save(API_KEY[:-1] + "#", server.base_url)
     await account.verify_and_save(API_KEY, server.base_url)
     assert account.api_key is not None
     user = await account.current_user()
-    await account.data_key()
+    await vault.data_key()
 
     llm = LlmClient(LlmSettings(base_url=server.base_url, api_key=account.api_key.value))
     engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
@@ -183,13 +187,13 @@ async def finished_run(
         await llm.aclose()
     for handler in logging.getLogger().handlers:
         handler.flush()
-    yield account, session.id
+    yield account, vault, session.id
 
 
 @pytest.mark.asyncio
 @pytest.mark.keyring_daemon
 async def test_the_api_key_is_nowhere_in_the_data_directory(
-    finished_run: tuple[Account, str],
+    finished_run: tuple[Account, Vault, str],
     paths: AppPaths,
     secret_service: SecretServiceDaemon,
     store: SqliteStore,
@@ -200,13 +204,13 @@ async def test_the_api_key_is_nowhere_in_the_data_directory(
 
     assert found == []
     # The key was used and kept: in the keyring, which is not a file of ours.
-    assert secret_service.stored_secrets() == [API_KEY]
+    assert API_KEY in secret_service.stored_secrets()
 
 
 @pytest.mark.asyncio
 @pytest.mark.keyring_daemon
 async def test_the_run_really_wrote_the_files_that_were_searched(
-    finished_run: tuple[Account, str], paths: AppPaths, store: SqliteStore
+    finished_run: tuple[Account, Vault, str], paths: AppPaths, store: SqliteStore
 ) -> None:
     await store.close()
 
@@ -219,24 +223,28 @@ async def test_the_run_really_wrote_the_files_that_were_searched(
 @pytest.mark.asyncio
 @pytest.mark.keyring_daemon
 async def test_the_data_key_is_nowhere_in_the_data_directory(
-    finished_run: tuple[Account, str], paths: AppPaths, store: SqliteStore
+    finished_run: tuple[Account, Vault, str], paths: AppPaths, store: SqliteStore
 ) -> None:
-    account, _session_id = finished_run
-    data_key = await account.data_key()
+    _account, vault, _session_id = finished_run
+    data_key = await vault.data_key()
+    kit = await vault.recovery_kit()
     await store.close()
 
     # The raw bytes, read from inside the key object: only the wrapped form may be stored.
     assert files_containing(paths.data_dir, data_key._key) == []
+    # Nor the sync secret's key: it lives in the keyring (and in the kit the user keeps).
+    assert files_containing(paths.data_dir, kit.secret_key) == []
+    assert files_containing(paths.data_dir, kit.code.encode()) == []
 
 
 @pytest.mark.asyncio
 @pytest.mark.keyring_daemon
 async def test_the_cloud_documents_of_the_session_hold_no_message_text(
-    finished_run: tuple[Account, str], store: SqliteStore
+    finished_run: tuple[Account, Vault, str], store: SqliteStore
 ) -> None:
-    account, session_id = finished_run
+    account, vault, session_id = finished_run
     user = await account.current_user()
-    cipher = cloud_documents.RecordCipher(await account.data_key(), user.id)
+    cipher = cloud_documents.RecordCipher(await vault.data_key(), user.id)
     session = await store.get_session(session_id)
     messages = await store.list_messages(session_id)
     assert session is not None and session.context and len(messages) > len(USER_MESSAGES)
@@ -244,7 +252,7 @@ async def test_the_cloud_documents_of_the_session_hold_no_message_text(
 
     documents = [
         cloud_documents.session_document(session, cipher),
-        cloud_documents.user_document(user, await account.wrapped_data_key()),
+        cloud_documents.user_document(user, await vault.wrapped_data_key()),
         cloud_documents.user_hash_document(user.user_hash, user.created_date),
         *(cloud_documents.message_document(message, cipher) for message in messages),
     ]

@@ -1,4 +1,4 @@
-"""The account: which API key is used, where it is kept, who the user is, and the data key.
+"""The account: which API key is used, where it is kept, and who the user is.
 
 Against a real Secret Service (gnome-keyring on a private bus), the real openai client talking
 to a loopback server that accepts exactly one key, and a real SQLite file; keyring's own
@@ -8,8 +8,6 @@ to a loopback server that accepts exactly one key, and a real SQLite file; keyri
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,16 +16,12 @@ import pytest_asyncio
 from keyring.backends import SecretService, fail
 
 from gptlab_desktop.config import AiEndpoint
-from gptlab_desktop.services import crypto
 from gptlab_desktop.services.account import (
     LOCAL_USER_HASH,
-    WRAPPED_DATA_KEY_SETTING,
     Account,
     KeyLocation,
-    NoDataKey,
 )
 from gptlab_desktop.services.errors import (
-    DecryptionFailed,
     InvalidApiKey,
     LlmTimeout,
     ServerUnreachable,
@@ -333,110 +327,22 @@ async def test_the_local_user_can_never_be_a_key_holder(store: SqliteStore) -> N
         bytes.fromhex(LOCAL_USER_HASH)
 
 
+@pytest.mark.parametrize("placeholder", ["EMPTY", "ollama", "lm-studio", "sk-short"])
+async def test_a_placeholder_key_records_no_hash_even_with_openais_api(
+    store: SqliteStore, placeholder: str
+) -> None:
+    user = await memory_account(store, placeholder).current_user()
+
+    assert user == await store.local_user()
+    assert user.user_hash is None
+
+
 async def test_the_same_key_is_the_same_user_on_the_next_start(store: SqliteStore) -> None:
     first = await memory_account(store, ENV_KEY).current_user()
 
     again = await memory_account(store, ENV_KEY).current_user()
 
     assert again.id == first.id
-
-
-# -- the data key ------------------------------------------------------------------------------
-
-
-async def test_the_data_key_is_created_once_and_the_same_on_the_next_start(
-    store: SqliteStore,
-) -> None:
-    env_key = ENV_KEY
-    first = await memory_account(store, env_key).data_key()
-
-    again = await memory_account(store, env_key).data_key()
-
-    assert again == first
-
-
-async def test_asking_for_the_data_key_twice_at_once_creates_one(store: SqliteStore) -> None:
-    account = memory_account(store, ENV_KEY)
-
-    first, second = await asyncio.gather(account.data_key(), account.data_key())
-
-    assert first == second
-    assert await memory_account(store, ENV_KEY).data_key() == first
-
-
-async def test_the_data_key_is_stored_only_wrapped(store: SqliteStore) -> None:
-    data_key = await memory_account(store, ENV_KEY).data_key()
-
-    record = await store.get_setting(WRAPPED_DATA_KEY_SETTING)
-
-    assert record is not None
-    raw = data_key._key  # the bytes themselves, to look for them in every usual encoding
-    for form in (raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
-        assert form.rstrip("=") not in record
-    assert ENV_KEY not in record
-    assert crypto.WrappedKey.from_dict(json.loads(record)).ciphertext != raw
-
-
-async def test_there_is_no_data_key_without_an_api_key(store: SqliteStore) -> None:
-    account = memory_account(store)
-    await account.load()
-
-    with pytest.raises(NoDataKey):
-        await account.data_key()
-
-
-async def test_replacing_the_key_keeps_old_history_readable_with_the_new_key(
-    store: SqliteStore, server: FakeOpenAIServer
-) -> None:
-    account = memory_account(store)
-    await account.verify_and_save(GOOD_KEY, server.base_url)
-    associated = crypto.associated_data_for("user", "sessions/s1/messages/m1", "message")
-    old_history = (await account.data_key()).encrypt("What we said last week", associated)
-
-    await account.replace(NEW_KEY)
-
-    # A fresh start with only the new key opens the same data key.
-    fresh = memory_account(store, NEW_KEY)
-    assert (await fresh.data_key()).decrypt(old_history, associated) == "What we said last week"
-
-
-async def test_after_replacing_the_key_the_old_key_no_longer_opens_the_data_key(
-    store: SqliteStore, server: FakeOpenAIServer
-) -> None:
-    account = memory_account(store)
-    await account.verify_and_save(GOOD_KEY, server.base_url)
-    await account.data_key()
-
-    await account.replace(NEW_KEY)
-
-    with pytest.raises(DecryptionFailed):
-        await memory_account(store, GOOD_KEY).data_key()
-
-
-async def test_saving_another_checked_key_rewraps_the_data_key_too(
-    store: SqliteStore, server: FakeOpenAIServer
-) -> None:
-    account = memory_account(store)
-    await account.verify_and_save(GOOD_KEY, server.base_url)
-    before = await account.data_key()
-    server.api_key = NEW_KEY
-
-    await account.verify_and_save(NEW_KEY, server.base_url)
-
-    assert await memory_account(store, NEW_KEY).data_key() == before
-
-
-async def test_history_of_a_removed_key_stays_locked_to_that_key(
-    store: SqliteStore, server: FakeOpenAIServer
-) -> None:
-    account = memory_account(store)
-    await account.verify_and_save(GOOD_KEY, server.base_url)
-    await account.data_key()
-    await account.remove()
-    await account.replace(NEW_KEY)
-
-    with pytest.raises(DecryptionFailed, match="different key"):
-        await account.data_key()
 
 
 # -- nothing leaks -----------------------------------------------------------------------------
@@ -446,7 +352,7 @@ async def test_no_repr_shows_the_key(store: SqliteStore, server: FakeOpenAIServe
     account = memory_account(store)
     state = await account.verify_and_save(GOOD_KEY, server.base_url)
 
-    shown = " ".join([repr(account), repr(state), str(state), repr(await account.data_key())])
+    shown = " ".join([repr(account), repr(state), str(state)])
 
     assert GOOD_KEY not in shown
 
@@ -459,7 +365,7 @@ async def test_no_log_line_mentions_the_key(
     with pytest.raises(InvalidApiKey):
         await account.verify_and_save(WRONG_KEY, server.base_url)
     await account.verify_and_save(GOOD_KEY, server.base_url)
-    await account.data_key()
+    await account.current_user()
     await account.replace(NEW_KEY)
     await account.remove()
 

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from gptlab_desktop.services.identity import (
     USER_HASH_ITERATIONS,
+    is_openai_key,
     legacy_fernet_key,
     user_hash,
     user_hash_async,
@@ -38,7 +39,7 @@ def test_user_hash_of_a_non_ascii_key_hashes_its_utf8_bytes() -> None:
     assert user_hash("sk-clé-✓") == gptlab_hash_user_string("sk-clé-✓")
 
 
-def test_user_hash_is_the_same_every_time_so_it_can_be_the_lookup_key() -> None:
+def test_user_hash_is_the_same_every_time_as_gpt_labs_was() -> None:
     assert user_hash(API_KEY) == user_hash(API_KEY)
 
 
@@ -76,3 +77,15 @@ def test_legacy_fernet_key_is_a_valid_fernet_key() -> None:
 def test_legacy_fernet_key_refuses_something_that_is_not_a_user_hash() -> None:
     with pytest.raises(ValueError, match="hexadecimal"):
         legacy_fernet_key("not-a-hash")
+
+
+@pytest.mark.parametrize(
+    "key", ["sk-proj-" + "a1" * 40, "sk-" + "Z" * 48, "sk-svcacct-" + "x9" * 30, " sk-" + "k" * 30]
+)
+def test_keys_of_openais_kind_are_recognised(key: str) -> None:
+    assert is_openai_key(key)
+
+
+@pytest.mark.parametrize("key", ["EMPTY", "ollama", "lm-studio", "sk-no", "", "not-sk-" + "a" * 40])
+def test_placeholders_and_other_keys_are_not_openai_keys(key: str) -> None:
+    assert not is_openai_key(key)

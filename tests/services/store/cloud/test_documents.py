@@ -26,7 +26,7 @@ from gptlab_desktop.models import (
     User,
     UserLiked,
 )
-from gptlab_desktop.services.crypto import DataKey, create_data_key
+from gptlab_desktop.services.crypto import DataKey, SyncSecret, create_data_key
 from gptlab_desktop.services.errors import DecryptionFailed
 from gptlab_desktop.services.store.cloud import documents
 from gptlab_desktop.services.store.cloud.documents import (
@@ -216,7 +216,7 @@ def test_a_user_reads_back_equal_with_the_wrapped_data_key() -> None:
     user = User(
         USER_ID, "ab" * 32, WHEN, WHEN, sessions_started=3, sessions_ended=2, bots_created=1
     )
-    _key, wrapped = create_data_key("sk-test-some-key-for-wrapping")
+    _key, wrapped = create_data_key(SyncSecret.generate(), user_id=USER_ID)
 
     document = user_document(user, wrapped)
 
