@@ -146,6 +146,20 @@ class SqliteStore(AssistantTables, SessionTables, MessageTables, Store):
                 conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
             )
 
+    async def touch_user(self, user_id: str) -> None:
+        """Mark the user changed now (what the cloud's user document carries changed with it,
+        e.g. the wrapped data key after a new passphrase), so a synced store sends it again."""
+        await self._run(self._do_touch_user, user_id)
+
+    def _do_touch_user(self, user_id: str) -> None:
+        with self._transaction() as conn:
+            touched = conn.execute(
+                "UPDATE users SET last_modified_date = ? WHERE id = ?",
+                (to_text(utcnow()), user_id),
+            )
+            if touched.rowcount == 0:
+                raise NotFound("This user is not known.")
+
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, if any."""
         return await self._run(self._do_get_user, user_id)

@@ -312,3 +312,11 @@ async def test_pending_writes_survive_closing_and_reopening(data_dir: Path) -> N
         assert (await again.outbox_counts()).pending == 9
     finally:
         await again.close()
+
+
+async def test_touching_the_user_sends_its_document_again(synced: SyncedStore, me: User) -> None:
+    await synced.touch_user(me.id)
+
+    [entry] = await synced.claim_ready(LATER, 100)
+    assert (entry.kind, entry.doc_id) == (DocumentKind.USER, me.id)
+    assert entry.increments == {"sessions_started": 0, "sessions_ended": 0, "bots_created": 0}
