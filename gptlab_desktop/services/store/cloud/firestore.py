@@ -42,14 +42,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as google_errors
 from google.api_core.retry_async import AsyncRetry
 from google.auth import exceptions as auth_errors
-from google.auth.credentials import Credentials
 from google.cloud import firestore
 
 from gptlab_desktop.models import (
@@ -86,6 +85,7 @@ from gptlab_desktop.services.errors import (
 from gptlab_desktop.services.store.base import ShowcaseEntry, Store, StoreHealth
 from gptlab_desktop.services.store.cloud import documents as docs
 from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
+from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 from gptlab_desktop.services.store.cloud.writes import CloudWrite, CollectionKind, WriteKind
 
 log = logging.getLogger(__name__)
@@ -104,29 +104,6 @@ REQUIRED_INDEXES = (
 
 # The fields of a bot that an edit writes: everything but its counters.
 _BOT_COUNTERS = docs.COUNTER_FIELDS[docs.BOTS]
-
-
-@dataclass(frozen=True, slots=True)
-class FirestoreSettings:
-    """Where the user's data lives and how long a call may take.
-
-    ``credentials`` is a ``google.auth`` credentials object (a service account's, say); None
-    means Application Default Credentials, or none at all against an emulator (the google
-    library itself reads ``FIRESTORE_EMULATOR_HOST``; ``config.py`` decides it for the app).
-    """
-
-    project_id: str
-    database_id: str = "(default)"
-    credentials: Credentials | None = field(default=None, repr=False)
-    # One attempt of one call.
-    rpc_timeout_s: float = 4.0
-    # All attempts of one call together (the retry's deadline).
-    retry_deadline_s: float = 4.0
-
-    @property
-    def overall_deadline_s(self) -> float:
-        """The most one store call waits on the network, retries included."""
-        return self.rpc_timeout_s + self.retry_deadline_s + 1.0
 
 
 class _DocumentExists(Exception):
@@ -843,7 +820,20 @@ class FirestoreStore(Store):
                 changes += 1
                 continue
             assistant = docs.bot_from_document(bot)
-            versions = await self._active_versions(assistant)
+            active = (
+                docs.prompt_path(bot_id, assistant.active_initial_prompt_id),
+                docs.prompt_path(bot_id, assistant.active_summary_prompt_id),
+                docs.model_config_path(bot_id, assistant.active_model_config_id),
+            )
+            if all(path in found for path in active):
+                # Already on shipped versions (read above): no second read at each start.
+                versions = (
+                    docs.prompt_from_document(found[active[0]]),
+                    docs.prompt_from_document(found[active[1]]),
+                    docs.model_config_from_document(found[active[2]]),
+                )
+            else:
+                versions = await self._active_versions(assistant)
             _changed, updated = self._draft_writes(
                 assistant,
                 versions,
@@ -1186,7 +1176,10 @@ def showcase_ids(entry: ShowcaseEntry) -> tuple[str, str, str, str]:
 def cloud_error(error: Exception) -> CloudError | NotFound:
     """The app's typed error for a google library failure, with a sentence for the user (the
     server's own words only where they name no data: a field, a limit)."""
-    if isinstance(error, google_errors.RetryError | google_errors.ServiceUnavailable):
+    if isinstance(
+        error,
+        google_errors.RetryError | google_errors.ServiceUnavailable | auth_errors.TransportError,
+    ):
         return CloudUnavailable()
     if isinstance(error, google_errors.DeadlineExceeded):
         return CloudUnavailable(

@@ -38,11 +38,8 @@ from gptlab_desktop.services.errors import (
 from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.cloud import documents as docs
 from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
-from gptlab_desktop.services.store.cloud.firestore import (
-    FirestoreSettings,
-    FirestoreStore,
-    showcase_ids,
-)
+from gptlab_desktop.services.store.cloud.firestore import FirestoreStore, showcase_ids
+from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 from gptlab_desktop.services.store.cloud.writes import CloudWrite, CollectionKind
 from tests.builders import make_draft, make_message, make_session
 from tests.fakes.firestore_emulator import EMULATOR_HOST_ENV, free_port
@@ -78,6 +75,13 @@ async def raw(client: firestore.AsyncClient, path: str) -> dict[str, Any]:
     snapshot = await client.document(path).get()
     assert snapshot.exists, path
     return snapshot.to_dict()
+
+
+async def commit_times(client: firestore.AsyncClient, *paths: str) -> set[object]:
+    """The update times of documents: one value when one commit wrote them all."""
+    snapshots = [await client.document(path).get() for path in paths]
+    assert all(snapshot.exists for snapshot in snapshots)
+    return {snapshot.update_time for snapshot in snapshots}
 
 
 async def paths_under(client: firestore.AsyncClient, collection: str) -> set[str]:
@@ -464,6 +468,65 @@ async def test_settings_round_trip(cloud: FirestoreStore, me: User) -> None:
 
     assert await cloud.get_setting("account.example") == "two"
     assert await cloud.get_setting("account.other") is None
+
+
+# -- one commit per change ---------------------------------------------------------------------
+
+
+async def test_creating_an_assistant_is_one_commit(
+    cloud: FirestoreStore, me: User, raw_db: firestore.AsyncClient
+) -> None:
+    assistant = await cloud.create_assistant(make_draft(), me.id)
+
+    bot = f"bots/{assistant.id}"
+    assert (
+        len(
+            await commit_times(
+                raw_db,
+                f"users/{me.id}",
+                bot,
+                f"{bot}/prompts/{assistant.active_initial_prompt_id}",
+                f"{bot}/prompts/{assistant.active_summary_prompt_id}",
+                f"{bot}/model_configs/{assistant.active_model_config_id}",
+            )
+        )
+        == 1
+    )
+
+
+async def test_a_chat_turn_is_one_commit(
+    cloud: FirestoreStore, me: User, raw_db: firestore.AsyncClient
+) -> None:
+    _assistant, session = await a_session_with_assistant(cloud, me)
+    question = make_message(session.id, "question")
+    reply = make_message(session.id, "reply", role=Role.ASSISTANT)
+
+    await cloud.add_messages(
+        [question, reply], context=(ContextMessage(Role.USER, "question", utcnow()),)
+    )
+
+    base = f"sessions/{session.id}"
+    times = await commit_times(
+        raw_db, base, f"{base}/messages/{question.id}", f"{base}/messages/{reply.id}"
+    )
+    assert len(times) == 1
+
+
+async def test_ending_a_session_is_one_commit(
+    cloud: FirestoreStore, me: User, raw_db: firestore.AsyncClient
+) -> None:
+    assistant, session = await a_session_with_assistant(cloud, me)
+
+    await cloud.end_session(session.id, SessionStatus.ABANDONED_BY_USER)
+
+    times = await commit_times(
+        raw_db,
+        f"sessions/{session.id}",
+        f"users/{me.id}",
+        f"bots/{assistant.id}",
+        f"bots/{assistant.id}/prompts/{session.bot_initial_prompt_id}",
+    )
+    assert len(times) == 1
 
 
 # -- the replayer's API ----------------------------------------------------------------------------
