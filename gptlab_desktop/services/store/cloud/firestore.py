@@ -26,8 +26,10 @@ How it writes:
 Bounded waits: every call has a per-attempt ``timeout`` and an ``AsyncRetry`` with a short
 deadline, and an overall bound on top, so an unreachable host fails in seconds with
 ``CloudUnavailable`` instead of the client's minutes. A commit is retried only on
-``ServiceUnavailable`` (the request did not get through); a commit whose answer was lost is not
-resent, because increments would count twice.
+``ServiceUnavailable`` (nearly always: no connection was made), never on a deadline, whose
+commit may have landed: resending it would count its increments twice. A batch with markers
+is safe either way (a resent one fails with ``AlreadyApplied``); the store's own methods send
+none, so a commit whose answer is lost after it landed can, rarely, count once more.
 
 What Firestore cannot do here: ``search_messages`` (the bodies are encrypted; the synced store
 searches its local copy) raises ``CloudSearchUnsupported``. Lists are ordered on the client, so no
@@ -280,10 +282,13 @@ class FirestoreStore(Store):
                     batch.create(ref, data)
                 stamped.add(write.path)
                 count += 1
-            if write.marker_id is not None:
-                marker = docs.applied_write_document(self._user_id, write.marker_id, now)
-                batch.create(db.document(marker.path), marker.data)
-                count += 1
+        # One marker per outbox entry, however many writes it brought: a second create of the
+        # same marker in one batch would fail the batch as if it had landed before.
+        markers = dict.fromkeys(w.marker_id for w in writes if w.marker_id is not None)
+        for marker_id in markers:
+            marker = docs.applied_write_document(self._user_id, marker_id, now)
+            batch.create(db.document(marker.path), marker.data)
+            count += 1
         # A changed message stamps its session, so a pull finds it below the changed sessions.
         for write in writes:
             if write.kind is WriteKind.DELETE or docs.collection_of(write.path) != docs.MESSAGES:
@@ -308,19 +313,21 @@ class FirestoreStore(Store):
     async def commit(self, writes: Sequence[CloudWrite]) -> None:
         """Send ``writes`` as one atomic batch (all land or none).
 
-        For each write with a ``marker_id`` the batch also creates
-        ``users/{user}/applied_writes/{marker_id}``, so sending the same batch again fails with
-        ``AlreadyApplied`` and counts nothing twice (``applied_markers`` then tells which
-        writes had landed). ``NotFound`` for an update of a missing document; ``CloudRefused``
-        for a write the server refuses (retrying it cannot help); ``CloudUnavailable`` when
-        Firestore cannot be reached in time.
+        For each ``marker_id`` of the writes (several writes may share one) the batch also
+        creates ``users/{user}/applied_writes/{marker_id}``, so sending a batch again fails
+        with ``AlreadyApplied`` naming the markers that had landed, and counts nothing twice:
+        the replayer drops those entries and sends the rest. ``NotFound`` for an update of a
+        missing document; ``CloudRefused`` for a write the server refuses (retrying it cannot
+        help); ``CloudUnavailable`` when Firestore cannot be reached in time.
         """
         try:
             await self._send(writes)
         except _DocumentExists:
-            markers = tuple(write.marker_id for write in writes if write.marker_id is not None)
-            if markers:
-                raise AlreadyApplied(markers) from None
+            markers = dict.fromkeys(w.marker_id for w in writes if w.marker_id is not None)
+            # Only on this failure path: which markers made it fail, if any did.
+            landed = await self.applied_markers(markers) if markers else set()
+            if landed:
+                raise AlreadyApplied(tuple(m for m in markers if m in landed)) from None
             raise CloudRefused("a document to create exists already.") from None
 
     async def applied_markers(self, marker_ids: Iterable[str]) -> set[str]:

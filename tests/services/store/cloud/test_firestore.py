@@ -550,6 +550,36 @@ async def test_a_replayed_batch_with_a_marker_is_refused_and_counts_once(
     assert await cloud.applied_markers([marker, new_id()]) == {marker}
 
 
+async def test_writes_sharing_a_marker_land_once_and_a_replay_names_that_marker(
+    cloud: FirestoreStore, me: User
+) -> None:
+    marker = new_id()
+    user = docs.user_path(me.id)
+    writes = [
+        CloudWrite.increment(user, {"sessions_started": 1}, marker_id=marker),
+        CloudWrite.increment(user, {"sessions_ended": 1}, marker_id=marker),
+    ]
+    await cloud.commit(writes)
+    fresh = CloudWrite.increment(user, {"bots_created": 1}, marker_id=new_id())
+
+    with pytest.raises(AlreadyApplied) as refused:
+        await cloud.commit([*writes, fresh])
+
+    assert refused.value.marker_ids == (marker,)
+    stored = await cloud.get_user(me.id)
+    assert stored is not None
+    assert (stored.sessions_started, stored.sessions_ended, stored.bots_created) == (1, 1, 0)
+
+
+async def test_creating_an_existing_document_without_a_landed_marker_is_refused(
+    cloud: FirestoreStore, me: User
+) -> None:
+    existing = docs.user_document(me)
+
+    with pytest.raises(CloudRefused):
+        await cloud.commit([CloudWrite.create(existing, marker_id=new_id())])
+
+
 async def test_a_multi_document_change_is_one_atomic_commit(
     cloud: FirestoreStore, me: User, cipher: RecordCipher, raw_db: firestore.AsyncClient
 ) -> None:
