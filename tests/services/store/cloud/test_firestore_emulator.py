@@ -35,3 +35,15 @@ def test_stopping_the_emulator_frees_its_port() -> None:
     emulator.stop()
 
     assert not _is_listening(port)
+
+
+def test_without_gcloud_the_reason_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    reason = missing_reason()
+
+    assert reason is not None
+    assert "apt-get install google-cloud-cli-firestore-emulator" in reason
+    assert "gcloud components install cloud-firestore-emulator" in reason
