@@ -73,6 +73,7 @@ from gptlab_desktop.models import (
     stable_id,
     utcnow,
 )
+from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import (
     AlreadyApplied,
     CloudError,
@@ -151,25 +152,32 @@ class FirestoreStore(Store):
 
     # -- life -------------------------------------------------------------------------------
     async def open(self) -> StoreHealth:
-        """Make the client (no network call yet: reachability shows on the first call)."""
+        """Make the client; never raises, reports. No Firestore call is made yet (reachability
+        shows on the first one), but finding Application Default Credentials may probe the
+        network, so the client is made off the event loop."""
         if self._client is not None:
             return StoreHealth(is_usable=True, path=self._where)
         try:
-            self._client = firestore.AsyncClient(
-                project=self._settings.project_id,
-                database=self._settings.database_id,
-                credentials=self._settings.credentials,
-            )
+            self._client = await run_blocking(self._make_client)
         except auth_errors.DefaultCredentialsError:
             self._problem = (
                 "No Google credentials were found for your Firestore project. Choose a "
                 "service account file or sign in with Application Default Credentials."
             )
-            return StoreHealth(False, self._problem, self._where)
-        except (ValueError, google_errors.GoogleAPIError) as error:
-            self._problem = f"Your Firestore project could not be opened ({error})."
+        except (ValueError, google_errors.GoogleAPIError, auth_errors.GoogleAuthError) as error:
+            self._problem = f"Your Firestore project could not be opened ({_short(error)})."
+        if self._client is None:
+            log.warning("Cloud store not usable: %s", self._problem)
             return StoreHealth(False, self._problem, self._where)
         return StoreHealth(is_usable=True, path=self._where)
+
+    def _make_client(self) -> firestore.AsyncClient:
+        # The grpc channel is made at the first call, on the event loop's thread.
+        return firestore.AsyncClient(
+            project=self._settings.project_id,
+            database=self._settings.database_id,
+            credentials=self._settings.credentials,
+        )
 
     @property
     def _where(self) -> str:

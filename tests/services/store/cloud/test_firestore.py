@@ -34,6 +34,7 @@ from gptlab_desktop.services.errors import (
     CloudUnavailable,
     NotFound,
     ReadOnlyAssistant,
+    StoreUnavailable,
 )
 from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.cloud import documents as docs
@@ -648,3 +649,22 @@ async def test_an_unreachable_host_fails_within_seconds_as_cloud_unavailable(
 
     assert time.monotonic() - started < 10
     await store.close()
+
+
+async def test_without_credentials_open_reports_the_problem_instead_of_raising(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, cipher: RecordCipher
+) -> None:
+    monkeypatch.delenv(EMULATOR_HOST_ENV, raising=False)
+    # No ADC file, no gcloud configuration, and no metadata server to ask.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    store = FirestoreStore(FirestoreSettings(project_id="no-credentials"), cipher)
+
+    health = await store.open()
+
+    assert not health.is_usable
+    assert health.problem and "credentials" in health.problem.lower()
+    with pytest.raises(StoreUnavailable):
+        await store.local_user()
