@@ -62,6 +62,7 @@ from typing import Any
 from gptlab_desktop.models import (
     SESSION_SCHEMA_VERSION,
     Assistant,
+    AssistantDraft,
     ContextMessage,
     Message,
     MessageDetails,
@@ -224,6 +225,21 @@ def session_path(session_id: str) -> str:
 def message_path(session_id: str, message_id: str) -> str:
     """``sessions/{session}/messages/{id}``."""
     return f"{session_path(session_id)}/{MESSAGES}/{_segment(message_id)}"
+
+
+def showcase_ids(key: str, draft: AssistantDraft) -> tuple[str, str, str, str]:
+    """The ids of a showcased assistant and of its shipped versions (bot, initial prompt,
+    summary prompt, model config), the same on every machine: the bot's from its key, each
+    version's from the key and the version's content, so a changed prompt is a new version and
+    changing it back finds the old one. Every store that keeps the showcase uses these, so the
+    local cache and the cloud name it alike."""
+    config = json.dumps(draft.model_config.to_dict(), sort_keys=True)
+    return (
+        stable_id("showcase", key),
+        stable_id("showcase", key, "prompt", PromptType.INITIAL.value, draft.initial_prompt),
+        stable_id("showcase", key, "prompt", PromptType.SUMMARY.value, draft.summary_prompt),
+        stable_id("showcase", key, "model_config", config),
+    )
 
 
 def tombstone_path(user_id: str, deleted_path: str) -> str:

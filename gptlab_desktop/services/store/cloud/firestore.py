@@ -41,7 +41,6 @@ none).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
@@ -70,7 +69,6 @@ from gptlab_desktop.models import (
     User,
     UserLiked,
     new_id,
-    stable_id,
     utcnow,
 )
 from gptlab_desktop.services.aio import run_blocking
@@ -797,8 +795,8 @@ class FirestoreStore(Store):
     async def sync_showcase(self, entries: Sequence[ShowcaseEntry]) -> int:
         """Insert or update showcased assistants by key, in one batch; returns changes.
 
-        Every id is derived from the resources (``showcase_ids``), so every machine names the
-        showcase alike and two machines write one document set, never a copy each. A machine
+        Every id is derived from the resources (``documents.showcase_ids``), so every machine
+        names the showcase alike and two machines write one document set, not a copy each. A machine
         that loses a race to create it (a "must not exist" precondition fails) reads again and
         finds it there.
         """
@@ -810,7 +808,7 @@ class FirestoreStore(Store):
         raise CloudRefused("the showcase kept changing while it was being written.")
 
     async def _sync_showcase_once(self, entries: Sequence[ShowcaseEntry]) -> int:
-        planned = [(entry, showcase_ids(entry)) for entry in entries]
+        planned = [(entry, docs.showcase_ids(entry.key, entry.draft)) for entry in entries]
         paths: list[str] = []
         for _entry, (bot_id, initial_id, summary_id, config_id) in planned:
             paths += [
@@ -1172,20 +1170,6 @@ class FirestoreStore(Store):
         await self._send(
             [CloudWrite.set(docs.setting_document(self._user_id, name, value, utcnow()))]
         )
-
-
-def showcase_ids(entry: ShowcaseEntry) -> tuple[str, str, str, str]:
-    """The ids of a showcased assistant and of its shipped versions, the same on every machine:
-    the bot's from its key, each version's from the key and the version's content (so a
-    changed prompt is a new version, and changing it back finds the old one)."""
-    draft = entry.draft
-    config = json.dumps(draft.model_config.to_dict(), sort_keys=True)
-    return (
-        stable_id("showcase", entry.key),
-        stable_id("showcase", entry.key, "prompt", PromptType.INITIAL.value, draft.initial_prompt),
-        stable_id("showcase", entry.key, "prompt", PromptType.SUMMARY.value, draft.summary_prompt),
-        stable_id("showcase", entry.key, "model_config", config),
-    )
 
 
 def cloud_error(error: Exception) -> CloudError | NotFound:

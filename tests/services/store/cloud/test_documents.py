@@ -426,3 +426,16 @@ def test_a_marker_lives_under_its_user() -> None:
     marker = documents.applied_write_document(USER_ID, "outbox-17", WHEN)
 
     assert marker.path == f"users/{USER_ID}/applied_writes/outbox-17"
+
+
+def test_showcase_ids_follow_the_key_and_each_versions_content() -> None:
+    from tests.builders import make_draft
+
+    ids = documents.showcase_ids("socrates", make_draft())
+    edited = documents.showcase_ids("socrates", make_draft(summary_prompt="Sum it up."))
+
+    assert ids == documents.showcase_ids("socrates", make_draft())
+    assert len(set(ids)) == 4
+    assert edited[0] == ids[0] and edited[1] == ids[1] and edited[3] == ids[3]
+    assert edited[2] != ids[2]
+    assert documents.showcase_ids("plato", make_draft())[0] != ids[0]

@@ -39,7 +39,7 @@ from gptlab_desktop.services.errors import (
 from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.cloud import documents as docs
 from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
-from gptlab_desktop.services.store.cloud.firestore import FirestoreStore, showcase_ids
+from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
 from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 from gptlab_desktop.services.store.cloud.writes import CloudWrite, CollectionKind
 from tests.builders import make_draft, make_message, make_session
@@ -270,7 +270,7 @@ async def test_two_machines_syncing_the_same_showcase_write_it_once(
         f"bots/{stable_id('showcase', 'socrates')}",
         f"bots/{stable_id('showcase', 'plato')}",
     }
-    bot_id, initial_id, summary_id, config_id = showcase_ids(entries[0])
+    bot_id, initial_id, summary_id, config_id = docs.showcase_ids(entries[0].key, entries[0].draft)
     assert await paths_under(raw_db, f"bots/{bot_id}/prompts") == {
         f"bots/{bot_id}/prompts/{initial_id}",
         f"bots/{bot_id}/prompts/{summary_id}",
@@ -296,16 +296,16 @@ async def test_a_changed_showcase_prompt_is_a_new_version_and_changing_it_back_r
 
     assert await cloud.sync_showcase([second]) == 1
     assert await cloud.sync_showcase([first]) == 1
-    bot_id = showcase_ids(first)[0]
+    bot_id = docs.showcase_ids(first.key, first.draft)[0]
 
     prompts = await cloud.list_prompts(bot_id, PromptType.INITIAL)
     assert len(prompts) == 2
     assistant = await cloud.get_assistant(bot_id)
     assert assistant is not None
-    assert assistant.active_initial_prompt_id == showcase_ids(first)[1]
+    assert assistant.active_initial_prompt_id == docs.showcase_ids(first.key, first.draft)[1]
     assert {p.id: p.is_active for p in prompts} == {
-        showcase_ids(first)[1]: True,
-        showcase_ids(second)[1]: False,
+        docs.showcase_ids(first.key, first.draft)[1]: True,
+        docs.showcase_ids(second.key, second.draft)[1]: False,
     }
 
 
