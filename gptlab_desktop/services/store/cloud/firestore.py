@@ -35,7 +35,7 @@ What Firestore cannot do here: ``search_messages`` (the bodies are encrypted; th
 searches its local copy) raises ``CloudSearchUnsupported``. Lists are ordered on the client, so no
 composite index is needed; ``changed_since`` on sessions and bots filters on two fields, which in
 a real project needs the composite indexes named in ``REQUIRED_INDEXES`` (the emulator needs
-none).
+none; docs/firestore.md has the commands that create them).
 """
 
 from __future__ import annotations
