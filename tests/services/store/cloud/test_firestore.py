@@ -572,6 +572,43 @@ async def test_writes_sharing_a_marker_land_once_and_a_replay_names_that_marker(
     assert (stored.sessions_started, stored.sessions_ended, stored.bots_created) == (1, 1, 0)
 
 
+async def test_a_replayer_that_drops_landed_entries_sends_everything_exactly_once(
+    cloud: FirestoreStore, me: User, cipher: RecordCipher
+) -> None:
+    session = make_session(me.id, None)
+    message = make_message(session.id, SECRET)
+    user = docs.user_path(me.id)
+    entries = {
+        "start": [
+            CloudWrite.set(docs.session_document(session, cipher), marker_id="start"),
+            CloudWrite.increment(user, {"sessions_started": 1}, marker_id="start"),
+        ],
+        "turn": [
+            CloudWrite.set(docs.message_document(message, cipher), marker_id="turn"),
+            CloudWrite.increment(
+                docs.session_path(session.id), {"message_count": 1}, marker_id="turn"
+            ),
+        ],
+        "end": [CloudWrite.increment(user, {"sessions_ended": 1}, marker_id="end")],
+    }
+    await cloud.commit(entries["start"] + entries["turn"])  # landed, but say the answer was lost
+
+    pending = list(entries)
+    while pending:
+        try:
+            await cloud.commit([write for name in pending for write in entries[name]])
+        except AlreadyApplied as landed:
+            pending = [name for name in pending if name not in landed.marker_ids]
+        else:
+            pending = []
+
+    stored = await cloud.get_user(me.id)
+    assert stored is not None and (stored.sessions_started, stored.sessions_ended) == (1, 1)
+    assert (await cloud.get_session(session.id)).message_count == 1  # type: ignore[union-attr]
+    assert await cloud.list_messages(session.id) == [message]
+    assert await cloud.applied_markers(entries) == set(entries)
+
+
 async def test_creating_an_existing_document_without_a_landed_marker_is_refused(
     cloud: FirestoreStore, me: User
 ) -> None:
