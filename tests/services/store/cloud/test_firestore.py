@@ -4,6 +4,7 @@ machines, replays that count once, and typed errors within seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -287,6 +288,30 @@ async def test_two_machines_syncing_the_same_showcase_write_it_once(
         await machine.close()
 
 
+async def test_two_machines_racing_to_write_the_showcase_write_it_once(
+    emulator_project: str, raw_db: firestore.AsyncClient
+) -> None:
+    from gptlab_desktop.services.crypto import DataKey
+
+    entries = [ShowcaseEntry("socrates", make_draft())]
+    machines = [
+        FirestoreStore(
+            FirestoreSettings(project_id=emulator_project),
+            RecordCipher(DataKey.generate(), new_id()),
+        )
+        for _ in range(2)
+    ]
+    for machine in machines:
+        await machine.open()
+
+    changes = await asyncio.gather(*(machine.sync_showcase(entries) for machine in machines))
+
+    assert sorted(changes) == [0, 1]
+    assert len(await paths_under(raw_db, "bots")) == 1
+    for machine in machines:
+        await machine.close()
+
+
 async def test_a_changed_showcase_prompt_is_a_new_version_and_changing_it_back_reuses_the_old(
     cloud: FirestoreStore,
 ) -> None:
@@ -456,6 +481,24 @@ async def test_deleting_a_session_removes_its_messages_and_leaves_one_tombstone(
     assert [docs.tombstone_from_document(t).path for t in tombstones] == [f"sessions/{session.id}"]
     with pytest.raises(NotFound):
         await cloud.delete_session(session.id)
+
+
+async def test_a_session_too_long_for_one_batch_is_deleted_whole(
+    cloud: FirestoreStore, me: User, raw_db: firestore.AsyncClient
+) -> None:
+    session = await cloud.create_session(make_session(me.id, None))
+    start = utcnow()
+    await cloud.add_messages(
+        [
+            make_message(session.id, f"message {n}", created_date=start + timedelta(seconds=n))
+            for n in range(300)
+        ]
+    )
+
+    await cloud.delete_session(session.id)
+
+    assert await paths_under(raw_db, f"sessions/{session.id}/messages") == set()
+    assert await cloud.get_session(session.id) is None
 
 
 async def test_search_is_refused_with_a_reason(cloud: FirestoreStore) -> None:
