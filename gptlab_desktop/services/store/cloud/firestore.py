@@ -103,6 +103,9 @@ REQUIRED_INDEXES = (
     "bots: showcased ASC, server_modified_date ASC",
 )
 
+# Queries of one pull in flight at once.
+_PARALLEL_QUERIES = 8
+
 # The fields of a bot that an edit writes: everything but its counters.
 _BOT_COUNTERS = docs.COUNTER_FIELDS[docs.BOTS]
 
@@ -393,7 +396,15 @@ class FirestoreStore(Store):
         ]
 
     async def _gather_queries(self, queries: Iterable[Any]) -> list[CloudDocument]:
-        results = await asyncio.gather(*(self._query(query) for query in queries))
+        """The documents of several queries, a few at a time (one per changed session can be
+        many)."""
+        gate = asyncio.Semaphore(_PARALLEL_QUERIES)
+
+        async def run(query: Any) -> list[CloudDocument]:
+            async with gate:
+                return await self._query(query)
+
+        results = await asyncio.gather(*(run(query) for query in queries))
         return [document for result in results for document in result]
 
     # -- users ------------------------------------------------------------------------------
