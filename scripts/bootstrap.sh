@@ -93,3 +93,16 @@ ensure_venv() {
     printf '%s' "$stamp" > "$VENV/.gptlab-installed"
   fi
 }
+
+# Why the Firestore tests (marker `firestore`) cannot run here, or nothing: they need the
+# official emulator, which gcloud starts on Java. Nothing is downloaded at test time.
+FIRESTORE_EMULATOR_HINT="sudo apt-get install google-cloud-cli-firestore-emulator openjdk-17-jre-headless (or: gcloud components install cloud-firestore-emulator)"
+firestore_emulator_problem() {
+  local gcloud
+  gcloud="$(command -v gcloud 2>/dev/null)" || { echo "gcloud is not installed"; return 0; }
+  command -v java >/dev/null 2>&1 || { echo "Java is not installed"; return 0; }
+  local sdk_root
+  sdk_root="$(dirname "$(dirname "$(readlink -f "$gcloud")")")"
+  [ -d "$sdk_root/platform/cloud-firestore-emulator" ] \
+    || echo "gcloud has no Firestore emulator component"
+}

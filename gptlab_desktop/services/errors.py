@@ -331,3 +331,59 @@ class EncryptionNotSetUp(ServiceError):
             "There is no encrypted history yet: nothing has been encrypted, so there is nothing "
             "to unlock and no recovery kit to show."
         )
+
+
+# -- The cloud store (services/store/cloud/) ------------------------------------------------------
+
+
+class CloudError(StoreError):
+    """The user's Firestore project could not do what was asked."""
+
+    title = "Cloud storage problem"
+
+
+class CloudUnavailable(CloudError):
+    """Firestore did not answer in time (no network, wrong address, service down)."""
+
+    title = "Cloud storage not reachable"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "Your Firestore project could not be reached. Check your network connection; "
+            "your changes are kept on this computer until it can be reached again."
+        )
+
+
+class CloudRefused(CloudError):
+    """Firestore refused a request (permission, invalid data, missing database); ``reason`` is
+    a short sentence of why, retrying the same request cannot help."""
+
+    title = "Cloud storage refused a change"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Your Firestore project refused the request: {reason}")
+        self.reason = reason
+
+
+class AlreadyApplied(CloudError):
+    """A batch of writes was not sent again because (part of) it reached Firestore before;
+    ``marker_ids`` are the markers of the batch, some of which already exist."""
+
+    title = "Already saved"
+
+    def __init__(self, marker_ids: tuple[str, ...]) -> None:
+        super().__init__("These changes had already reached your Firestore project.")
+        self.marker_ids = marker_ids
+
+
+class CloudSearchUnsupported(CloudError):
+    """Firestore cannot search message bodies: they are stored encrypted."""
+
+    title = "Search not available"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Messages are stored encrypted in your Firestore project, so it cannot search "
+            "them; search runs over the copy kept on this computer."
+        )

@@ -32,6 +32,20 @@ field, a one-way hash of a real OpenAI key (services/identity.py explains why it
 for a user who has used no such key), and the user's wrapped data key is plain because it is
 itself encrypted under a key only the API key opens.
 
+Additions of this app's own (fields and collections GPT Lab did not have; nothing renamed):
+
+* ``server_modified_date`` on every document the app writes, set by the server itself
+  (``SERVER_MODIFIED_FIELD``): what another machine's pull queries, because a client's
+  ``last_modified_date`` of an offline change replayed later can be older than that machine's
+  last pull. ``last_modified_date`` (the client's time of the change) decides conflicts.
+* ``last_modified_date`` on messages (a message changes while it streams, and when regenerated).
+* ``users/{id}/tombstones/{id}``: one per deleted session, message or assistant (its ``path``,
+  ``collection`` and ``deleted_date``), so a deletion reaches the other machines and nothing
+  deleted on one returns from another's cache. Plain: paths and dates only.
+* ``users/{id}/applied_writes/{marker}``: one per replayed outbox entry, created in the same
+  batch as its writes, so a batch sent twice fails instead of counting twice.
+* ``users/{id}/settings/{name}``: the store's small named values (never a secret).
+
 Dates are ``datetime`` values (Firestore stores them as timestamps); ``CloudDocument.to_json``
 gives a JSON form (ISO dates) for an outbox, and the decoders accept either.
 """
@@ -39,7 +53,7 @@ gives a JSON form (ISO dates) for an outbox, and the decoders accept either.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +62,8 @@ from typing import Any
 from gptlab_desktop.models import (
     SESSION_SCHEMA_VERSION,
     Assistant,
+    AssistantDraft,
+    ContextMessage,
     Message,
     MessageDetails,
     MessageState,
@@ -61,6 +77,7 @@ from gptlab_desktop.models import (
     SessionType,
     User,
     UserLiked,
+    stable_id,
 )
 from gptlab_desktop.services.crypto import (
     DataKey,
@@ -79,6 +96,21 @@ PROMPTS = "prompts"
 MODEL_CONFIGS = "model_configs"
 SESSIONS = "sessions"
 MESSAGES = "messages"
+TOMBSTONES = "tombstones"
+APPLIED_WRITES = "applied_writes"
+SETTINGS = "settings"
+
+# Set by the server (a server timestamp) on every document the app writes; pulls query it.
+SERVER_MODIFIED_FIELD = "server_modified_date"
+
+# Counted only with atomic increments, never written as values over an existing document:
+# another machine may have counted meanwhile.
+COUNTER_FIELDS: dict[str, tuple[str, ...]] = {
+    USERS: ("sessions_started", "sessions_ended", "bots_created"),
+    BOTS: ("sessions_started", "sessions_ended"),
+    PROMPTS: ("sessions_started", "sessions_ended"),
+    SESSIONS: ("message_count",),
+}
 
 # The fields sealed with the data key, by collection (documentation and tests read these).
 ENCRYPTED_SESSION_FIELDS = ("messages_str", "title", "recap")
@@ -193,6 +225,44 @@ def session_path(session_id: str) -> str:
 def message_path(session_id: str, message_id: str) -> str:
     """``sessions/{session}/messages/{id}``."""
     return f"{session_path(session_id)}/{MESSAGES}/{_segment(message_id)}"
+
+
+def showcase_ids(key: str, draft: AssistantDraft) -> tuple[str, str, str, str]:
+    """The ids of a showcased assistant and of its shipped versions (bot, initial prompt,
+    summary prompt, model config), the same on every machine: the bot's from its key, each
+    version's from the key and the version's content, so a changed prompt is a new version and
+    changing it back finds the old one. Every store that keeps the showcase uses these, so the
+    local cache and the cloud name it alike."""
+    config = json.dumps(draft.model_config.to_dict(), sort_keys=True)
+    return (
+        stable_id("showcase", key),
+        stable_id("showcase", key, "prompt", PromptType.INITIAL.value, draft.initial_prompt),
+        stable_id("showcase", key, "prompt", PromptType.SUMMARY.value, draft.summary_prompt),
+        stable_id("showcase", key, "model_config", config),
+    )
+
+
+def tombstone_path(user_id: str, deleted_path: str) -> str:
+    """``users/{user}/tombstones/{id}``, the id derived from the deleted document's path."""
+    return f"{user_path(user_id)}/{TOMBSTONES}/{stable_id('tombstone', deleted_path)}"
+
+
+def applied_write_path(user_id: str, marker_id: str) -> str:
+    """``users/{user}/applied_writes/{marker}``."""
+    return f"{user_path(user_id)}/{APPLIED_WRITES}/{_segment(marker_id)}"
+
+
+def setting_path(user_id: str, name: str) -> str:
+    """``users/{user}/settings/{name}``."""
+    return f"{user_path(user_id)}/{SETTINGS}/{_segment(name)}"
+
+
+def collection_of(path: str) -> str:
+    """The name of the collection a document path is in (``messages`` for a message)."""
+    parts = path.split("/")
+    if len(parts) < 2 or len(parts) % 2 or not all(parts):
+        raise ValueError(f"{path!r} is not a document path.")
+    return parts[-2]
 
 
 def _segment(value: str) -> str:
@@ -473,13 +543,17 @@ def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Sess
         )
 
 
-def message_document(message: Message, cipher: RecordCipher) -> CloudDocument:
-    """``sessions/{session}/messages/{id}``, with the body and its details encrypted."""
+def message_document(
+    message: Message, cipher: RecordCipher, *, last_modified_date: datetime | None = None
+) -> CloudDocument:
+    """``sessions/{session}/messages/{id}``, with the body and its details encrypted;
+    ``last_modified_date`` (an addition) is when it last changed, its creation by default."""
     path = message_path(message.session_id, message.id)
     return CloudDocument(
         path,
         {
             "created_date": message.created_date,
+            "last_modified_date": last_modified_date or message.created_date,
             "role": message.role.value,
             "state": message.state.value,
             "message": cipher.seal(message.message, path, "message"),
@@ -514,6 +588,145 @@ def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Mess
             state=MessageState(data.get("state", MessageState.COMPLETE.value)),
             meta=meta,
         )
+
+
+# -- changes to part of a document --------------------------------------------------------------
+
+
+def session_changes(
+    session_id: str,
+    cipher: RecordCipher,
+    *,
+    last_modified_date: datetime,
+    context: Sequence[ContextMessage] | None = None,
+    title: str | None = None,
+    recap: str | None = None,
+    status: SessionStatus | None = None,
+    user_liked: UserLiked | None = None,
+) -> CloudDocument:
+    """The fields of ``sessions/{id}`` that change (the given ones), sealed as in
+    ``session_document``: for an update that leaves the rest, counters included, alone."""
+    path = session_path(session_id)
+    data: dict[str, Any] = {"last_modified_date": last_modified_date}
+    if context is not None:
+        data["messages_str"] = encrypt_context(
+            tuple(context), cipher.data_key, cipher.associated_data(path, "messages_str")
+        )
+    if title is not None:
+        data["title"] = cipher.seal(title, path, "title")
+    if recap is not None:
+        data["recap"] = cipher.seal(recap, path, "recap")
+    if status is not None:
+        data["status"] = int(status)
+    if user_liked is not None:
+        data["user_liked"] = int(user_liked)
+    return CloudDocument(path, data)
+
+
+def message_changes(
+    session_id: str,
+    message_id: str,
+    cipher: RecordCipher,
+    *,
+    text: str,
+    state: MessageState,
+    meta: MessageDetails | None,
+    last_modified_date: datetime,
+) -> CloudDocument:
+    """The fields of a message that change as it streams or is replaced, sealed as in
+    ``message_document``; ``meta=None`` leaves the stored details."""
+    path = message_path(session_id, message_id)
+    data: dict[str, Any] = {
+        "message": cipher.seal(text, path, "message"),
+        "state": MessageState(state).value,
+        "last_modified_date": last_modified_date,
+    }
+    if meta is not None:
+        data["meta"] = cipher.seal(json.dumps(meta.to_dict(), ensure_ascii=False), path, "meta")
+    return CloudDocument(path, data)
+
+
+def fields_of(document: CloudDocument, names: Iterable[str]) -> CloudDocument:
+    """Only the named fields of ``document`` (a selection; no value is made here)."""
+    wanted = set(names)
+    return CloudDocument(
+        document.path, {key: value for key, value in document.data.items() if key in wanted}
+    )
+
+
+def without_counters(document: CloudDocument) -> CloudDocument:
+    """``document`` without its counters (``COUNTER_FIELDS``), to write over an existing one."""
+    counters = set(COUNTER_FIELDS.get(collection_of(document.path), ()))
+    return CloudDocument(
+        document.path,
+        {key: value for key, value in document.data.items() if key not in counters},
+    )
+
+
+def modified_document(path: str, last_modified_date: datetime) -> CloudDocument:
+    """Only ``last_modified_date`` of the document at ``path`` (e.g. beside its counters)."""
+    return CloudDocument(path, {"last_modified_date": last_modified_date})
+
+
+def version_activity_document(path: str, is_active: bool) -> CloudDocument:
+    """Only ``is_active`` of a prompt or model config version."""
+    if collection_of(path) not in (PROMPTS, MODEL_CONFIGS):
+        raise ValueError(f"{path!r} is not a prompt or model config version.")
+    return CloudDocument(path, {"is_active": is_active})
+
+
+# -- tombstones, markers, settings -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A deleted document: where it was, and when it was deleted."""
+
+    path: str
+    collection: str
+    deleted_date: datetime
+
+
+def tombstone_document(user_id: str, deleted_path: str, deleted_date: datetime) -> CloudDocument:
+    """``users/{user}/tombstones/{id}`` for the document at ``deleted_path``."""
+    return CloudDocument(
+        tombstone_path(user_id, deleted_path),
+        {
+            "path": deleted_path,
+            "collection": collection_of(deleted_path),
+            "deleted_date": deleted_date,
+            "last_modified_date": deleted_date,
+        },
+    )
+
+
+def tombstone_from_document(document: CloudDocument) -> Tombstone:
+    """The tombstone in a ``users/{user}/tombstones/{id}`` document."""
+    _ids(document, USERS, TOMBSTONES)
+    with _reading():
+        path = str(document.data["path"])
+        return Tombstone(
+            path=path,
+            collection=collection_of(path),
+            deleted_date=_date(document.data["deleted_date"]),
+        )
+
+
+def applied_write_document(user_id: str, marker_id: str, applied_date: datetime) -> CloudDocument:
+    """``users/{user}/applied_writes/{marker}``: the outbox entry ``marker_id`` has landed."""
+    return CloudDocument(applied_write_path(user_id, marker_id), {"applied_date": applied_date})
+
+
+def setting_document(user_id: str, name: str, value: str, when: datetime) -> CloudDocument:
+    """``users/{user}/settings/{name}``: a small named value (never a secret)."""
+    return CloudDocument(setting_path(user_id, name), {"value": value, "last_modified_date": when})
+
+
+def setting_from_document(document: CloudDocument) -> str:
+    """The value in a ``users/{user}/settings/{name}`` document."""
+    _ids(document, USERS, SETTINGS)
+    with _reading():
+        return str(document.data["value"])
 
 
 # -- reading helpers ---------------------------------------------------------------------------

@@ -362,3 +362,80 @@ def test_the_json_form_is_valid_json_with_iso_dates(cipher: RecordCipher) -> Non
     data = json.loads(message_document(a_message(), cipher).to_json())
 
     assert data["created_date"] == WHEN.isoformat()
+
+
+# -- partial changes, tombstones, markers --------------------------------------------------------
+
+
+def test_session_changes_seal_only_what_changes(cipher: RecordCipher) -> None:
+    context = (ContextMessage(Role.USER, USER_WORDS, WHEN),)
+
+    changes = documents.session_changes(
+        "S" * 20, cipher, last_modified_date=WHEN, context=context, title=TITLE_WORDS
+    )
+
+    assert set(changes.data) == {"last_modified_date", "messages_str", "title"}
+    assert all(word not in as_json(changes) for word in SECRET_WORDS)
+    whole = session_document(a_session(context=context, title=TITLE_WORDS), cipher)
+    merged = CloudDocument(whole.path, {**whole.data, **changes.data})
+    read = session_from_document(merged, cipher)
+    assert read.context == context and read.title == TITLE_WORDS
+
+
+def test_message_changes_read_back_as_the_new_text(cipher: RecordCipher) -> None:
+    message = a_message()
+    changes = documents.message_changes(
+        message.session_id,
+        message.id,
+        cipher,
+        text=RECAP_WORDS,
+        state=MessageState.COMPLETE,
+        meta=None,
+        last_modified_date=WHEN,
+    )
+    whole = message_document(message, cipher)
+
+    read = message_from_document(CloudDocument(whole.path, {**whole.data, **changes.data}), cipher)
+
+    assert read.message == RECAP_WORDS and read.state is MessageState.COMPLETE
+    assert read.meta == message.meta
+    assert "meta" not in changes.data
+
+
+def test_without_counters_leaves_the_counters_to_increments() -> None:
+    user = User("U" * 20, None, WHEN, WHEN, sessions_started=4, bots_created=2)
+
+    data = documents.without_counters(user_document(user)).data
+
+    assert "sessions_started" not in data and "bots_created" not in data
+    assert data["created_date"] == WHEN
+
+
+def test_a_tombstone_names_the_deleted_document_and_has_a_stable_id() -> None:
+    deleted = documents.session_path("S" * 20)
+
+    tombstone = documents.tombstone_document(USER_ID, deleted, WHEN)
+
+    assert tombstone.path.startswith(f"users/{USER_ID}/tombstones/")
+    assert tombstone.path == documents.tombstone_document(USER_ID, deleted, WHEN).path
+    read = documents.tombstone_from_document(tombstone)
+    assert (read.path, read.collection, read.deleted_date) == (deleted, "sessions", WHEN)
+
+
+def test_a_marker_lives_under_its_user() -> None:
+    marker = documents.applied_write_document(USER_ID, "outbox-17", WHEN)
+
+    assert marker.path == f"users/{USER_ID}/applied_writes/outbox-17"
+
+
+def test_showcase_ids_follow_the_key_and_each_versions_content() -> None:
+    from tests.builders import make_draft
+
+    ids = documents.showcase_ids("socrates", make_draft())
+    edited = documents.showcase_ids("socrates", make_draft(summary_prompt="Sum it up."))
+
+    assert ids == documents.showcase_ids("socrates", make_draft())
+    assert len(set(ids)) == 4
+    assert edited[0] == ids[0] and edited[1] == ids[1] and edited[3] == ids[3]
+    assert edited[2] != ids[2]
+    assert documents.showcase_ids("plato", make_draft())[0] != ids[0]

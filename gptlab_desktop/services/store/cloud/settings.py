@@ -1,0 +1,41 @@
+"""Where a user's Firestore data lives and how long a call may wait: plain values, no google
+library imported, so the configuration can be built before the first paint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+DEFAULT_DATABASE = "(default)"
+
+
+@dataclass(frozen=True, slots=True)
+class FirestoreSettings:
+    """The user's Firestore project and the bounds on every call to it.
+
+    ``credentials`` is a ``google.auth`` credentials object (a service account's, say); None
+    means Application Default Credentials, or none at all against an emulator (the google
+    library itself reads ``FIRESTORE_EMULATOR_HOST``; ``config.py`` decides it for the app).
+    """
+
+    project_id: str
+    database_id: str = DEFAULT_DATABASE
+    credentials: Credentials | None = field(default=None, repr=False)
+    # One attempt of one call.
+    rpc_timeout_s: float = 4.0
+    # All attempts of one call together (the retry's deadline).
+    retry_deadline_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not self.project_id.strip():
+            raise ValueError("A Firestore project id is not empty.")
+        if self.rpc_timeout_s <= 0 or self.retry_deadline_s <= 0:
+            raise ValueError("Firestore calls need positive time limits.")
+
+    @property
+    def overall_deadline_s(self) -> float:
+        """The most one store call waits on the network, retries included."""
+        return self.rpc_timeout_s + self.retry_deadline_s + 1.0
