@@ -18,10 +18,12 @@ What is encrypted, with the user's data key (``RecordCipher``, AES-256-GCM, cryp
 * a session's ``messages_str`` (the JSON of the context the model sees next), ``title``
   (written from the conversation) and ``recap`` (the assistant's summary of it).
 
-Each ciphertext's associated data names the user id, the document's path and the field, so a
-message token is bound to its user, its session and its own id: copied to another message,
-session or user, or damaged, it fails to decrypt (``DecryptionFailed``) instead of reading as
-something else.
+Each ciphertext's associated data names the user id, the document's path and the field, and
+what the document says in plain of it that never changes (a message's role and creation, and
+for its body the state it was written in; a session's creation), so a message token is bound to
+its user, its session, its own id and its role: copied to another message, session or user,
+passed off as complete or as the user's, or damaged, it fails to decrypt (``DecryptionFailed``)
+instead of reading as something else.
 
 What stays plain, on purpose: ids, dates, counters, status codes, roles, model settings, and the
 assistants' prompts — the ``prompts`` documents and a session's snapshot of them
@@ -30,7 +32,8 @@ written to be shared (showcased assistants, assistants passed on by their code),
 said; GPT Lab stored them in plaintext too. The ``user_hash`` is plain because it is GPT Lab's
 field, a one-way hash of a real OpenAI key (services/identity.py explains why it is safe; null
 for a user who has used no such key), and the user's wrapped data key is plain because it is
-itself encrypted under a key only the API key opens.
+itself encrypted under a key derived from the sync secret, which never leaves the user's
+machines (``services/vault.py``).
 
 Additions of this app's own (fields and collections GPT Lab did not have; nothing renamed):
 
@@ -88,6 +91,7 @@ from gptlab_desktop.services.crypto import (
 )
 from gptlab_desktop.services.errors import DecryptionFailed
 from gptlab_desktop.services.identity import USER_HASH_TYPE
+from gptlab_desktop.services.store.base import ShowcaseEntry
 
 USERS = "users"
 USER_HASHES = "user_hash"
@@ -169,19 +173,20 @@ class RecordCipher:
     def __repr__(self) -> str:
         return f"RecordCipher(user_id={self.user_id!r}, key=<hidden>)"
 
-    def associated_data(self, path: str, field_name: str) -> bytes:
-        """What a ciphertext in ``field_name`` of the document at ``path`` is bound to."""
-        return associated_data_for(self.user_id, path, field_name)
+    def associated_data(self, path: str, field_name: str, **context: Any) -> bytes:
+        """What a ciphertext in ``field_name`` of the document at ``path`` is bound to, with
+        what else the document says of it (``role``, ``state``, ``created_date``)."""
+        return associated_data_for(self.user_id, path, field_name, **context)
 
-    def seal(self, plaintext: str, path: str, field_name: str) -> str:
+    def seal(self, plaintext: str, path: str, field_name: str, **context: Any) -> str:
         """``plaintext`` encrypted for ``field_name`` of the document at ``path``."""
-        return self._key.encrypt(plaintext, self.associated_data(path, field_name))
+        return self._key.encrypt(plaintext, self.associated_data(path, field_name, **context))
 
-    def open(self, token: object, path: str, field_name: str) -> str:
+    def open(self, token: object, path: str, field_name: str, **context: Any) -> str:
         """The plaintext of a sealed field; ``DecryptionFailed`` unless it belongs right here."""
         if not isinstance(token, str):
             raise DecryptionFailed(_UNREADABLE)
-        return self._key.decrypt(token, self.associated_data(path, field_name))
+        return self._key.decrypt(token, self.associated_data(path, field_name, **context))
 
     @property
     def data_key(self) -> DataKey:
@@ -229,16 +234,14 @@ def message_path(session_id: str, message_id: str) -> str:
 
 def showcase_ids(key: str, draft: AssistantDraft) -> tuple[str, str, str, str]:
     """The ids of a showcased assistant and of its shipped versions (bot, initial prompt,
-    summary prompt, model config), the same on every machine: the bot's from its key, each
-    version's from the key and the version's content, so a changed prompt is a new version and
-    changing it back finds the old one. Every store that keeps the showcase uses these, so the
-    local cache and the cloud name it alike."""
-    config = json.dumps(draft.model_config.to_dict(), sort_keys=True)
+    summary prompt, model config), the same on every machine (``ShowcaseEntry``'s, the one
+    formula every store uses, so the local cache and the cloud name the showcase alike)."""
+    entry = ShowcaseEntry(key, draft)
     return (
-        stable_id("showcase", key),
-        stable_id("showcase", key, "prompt", PromptType.INITIAL.value, draft.initial_prompt),
-        stable_id("showcase", key, "prompt", PromptType.SUMMARY.value, draft.summary_prompt),
-        stable_id("showcase", key, "model_config", config),
+        entry.bot_id,
+        entry.prompt_id(PromptType.INITIAL, draft.initial_prompt),
+        entry.prompt_id(PromptType.SUMMARY, draft.summary_prompt),
+        entry.model_config_id(draft.model_config),
     )
 
 
@@ -292,7 +295,8 @@ class UserHashRecord:
 
 
 def user_document(user: User, wrapped_key: WrappedKey | None = None) -> CloudDocument:
-    """``users/{id}``; with ``wrapped_key``, the user's data key as only their API key opens it."""
+    """``users/{id}``; with ``wrapped_key``, the user's data key as only their sync secret opens
+    it (``Vault.wrapped_data_key``)."""
     data: dict[str, Any] = {
         "user_hash": user.user_hash,
         "created_date": user.created_date,
@@ -494,10 +498,10 @@ def session_document(session: Session, cipher: RecordCipher) -> CloudDocument:
             "messages_str": encrypt_context(
                 session.context,
                 cipher.data_key,
-                cipher.associated_data(path, "messages_str"),
+                cipher.associated_data(path, "messages_str", **_session_context(session)),
             ),
-            "title": cipher.seal(session.title, path, "title"),
-            "recap": cipher.seal(session.recap, path, "recap"),
+            "title": cipher.seal(session.title, path, "title", **_session_context(session)),
+            "recap": cipher.seal(session.recap, path, "recap", **_session_context(session)),
             "user_liked": None if session.user_liked is None else int(session.user_liked),
         },
     )
@@ -514,9 +518,13 @@ def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Sess
     token = data.get("messages_str")
     if not isinstance(token, str):
         raise DecryptionFailed(_UNREADABLE)
-    context = decrypt_context(token, cipher.data_key, cipher.associated_data(path, "messages_str"))
-    title = cipher.open(data["title"], path, "title") if "title" in data else ""
-    recap = cipher.open(data["recap"], path, "recap") if "recap" in data else ""
+    with _reading():
+        bound = {"created_date": _date(data["created_date"])}
+    context = decrypt_context(
+        token, cipher.data_key, cipher.associated_data(path, "messages_str", **bound)
+    )
+    title = cipher.open(data["title"], path, "title", **bound) if "title" in data else ""
+    recap = cipher.open(data["recap"], path, "recap", **bound) if "recap" in data else ""
     with _reading():
         created = _date(data["created_date"])
         liked = data.get("user_liked")
@@ -556,9 +564,17 @@ def message_document(
             "last_modified_date": last_modified_date or message.created_date,
             "role": message.role.value,
             "state": message.state.value,
-            "message": cipher.seal(message.message, path, "message"),
+            "message": cipher.seal(
+                message.message,
+                path,
+                "message",
+                **_body_context(message.role, message.state, message.created_date),
+            ),
             "meta": cipher.seal(
-                json.dumps(message.meta.to_dict(), ensure_ascii=False), path, "meta"
+                json.dumps(message.meta.to_dict(), ensure_ascii=False),
+                path,
+                "meta",
+                **_meta_context(message.role, message.created_date),
             ),
         },
     )
@@ -570,11 +586,16 @@ def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Mess
     session_id, message_id = _ids(document, SESSIONS, MESSAGES)
     data = document.data
     path = document.path
-    body = cipher.open(data.get("message"), path, "message")
+    with _reading():
+        role = Role(data["role"])
+        state = MessageState(data.get("state", MessageState.COMPLETE.value))
+        created = _date(data["created_date"])
+    body = cipher.open(data.get("message"), path, "message", **_body_context(role, state, created))
     meta = MessageDetails()
     if "meta" in data:
         try:
-            loaded = json.loads(cipher.open(data["meta"], path, "meta"))
+            opened = cipher.open(data["meta"], path, "meta", **_meta_context(role, created))
+            loaded = json.loads(opened)
         except ValueError:
             raise DecryptionFailed(_UNREADABLE) from None
         meta = MessageDetails.from_dict(loaded)
@@ -590,6 +611,23 @@ def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Mess
         )
 
 
+# What else a sealed field is bound to, besides its user, document and field (crypto's
+# associated data): what its document says of it and never changes — a message's role and
+# creation, and for the body the state it was written in (a reply sealed as streaming cannot be
+# passed off as complete). A session's fields are bound to its creation only: its status
+# changes without its title, recap and context being sealed again.
+def _session_context(session: Session) -> dict[str, Any]:
+    return {"created_date": session.created_date}
+
+
+def _body_context(role: Role, state: MessageState, created_date: datetime) -> dict[str, Any]:
+    return {"role": role, "state": state, "created_date": created_date}
+
+
+def _meta_context(role: Role, created_date: datetime) -> dict[str, Any]:
+    return {"role": role, "created_date": created_date}
+
+
 # -- changes to part of a document --------------------------------------------------------------
 
 
@@ -597,6 +635,7 @@ def session_changes(
     session_id: str,
     cipher: RecordCipher,
     *,
+    created_date: datetime,
     last_modified_date: datetime,
     context: Sequence[ContextMessage] | None = None,
     title: str | None = None,
@@ -607,15 +646,16 @@ def session_changes(
     """The fields of ``sessions/{id}`` that change (the given ones), sealed as in
     ``session_document``: for an update that leaves the rest, counters included, alone."""
     path = session_path(session_id)
+    bound = {"created_date": created_date}
     data: dict[str, Any] = {"last_modified_date": last_modified_date}
     if context is not None:
         data["messages_str"] = encrypt_context(
-            tuple(context), cipher.data_key, cipher.associated_data(path, "messages_str")
+            tuple(context), cipher.data_key, cipher.associated_data(path, "messages_str", **bound)
         )
     if title is not None:
-        data["title"] = cipher.seal(title, path, "title")
+        data["title"] = cipher.seal(title, path, "title", **bound)
     if recap is not None:
-        data["recap"] = cipher.seal(recap, path, "recap")
+        data["recap"] = cipher.seal(recap, path, "recap", **bound)
     if status is not None:
         data["status"] = int(status)
     if user_liked is not None:
@@ -628,6 +668,8 @@ def message_changes(
     message_id: str,
     cipher: RecordCipher,
     *,
+    role: Role,
+    created_date: datetime,
     text: str,
     state: MessageState,
     meta: MessageDetails | None,
@@ -636,13 +678,19 @@ def message_changes(
     """The fields of a message that change as it streams or is replaced, sealed as in
     ``message_document``; ``meta=None`` leaves the stored details."""
     path = message_path(session_id, message_id)
+    state = MessageState(state)
     data: dict[str, Any] = {
-        "message": cipher.seal(text, path, "message"),
-        "state": MessageState(state).value,
+        "message": cipher.seal(text, path, "message", **_body_context(role, state, created_date)),
+        "state": state.value,
         "last_modified_date": last_modified_date,
     }
     if meta is not None:
-        data["meta"] = cipher.seal(json.dumps(meta.to_dict(), ensure_ascii=False), path, "meta")
+        data["meta"] = cipher.seal(
+            json.dumps(meta.to_dict(), ensure_ascii=False),
+            path,
+            "meta",
+            **_meta_context(role, created_date),
+        )
     return CloudDocument(path, data)
 
 
@@ -739,6 +787,12 @@ def _reading() -> Iterator[None]:
         yield
     except (KeyError, ValueError, TypeError):
         raise DecryptionFailed(_UNREADABLE) from None
+
+
+def date_of(value: object) -> datetime:
+    """A stored date (a timestamp, or ISO text from an outbox) as an aware datetime;
+    ``ValueError`` for anything else."""
+    return _date(value)
 
 
 def _date(value: object) -> datetime:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -63,6 +63,7 @@ from gptlab_desktop.models import (
     ModelConfigVersion,
     Prompt,
     PromptType,
+    Role,
     SearchHit,
     Session,
     SessionStatus,
@@ -110,6 +111,15 @@ _PARALLEL_QUERIES = 8
 _BOT_COUNTERS = docs.COUNTER_FIELDS[docs.BOTS]
 
 
+@dataclass(frozen=True, slots=True)
+class _MessageFacts:
+    """What a message's updates need to know of it without reading it."""
+
+    session_id: str
+    role: Role
+    created_date: datetime
+
+
 class _DocumentExists(Exception):
     """A ``create`` met an existing document (the batch changed nothing)."""
 
@@ -123,8 +133,12 @@ class FirestoreStore(Store):
         self._user_id = cipher.user_id
         self._client: firestore.AsyncClient | None = None
         self._problem: str | None = None
-        # Which session a message is in: the Store names messages by id alone.
-        self._message_sessions: dict[str, str] = {}
+        # Which session a message is in, and what its sealed fields are bound to besides
+        # (role, creation): the Store names messages by id alone. Remembered from every write
+        # and read, so a reply's updates cost no read.
+        self._message_sessions: dict[str, _MessageFacts] = {}
+        # When each session known this run was created (its sealed fields are bound to it).
+        self._session_created: dict[str, datetime] = {}
         retryable = (
             google_errors.ServiceUnavailable,
             google_errors.DeadlineExceeded,
@@ -879,12 +893,15 @@ class FirestoreStore(Store):
         """The session in ``document`` if it is this user's."""
         if document.data.get("user_id") != self._user_id:
             return None
-        return docs.session_from_document(document, self._cipher)
+        session = docs.session_from_document(document, self._cipher)
+        self._session_created[session.id] = session.created_date
+        return session
 
     async def create_session(self, session: Session) -> Session:
         """Store a new session and count sessions_started on the user, bot and prompt, in one
         batch (no read). Storing the same session id again changes and counts nothing."""
         document = docs.session_document(session, self._cipher)
+        self._session_created[session.id] = session.created_date
         now = utcnow()
         columns = ["sessions_started"]
         if not session.status.is_open:
@@ -947,14 +964,24 @@ class FirestoreStore(Store):
         """Replace the context the model sees next (``messages_str``); no read."""
         await self._update_session(
             docs.session_changes(
-                session_id, self._cipher, last_modified_date=utcnow(), context=context
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=utcnow(),
+                context=context,
             )
         )
 
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title; no read."""
         await self._update_session(
-            docs.session_changes(session_id, self._cipher, last_modified_date=utcnow(), title=title)
+            docs.session_changes(
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=utcnow(),
+                title=title,
+            )
         )
 
     async def end_session(
@@ -983,6 +1010,7 @@ class FirestoreStore(Store):
                 docs.session_changes(
                     session_id,
                     self._cipher,
+                    created_date=session.created_date,
                     last_modified_date=now,
                     status=status,
                     user_liked=user_liked,
@@ -1056,7 +1084,11 @@ class FirestoreStore(Store):
             writes.append(
                 CloudWrite.update(
                     docs.session_changes(
-                        session_id, self._cipher, last_modified_date=now, context=context
+                        session_id,
+                        self._cipher,
+                        created_date=await self._created_of_session(session_id),
+                        last_modified_date=now,
+                        context=context,
                     ),
                     increments={"message_count": len(pending)},
                 )
@@ -1075,11 +1107,13 @@ class FirestoreStore(Store):
                 continue
             break
         for message in messages:
-            self._message_sessions[message.id] = session_id
+            self._message_sessions[message.id] = _MessageFacts(
+                session_id, message.role, message.created_date
+            )
 
-    async def _session_of_message(self, message_id: str) -> str:
-        """The session a message is in: remembered from writes and reads, else looked up
-        among the user's sessions (two calls)."""
+    async def _facts_of_message(self, message_id: str) -> _MessageFacts:
+        """The session a message is in, its role and creation: remembered from writes and
+        reads, else looked up among the user's sessions (two calls)."""
         known = self._message_sessions.get(message_id)
         if known is not None:
             return known
@@ -1090,9 +1124,27 @@ class FirestoreStore(Store):
         found = await self._get_all(candidates)
         if not found:
             raise NotFound("This message no longer exists.")
-        session_id = candidates[next(iter(found))]
-        self._message_sessions[message_id] = session_id
-        return session_id
+        path, document = next(iter(found.items()))
+        try:
+            facts = _MessageFacts(
+                candidates[path],
+                Role(document.data["role"]),
+                docs.date_of(document.data["created_date"]),
+            )
+        except (KeyError, ValueError, TypeError):
+            raise CloudRefused("a stored message is incomplete.") from None
+        self._message_sessions[message_id] = facts
+        return facts
+
+    async def _created_of_session(self, session_id: str) -> datetime:
+        """When a session was created: remembered this run, else read (one read)."""
+        known = self._session_created.get(session_id)
+        if known is not None:
+            return known
+        session = await self.get_session(session_id)
+        if session is None:
+            raise NotFound("This session no longer exists.")
+        return session.created_date
 
     async def update_message(
         self,
@@ -1105,7 +1157,8 @@ class FirestoreStore(Store):
     ) -> None:
         """Replace a message's text and state (and with ``context`` the session's context),
         in one batch; ``meta=None`` keeps the stored details."""
-        session_id = await self._session_of_message(message_id)
+        facts = await self._facts_of_message(message_id)
+        session_id = facts.session_id
         now = utcnow()
         writes = [
             CloudWrite.update(
@@ -1113,6 +1166,8 @@ class FirestoreStore(Store):
                     session_id,
                     message_id,
                     self._cipher,
+                    role=facts.role,
+                    created_date=facts.created_date,
                     text=text,
                     state=state,
                     meta=meta,
@@ -1124,7 +1179,11 @@ class FirestoreStore(Store):
             writes.append(
                 CloudWrite.update(
                     docs.session_changes(
-                        session_id, self._cipher, last_modified_date=now, context=context
+                        session_id,
+                        self._cipher,
+                        created_date=await self._created_of_session(session_id),
+                        last_modified_date=now,
+                        context=context,
                     )
                 )
             )
@@ -1139,7 +1198,8 @@ class FirestoreStore(Store):
 
         Unlike SQLite the count is not held at zero: an increment cannot be bounded.
         """
-        session_id = await self._session_of_message(message_id)
+        facts = await self._facts_of_message(message_id)
+        session_id = facts.session_id
         path = docs.message_path(session_id, message_id)
         if await self._get(path) is None:
             self._message_sessions.pop(message_id, None)
@@ -1161,7 +1221,9 @@ class FirestoreStore(Store):
         messages = [docs.message_from_document(document, self._cipher) for document in found]
         messages.sort(key=lambda message: message.created_date)
         for message in messages:
-            self._message_sessions[message.id] = session_id
+            self._message_sessions[message.id] = _MessageFacts(
+                session_id, message.role, message.created_date
+            )
         return messages
 
     async def search_messages(self, query: str, *, limit: int = 50) -> list[SearchHit]:

@@ -271,7 +271,9 @@ def test_a_prompt_and_a_model_config_read_back_equal() -> None:
 
 
 def test_a_gpt_lab_document_without_our_additions_still_reads(cipher: RecordCipher) -> None:
-    document = message_document(a_message(), cipher)
+    # GPT Lab's messages were complete: a body without a state reads as complete (and one
+    # sealed as interrupted, its state removed, would not read: see the tampering tests).
+    document = message_document(a_message(state=MessageState.COMPLETE), cipher)
     data = {key: value for key, value in document.data.items() if key not in {"state", "meta"}}
 
     message = message_from_document(CloudDocument(document.path, data), cipher)
@@ -281,6 +283,36 @@ def test_a_gpt_lab_document_without_our_additions_still_reads(cipher: RecordCiph
 
 
 # -- tampering ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(
+            {"state": MessageState.COMPLETE.value}, id="an-interrupted-reply-passed-as-complete"
+        ),
+        pytest.param({"role": Role.USER.value}, id="a-reply-passed-as-the-users"),
+        pytest.param({"created_date": WHEN.replace(year=2020)}, id="a-reply-moved-in-time"),
+    ],
+)
+def test_a_message_whose_plain_fields_were_edited_fails_to_decrypt(
+    cipher: RecordCipher, edit: dict[str, object]
+) -> None:
+    document = message_document(a_message(), cipher)  # an interrupted assistant reply
+    edited = CloudDocument(document.path, {**document.data, **edit})
+
+    with pytest.raises(DecryptionFailed):
+        message_from_document(edited, cipher)
+
+
+def test_a_session_moved_in_time_fails_to_decrypt(cipher: RecordCipher) -> None:
+    document = session_document(a_session(), cipher)
+    edited = CloudDocument(
+        document.path, {**document.data, "created_date": WHEN.replace(year=2020)}
+    )
+
+    with pytest.raises(DecryptionFailed):
+        session_from_document(edited, cipher)
 
 
 def test_a_damaged_message_body_fails_to_decrypt(cipher: RecordCipher) -> None:
@@ -371,7 +403,12 @@ def test_session_changes_seal_only_what_changes(cipher: RecordCipher) -> None:
     context = (ContextMessage(Role.USER, USER_WORDS, WHEN),)
 
     changes = documents.session_changes(
-        "S" * 20, cipher, last_modified_date=WHEN, context=context, title=TITLE_WORDS
+        "S" * 20,
+        cipher,
+        created_date=WHEN,
+        last_modified_date=WHEN,
+        context=context,
+        title=TITLE_WORDS,
     )
 
     assert set(changes.data) == {"last_modified_date", "messages_str", "title"}
@@ -388,6 +425,8 @@ def test_message_changes_read_back_as_the_new_text(cipher: RecordCipher) -> None
         message.session_id,
         message.id,
         cipher,
+        role=message.role,
+        created_date=message.created_date,
         text=RECAP_WORDS,
         state=MessageState.COMPLETE,
         meta=None,
