@@ -328,6 +328,17 @@ class OutboxTables(SqliteDatabase):
                 [error, next_attempt, *ids],
             )
 
+    async def make_waiting_due(self) -> int:
+        """Every write backing off is due now (the user asked to sync now); returns how many."""
+        return await self._run(self._do_make_waiting_due)
+
+    def _do_make_waiting_due(self) -> int:
+        with self._transaction() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_date = NULL "
+                "WHERE state = 'sending' AND next_attempt_date IS NOT NULL"
+            ).rowcount
+
     async def mark_dead(self, entry_id: str, reason: str) -> None:
         """The server refused this write: keep it, with the reason, and stop sending it."""
         await self._run(self._do_mark_dead, entry_id, reason)

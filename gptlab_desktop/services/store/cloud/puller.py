@@ -97,10 +97,10 @@ def _decode_all(
     for kind, document in pulled:
         try:
             if kind is CollectionKind.TOMBSTONES:
-                deleted = documents.tombstone_from_document(document).deleted_path
-                deleted_kind = _DELETED_KINDS.get(documents.collection_of(deleted))
+                tombstone = documents.tombstone_from_document(document)
+                deleted_kind = _DELETED_KINDS.get(tombstone.collection)
                 if deleted_kind is not None:
-                    deletions.append((deleted_kind, deleted.rsplit("/", 1)[-1]))
+                    deletions.append((deleted_kind, tombstone.path.rsplit("/", 1)[-1]))
             else:
                 records.append(_decode(kind, document, cipher))
         except DecryptionFailed:

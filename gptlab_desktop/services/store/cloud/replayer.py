@@ -64,8 +64,9 @@ from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 
 log = logging.getLogger(__name__)
 
-# Firestore takes at most 500 writes a commit; each row is its write and its marker's.
-BATCH_ROWS = 200
+# Firestore takes at most 500 writes a commit; a row brings at most three (its write, its
+# marker, and a tombstone or its session's stamp).
+BATCH_ROWS = 150
 # A turn's writes (the question, then the finished reply) leave together when close in time.
 GATHER_S = 0.2
 BACKOFF_FIRST_S = 1.0
@@ -207,6 +208,11 @@ class OutboxReplayer:
             self._wake.clear()
             await asyncio.sleep(self._gather_s)
 
+    async def replay_now(self) -> float:
+        """Send everything waiting now, backing-off writes too (the user asked to sync)."""
+        await self._store.make_waiting_due()
+        return await self.replay_ready()
+
     async def replay_ready(self) -> float:
         """Send every ready row now; returns how long until rows backing off are due."""
         await self.refresh_status()
@@ -280,10 +286,13 @@ class OutboxReplayer:
         for entry in entries:
             if entry.operation is Operation.DELETE:
                 path = path_for(entry.kind, entry.doc_id, entry.parent_id)
+                # A session's tombstone stands for its messages; the rest leave their own.
                 writes.append(CloudWrite.delete(path, marker_id=entry.id))
             else:
+                # Merged, not set: a field this machine does not know of (an addition made by
+                # a newer version, or by GPT Lab) survives its write.
                 writes.append(
-                    CloudWrite.upsert(
+                    CloudWrite.merge(
                         document_for(entry, cipher, wrapped),
                         increments=entry.increments,
                         marker_id=entry.id,

@@ -8,7 +8,8 @@ builds them from its rows when it sends them.
 Rules the values enforce, because Firestore would otherwise do something surprising:
 
 * a field is either written as a value or incremented, never both in one write;
-* increments are on counters only (``documents.COUNTER_FIELDS``): everything else is a value
+* increments (zero included: it makes a counter exist) are on counters only
+  (``documents.COUNTER_FIELDS``): everything else is a value
   the last writer decides, and counters are never written as values over a document that
   another machine may have counted on (use ``documents.without_counters``);
 * a delete carries no data; it leaves a tombstone unless told not to (the messages of a
@@ -84,8 +85,10 @@ class CloudWrite:
         for name, delta in self.increments.items():
             if name not in counters:
                 raise ValueError(f"{name!r} is not a counter of {collection}.")
-            if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-                raise ValueError("An increment is a non-zero whole number.")
+            # Zero is allowed: it makes a counter exist (at 0) on a new document without
+            # writing a value another machine's count could be lost under.
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise ValueError("An increment is a whole number.")
             if name in self.document.data:
                 raise ValueError(f"{name!r} is both written and incremented.")
         if self.kind is WriteKind.CREATE and self.increments:

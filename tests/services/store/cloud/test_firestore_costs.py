@@ -4,46 +4,19 @@ read and no commit (GPT Lab: 9 reads + 5 writes per turn, 23 + 6 per session sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from gptlab_desktop.models import ContextMessage, MessageState, Role, User, utcnow
 from gptlab_desktop.services.store.base import ShowcaseEntry
-from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
-from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
+from gptlab_desktop.services.store.cloud.documents import RecordCipher
 from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
-from gptlab_desktop.services.store.cloud.writes import CloudWrite
 from tests.builders import make_draft, make_message, make_session
+from tests.services.store.cloud.counting import CountingStore
 
 pytestmark = [pytest.mark.firestore, pytest.mark.asyncio]
-
-
-class CountingStore(FirestoreStore):
-    """The real store, counting its read calls and its commits."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.reads = 0
-        self.commits = 0
-
-    def reset(self) -> None:
-        self.reads = self.commits = 0
-
-    async def _get_all(self, paths: Iterable[str]) -> dict[str, CloudDocument]:
-        self.reads += 1
-        return await super()._get_all(paths)
-
-    async def _query(self, query: Any) -> list[CloudDocument]:
-        self.reads += 1
-        return await super()._query(query)
-
-    async def _send(self, writes: Sequence[CloudWrite]) -> None:
-        if writes:
-            self.commits += 1
-        await super()._send(writes)
 
 
 @pytest_asyncio.fixture
