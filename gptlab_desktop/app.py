@@ -62,9 +62,10 @@ def build_services(config: AppConfig, *, keyring_backend: KeyringBackend | None 
     (looked up on first use, after the first paint). Tests pass an in-memory stand-in.
     """
     from gptlab_desktop.services.bundle import Services
-    from gptlab_desktop.services.store.sqlite import SqliteStore
+    from gptlab_desktop.services.store.cloud.synced import SyncedStore
 
-    return Services(config, SqliteStore(config.paths.database_file), keyring_backend)
+    # The SQLite store of every run; it journals for the cloud once sync has been switched on.
+    return Services(config, SyncedStore(config.paths.database_file), keyring_backend)
 
 
 def build_settings(paths: AppPaths) -> QSettings:
@@ -132,6 +133,9 @@ class AppRun:
         # of the window is built and the key is read.
         self._warm_up = asyncio.ensure_future(self._warm_up_services())
         await window.finish_building()
+        # The cloud, if one is configured, connects in the background from here on.
+        window.show_sync(self.services.sync)
+        self.services.sync.start()
         await self._load_account()
         return data.health
 

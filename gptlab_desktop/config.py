@@ -166,6 +166,18 @@ def read_storage_settings(path: Path) -> StorageSettings:
         return StorageSettings()
 
 
+def write_storage_settings(path: Path, settings: StorageSettings) -> None:
+    """Save the storage choice to ``storage.json``, whole or not at all, private to the user
+    (blocking: from the event loop, through ``run_blocking``)."""
+    temporary = path.with_name(path.name + ".new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(settings.to_json() + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
 def resolve_storage(saved: StorageSettings, environ: Mapping[str, str]) -> StorageSettings:
     """The saved storage settings with the environment's overrides applied."""
     settings = saved

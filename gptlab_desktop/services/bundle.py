@@ -21,7 +21,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gptlab_desktop.config import AppConfig
+from gptlab_desktop.config import AppConfig, StorageSettings, write_storage_settings
+from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.lobby import Lobby
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.assistant_lab import AssistantLab
     from gptlab_desktop.services.chat import SessionEngine
+    from gptlab_desktop.services.cloud_sync import CloudSync
     from gptlab_desktop.services.llm import LlmClient
     from gptlab_desktop.services.secrets import SecretStore
     from gptlab_desktop.services.session_library import SessionLibrary
@@ -120,6 +122,28 @@ class Services:
 
         return Vault(self.secrets, self.store, recovery_kit=self.config.recovery_kit)
 
+    @functools.cached_property
+    def sync(self) -> CloudSync:
+        """The sync with the user's Firestore project (idle while the data is local only)."""
+        from gptlab_desktop.services.cloud_sync import CloudSync
+        from gptlab_desktop.services.store.cloud.synced import SyncedStore
+
+        if not isinstance(self.store, SyncedStore):
+            raise TypeError("Sync needs the synced store (app.build_services makes one).")
+        storage_file = self.config.paths.storage_file
+
+        async def save(settings: StorageSettings) -> None:
+            await run_blocking(write_storage_settings, storage_file, settings)
+
+        return CloudSync(
+            self.store,
+            self.vault,
+            self.secrets,
+            self.config.storage,
+            save_settings=save,
+            recovery_kit=self.config.recovery_kit,
+        )
+
     # -- the key ----------------------------------------------------------------------------
     def load_account(self) -> asyncio.Task[KeyState]:
         """Read the saved key (once; every caller shares the one read)."""
@@ -138,11 +162,17 @@ class Services:
 
     # -- closing ----------------------------------------------------------------------------
     async def close(self) -> None:
-        """Stop reading the key, close the AI service's connections, then the store."""
+        """Stop reading the key, send what the sync can in a moment and stop it, close the AI
+        service's connections, then the store."""
         loading = self._account_loading
         if loading is not None and not loading.done():
             loading.cancel()
             await asyncio.wait([loading])
+        if "sync" in self.__dict__:  # built: it may have writes to send and a channel open
+            try:
+                await self.sync.close()
+            except Exception:
+                log.exception("Stopping the sync failed; its writes wait for the next start")
         if "llm" in self.__dict__:  # built: there may be connections
             try:
                 await self.llm.aclose()

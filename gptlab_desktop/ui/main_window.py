@@ -53,6 +53,7 @@ from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.pending import PendingRequests
 from gptlab_desktop.ui.qt_helpers import next_paint, restore_layout, save_layout
+from gptlab_desktop.ui.storage_actions import StorageActions
 from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show_about
 from gptlab_desktop.ui.workspace import Workspace
 
@@ -60,12 +61,14 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
 
     from gptlab_desktop.services.account import Account, KeyState
+    from gptlab_desktop.services.cloud_sync import CloudSync
     from gptlab_desktop.services.lobby import LobbyData
     from gptlab_desktop.ui.api_key_dialog import ApiKeyDialog
     from gptlab_desktop.ui.chat.pane import ChatPane
     from gptlab_desktop.ui.chat.view import ChatStreamView
     from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.sessions.panel import SessionPanel
+    from gptlab_desktop.ui.storage_dialog import StorageDialog
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,9 @@ class MainWindow(QMainWindow):
         )
         self.account_actions = AccountActions(services, self.messages, self)
         self.account_actions.keyChanged.connect(self._on_key_changed)
+        self.storage_actions = StorageActions(
+            self.statusBar(), self, refresh=self._refresh_after_pull
+        )
         self._build_menus()
         self._build_central()
         self._build_workspace()
@@ -139,6 +145,7 @@ class MainWindow(QMainWindow):
             (actions.import_assistants, self.ask_import_path),
             (actions.export_assistant, self.ask_export_path),
             (actions.api_key, self.show_api_key_dialog),
+            (actions.storage, self.show_storage_dialog),
             (actions.about, self.show_about),
         ):
             action.triggered.connect(slot)
@@ -349,6 +356,21 @@ class MainWindow(QMainWindow):
     def show_api_key_dialog(self) -> ApiKeyDialog:
         """Settings → API Key…: the key dialog, shown without blocking the window."""
         return self.account_actions.show_dialog()
+
+    def show_sync(self, sync: CloudSync) -> None:
+        """Follow the run's sync in the status bar and in Settings → Storage…."""
+        self.storage_actions.attach(sync)
+
+    def show_storage_dialog(self) -> StorageDialog | None:
+        """Settings → Storage…: where the data is kept (None before the data is open)."""
+        return self.storage_actions.show_dialog()
+
+    def _refresh_after_pull(self) -> None:
+        """Another machine's changes are in the cache: the lists and the open chat show them."""
+        self._tasks.start("reload-lobby", self.reload_lobby(select=self.selected_assistant_id()))
+        if self.workspace.is_built:
+            self.session_panel.refresh()
+            self.chat_pane.reload_session()
 
     def _on_key_changed(self, user: User | None) -> None:
         if self._is_usable and user is not None:

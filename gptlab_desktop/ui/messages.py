@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QStatusBar, QWidget
 from gptlab_desktop.models import FailureKind, MessageDetails
 from gptlab_desktop.services.errors import ServiceError, StoreUnavailable
 from gptlab_desktop.services.store.base import StoreHealth
+from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox
@@ -147,6 +148,21 @@ def store_status_text(health: StoreHealth) -> str:
     if health.is_usable:
         return f"Data: {health.path}" if health.path else "Data: ready"
     return health.problem or "Your data could not be opened."
+
+
+def sync_status_text(status: SyncStatus) -> str:
+    """The status bar's words for the sync: where the data is, what waits, what went wrong."""
+    waiting = f"{status.pending:,} change{'s' if status.pending != 1 else ''} waiting"
+    if status.state is SyncState.LOCAL:
+        return "Data kept on this computer only"
+    if status.state is SyncState.SYNCING:
+        return f"Syncing… ({waiting})" if status.pending else "Syncing…"
+    if status.state is SyncState.OFFLINE:
+        suffix = f" ({waiting}; they are sent when it is back)" if status.pending else ""
+        return f"Offline{suffix}"
+    if status.state is SyncState.PROBLEM:
+        return f"Sync problem: {status.reason}" if status.reason else "Sync problem"
+    return f"Synced ({waiting})" if status.pending else "Synced"
 
 
 class MessagePresenter:

@@ -28,6 +28,7 @@ class WindowActions:
     import_assistants: QAction
     export_assistant: QAction
     api_key: QAction
+    storage: QAction
     preferences: QAction
     about: QAction
     lobby_menu: QMenu
@@ -70,11 +71,13 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
     settings_menu = menu_bar.addMenu("&Settings")
     settings_menu.setObjectName("settingsMenu")
     api_key = action("API Key…", "apiKeyAction")
+    storage = action("Storage…", "storageAction")
     # Built by the preferences issue.
     preferences = action("Preferences…", "preferencesAction")
     preferences.setEnabled(False)
     preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
     settings_menu.addAction(api_key)
+    settings_menu.addAction(storage)
     settings_menu.addAction(preferences)
 
     help_menu = menu_bar.addMenu("&Help")
@@ -98,6 +101,7 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
         import_assistants=import_assistants,
         export_assistant=export_assistant,
         api_key=api_key,
+        storage=storage,
         preferences=preferences,
         about=about,
         lobby_menu=lobby_menu,

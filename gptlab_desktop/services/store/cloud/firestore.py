@@ -41,8 +41,9 @@ none; docs/firestore.md has the commands that create them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -73,6 +74,7 @@ from gptlab_desktop.models import (
     utcnow,
 )
 from gptlab_desktop.services.aio import run_blocking
+from gptlab_desktop.services.crypto import DataKey
 from gptlab_desktop.services.errors import (
     AlreadyApplied,
     CloudError,
@@ -1243,6 +1245,37 @@ class FirestoreStore(Store):
         await self._send(
             [CloudWrite.set(docs.setting_document(self._user_id, name, value, utcnow()))]
         )
+
+
+# -- before the data key: what a machine about to join or set up may read ----------------------
+
+
+async def read_user_document(settings: FirestoreSettings, user_id: str) -> CloudDocument | None:
+    """``users/{user_id}`` as stored (its ``data_key`` is what a recovery kit opens), read
+    before this machine has the data key: the user document holds no sealed field."""
+    async with _reader(settings, user_id) as store:
+        return await store._get(docs.user_path(user_id))
+
+
+async def holds_encrypted_history(settings: FirestoreSettings) -> bool:
+    """Whether the project holds a user whose history is encrypted (a wrapped data key): a
+    machine that has not joined must not set up a second, separate history beside it."""
+    async with _reader(settings, "joining") as store:
+        users = await store._query(store._db.collection(docs.USERS).limit(20))
+    return any(docs.wrapped_key_from_document(user) is not None for user in users)
+
+
+@contextlib.asynccontextmanager
+async def _reader(settings: FirestoreSettings, user_id: str) -> AsyncIterator[FirestoreStore]:
+    # A store that only reads documents without sealed fields; its data key is never used.
+    store = FirestoreStore(settings, RecordCipher(DataKey.generate(), user_id))
+    health = await store.open()
+    if not health.is_usable:
+        raise CloudUnavailable(health.problem)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def cloud_error(error: Exception) -> CloudError | NotFound:
