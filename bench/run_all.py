@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench_lobby_search.py",
     "bench_memory.py",
     "bench_turn.py",
+    "bench_sync.py",
 ]
 
 

@@ -46,6 +46,7 @@ from gptlab_desktop.models import (
     User,
     utcnow,
 )
+from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.crypto import WrappedKey
 from gptlab_desktop.services.errors import AlreadyApplied, CloudRefused, CloudUnavailable
 from gptlab_desktop.services.store.cloud import documents
@@ -64,9 +65,11 @@ from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 
 log = logging.getLogger(__name__)
 
-# Firestore takes at most 500 writes a commit; a row brings at most three (its write, its
-# marker, and a tombstone or its session's stamp).
-BATCH_ROWS = 150
+# Rows a commit: Firestore takes at most 500 writes (a row brings at most three: its write, its
+# marker, a tombstone or its session's stamp), but the client turns a batch into protobufs on
+# the event loop, so the batch is kept small enough that this never stalls the window
+# (bench_sync: 1,000 writes in 1.8 s, the longest stall 35 ms; at 150 rows, 110 ms).
+BATCH_ROWS = 50
 # A turn's writes (the question, then the finished reply) leave together when close in time.
 GATHER_S = 0.2
 BACKOFF_FIRST_S = 1.0
@@ -282,20 +285,27 @@ class OutboxReplayer:
         wrapped = None
         if any(e.kind is DocumentKind.USER for e in entries):
             wrapped = await self._wrapped_key()
-        writes = []
-        for entry in entries:
-            if entry.operation is Operation.DELETE:
-                path = path_for(entry.kind, entry.doc_id, entry.parent_id)
-                # A session's tombstone stands for its messages; the rest leave their own.
-                writes.append(CloudWrite.delete(path, marker_id=entry.id))
-            else:
-                # Merged, not set: a field this machine does not know of (an addition made by
-                # a newer version, or by GPT Lab) survives its write.
-                writes.append(
-                    CloudWrite.merge(
-                        document_for(entry, cipher, wrapped),
-                        increments=entry.increments,
-                        marker_id=entry.id,
-                    )
+        # Sealing a batch of bodies is CPU work: on a worker thread, never on the event loop.
+        return await run_blocking(writes_for, list(entries), cipher, wrapped)
+
+
+def writes_for(
+    entries: Sequence[OutboxEntry], cipher: RecordCipher, wrapped: WrappedKey | None
+) -> list[CloudWrite]:
+    """The cloud writes of outbox entries: each document built now from its local row."""
+    writes = []
+    for entry in entries:
+        if entry.operation is Operation.DELETE:
+            path = path_for(entry.kind, entry.doc_id, entry.parent_id)
+            writes.append(CloudWrite.delete(path, marker_id=entry.id))
+        else:
+            # Merged, not set: a field this machine does not know of (an addition made by a
+            # newer version, or by GPT Lab) survives its write.
+            writes.append(
+                CloudWrite.merge(
+                    document_for(entry, cipher, wrapped),
+                    increments=entry.increments,
+                    marker_id=entry.id,
                 )
-        return writes
+            )
+    return writes
