@@ -6,8 +6,8 @@ clock, so machines whose clocks disagree miss nothing), decodes them through the
 module (decrypting bodies with the user's data key, off the event loop), and applies them to
 the cache in one transaction (``SyncedStore.apply_pulled``: last writer wins per document,
 counters converge, tombstones delete). The watermarks — the newest server time seen per kind —
-are kept with the data, so a restart resumes where the last pull ended; ``changed_since`` is
-at-or-after, so the newest document may come again, and applying it twice changes nothing.
+are kept with the data, so a restart resumes where the last pull ended, asking for what is
+strictly newer (applying a document twice would change nothing anyway).
 
 A document that cannot be decrypted (history written under a data key this machine has not
 joined) is counted, not applied, and the pull says so, so the user learns that encrypted
@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from gptlab_desktop.services.aio import run_blocking
@@ -54,6 +54,7 @@ _DELETED_KINDS = {
     documents.MESSAGES: DocumentKind.MESSAGE,
 }
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+_ONE_TICK = timedelta(microseconds=1)  # Firestore's timestamps are to the microsecond
 
 
 class CloudReader(Protocol):
@@ -130,7 +131,10 @@ class CloudPuller:
         pulled: list[tuple[CollectionKind, CloudDocument]] = []
         newest: dict[CollectionKind, datetime] = {}
         for kind in _KINDS:
-            since = await self._watermark(kind)
+            # Strictly after the newest seen: a query reads every commit up to its read time,
+            # and a later commit has a later server time, so nothing is missed, and the newest
+            # batch is not read again at every pull (every read is paid for).
+            since = await self._watermark(kind) + _ONE_TICK
             for document in await self._reader.changed_since(kind, since):
                 pulled.append((kind, document))
                 stamp = document.data.get(documents.SERVER_MODIFIED_FIELD)
