@@ -173,10 +173,25 @@ class StorageDialog(QDialog):
             QPushButton("Show recovery kit"), "showRecoveryKitButton", "Show the recovery kit"
         )
         self.show_kit_button.clicked.connect(self.show_kit)
+        self.unlock_button = self._named(
+            QPushButton("Unlock"), "unlockHistoryButton", "Unlock the history with the passphrase"
+        )
+        self.unlock_button.clicked.connect(self.unlock)
         row = QHBoxLayout()
         row.addWidget(self.passphrase, 1)
+        row.addWidget(self.unlock_button)
         row.addWidget(self.show_kit_button)
         layout.addLayout(row)
+        self.new_passphrase = self._named(SecretLineEdit(), "newPassphrase", "New passphrase")
+        self.new_passphrase.setPlaceholderText("New passphrase (empty: none)")
+        self.change_passphrase_button = self._named(
+            QPushButton("Change passphrase"), "changePassphraseButton", "Change the passphrase"
+        )
+        self.change_passphrase_button.clicked.connect(self.change_passphrase)
+        change_row = QHBoxLayout()
+        change_row.addWidget(self.new_passphrase, 1)
+        change_row.addWidget(self.change_passphrase_button)
+        layout.addLayout(change_row)
         self.kit_text = self._named(QPlainTextEdit(), "recoveryKitText", "Recovery kit")
         self.kit_text.setPlaceholderText("Paste a recovery kit here to join its history.")
         self.kit_text.setMaximumHeight(110)
@@ -364,6 +379,35 @@ class StorageDialog(QDialog):
             return
         self._tell(f"The recovery kit was saved to {path}.")
 
+    def unlock(self) -> asyncio.Task[None]:
+        """Open the history with the passphrase entered (set on another computer)."""
+        return self._start("unlock", self._unlock())
+
+    async def _unlock(self) -> None:
+        try:
+            await self._sync.unlock(self.passphrase.text())
+        except ServiceError as error:
+            self._tell_error(error)
+            return
+        self.passphrase.clear()
+        self._tell("Unlocked: syncing.")
+
+    def change_passphrase(self) -> asyncio.Task[None]:
+        """Re-wrap the data key under the new passphrase (the current one entered above)."""
+        return self._start("passphrase", self._change_passphrase())
+
+    async def _change_passphrase(self) -> None:
+        try:
+            await self._sync.change_passphrase(self.passphrase.text(), self.new_passphrase.text())
+        except ServiceError as error:
+            self._tell_error(error)
+            return
+        self.passphrase.clear()
+        self.new_passphrase.clear()
+        self._tell(
+            "Passphrase changed: from now on only the new one opens your history (with the kit)."
+        )
+
     def join(self) -> asyncio.Task[None]:
         """Join the history of the kit pasted, with the passphrase entered."""
         return self._start("join", self._join())
@@ -389,5 +433,6 @@ class StorageDialog(QDialog):
             if running is not None:
                 running.cancel()
         self.passphrase.clear()
+        self.new_passphrase.clear()
         self.kit_text.clear()
         super().done(result)

@@ -22,6 +22,7 @@ from gptlab_desktop.services.cloud_sync import (
     InvalidServiceAccount,
 )
 from gptlab_desktop.services.crypto import KDF_MEMORY_KIB_RANGE, KdfParams
+from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.recovery_kit import RecoveryKit
 from gptlab_desktop.services.secrets import SecretName, SecretStore
 from gptlab_desktop.services.store.cloud import documents as docs
@@ -213,3 +214,25 @@ async def test_a_service_account_key_goes_to_the_keyring_and_nothing_else_does(
     key_file.write_text('{"type": "authorized_user"}', "utf-8")
     with pytest.raises(InvalidServiceAccount, match="not a service-account key"):
         await sync.import_service_account_file(key_file)
+
+
+async def test_a_new_passphrase_reaches_the_cloud_and_another_computer_needs_it_to_join(
+    laptop: Computer, desktop: Computer, project: StorageSettings
+) -> None:
+    me = await laptop.store.local_user()
+    session = await start_session(laptop.store, me, None)
+    sync = laptop.start_sync(project)
+    await until(synced(sync))
+    [kit] = laptop.kits
+
+    await sync.change_passphrase("", "a walk by the river")
+    await sync.sync_now()
+
+    other = desktop.start_sync(project)
+    await until(lambda: other.status.state is SyncState.PROBLEM)
+    with pytest.raises(ServiceError):  # the kit alone no longer opens it
+        await other.join(kit.text)
+    await other.join(kit.text, "a walk by the river")
+    await until(synced(other))
+    await other.sync_now()
+    assert await desktop.store.get_session(session.id) is not None
