@@ -25,6 +25,8 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
+from tests.fakes.loopback import OnLoopback
+
 # The variable the google-cloud-firestore library reads to talk to an emulator.
 EMULATOR_HOST_ENV = "FIRESTORE_EMULATOR_HOST"
 
@@ -79,7 +81,7 @@ def _wait_until_group_gone(group: int, timeout_s: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-class FirestoreEmulator:
+class FirestoreEmulator(OnLoopback):
     """One running official emulator on 127.0.0.1; ``start`` then ``stop`` (or a ``with``)."""
 
     def __init__(self, *, rules: Path | None = None) -> None:
@@ -87,18 +89,6 @@ class FirestoreEmulator:
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
-
-    @property
-    def host_port(self) -> str:
-        """``127.0.0.1:PORT``, the value of ``FIRESTORE_EMULATOR_HOST`` for this emulator."""
-        return f"127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FirestoreEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start the emulator and wait until it answers; raises with its log if it cannot."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 import socket
 import threading
 from contextlib import suppress
-from types import TracebackType
+
+from tests.fakes.firestore_emulator import free_port
+from tests.fakes.loopback import OnLoopback
 
 
-class TcpProxy:
+class TcpProxy(OnLoopback):
     """Forwards ``127.0.0.1:<port>`` to ``target_host:target_port`` until cut."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -24,26 +26,14 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = free_port()
 
-    @property
-    def host_port(self) -> str:
-        """``host:port`` to give the client."""
-        return f"127.0.0.1:{self.port}"
-
-    def __enter__(self) -> TcpProxy:
+    def start(self) -> None:
+        """Listen (the line is up)."""
         self.restore()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Cut the line for good."""
         self.cut()
 
     def restore(self) -> None:

@@ -33,6 +33,20 @@ def storage_dialog(window: MainWindow) -> StorageDialog:
     return dialog
 
 
+def open_storage_dialog(qtbot: Any, window: MainWindow) -> StorageDialog:
+    """Settings → Storage…, once the run's sync is known to the window."""
+    qtbot.waitUntil(lambda: window.storage_actions._sync is not None, timeout=WAIT_MS)
+    trigger(window, "storageAction")
+    return storage_dialog(window)
+
+
+@pytest.fixture
+def local_dialog(qtbot: Any, open_window: OpenWindow) -> tuple[MainWindow, StorageDialog]:
+    """A local run's window and its Storage dialog, open."""
+    window = open_window()
+    return window, open_storage_dialog(qtbot, window)
+
+
 def sync_line(window: MainWindow) -> QLabel:
     label = window.findChild(QLabel, "syncStatusLabel")
     assert label is not None
@@ -66,12 +80,9 @@ def test_a_local_run_says_nothing_of_sync_and_its_storage_dialog_says_local_only
 
 
 def test_choosing_firestore_without_a_project_asks_for_it_and_changes_nothing(
-    qtbot: Any, open_window: OpenWindow, data_dir: Path
+    local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
 ) -> None:
-    window = open_window()
-    qtbot.waitUntil(lambda: window.storage_actions._sync is not None, timeout=WAIT_MS)
-    trigger(window, "storageAction")
-    dialog = storage_dialog(window)
+    _, dialog = local_dialog
 
     dialog.findChild(QRadioButton, "storageFirestore").setChecked(True)
     assert dialog.apply() is None
@@ -104,7 +115,7 @@ def test_a_run_on_a_firestore_project_syncs_shows_the_kit_once_and_what_others_w
     )
     qtbot.mouseClick(dialog.findChild(QPushButton, "syncNowButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: session_id in listed_sessions(window), timeout=WAIT_MS)
-    assert "change" in dialog.feedback.text() or dialog.feedback.text() == "Up to date."
+    qtbot.waitUntil(lambda: "arrived" in dialog.feedback.text(), timeout=WAIT_MS)
 
 
 def listed_sessions(window: MainWindow) -> set[str]:
@@ -156,12 +167,9 @@ async def window_vault_key(window: MainWindow) -> Any:
 
 
 def test_the_storage_choice_is_saved_for_the_next_run(
-    qtbot: Any, open_window: OpenWindow, data_dir: Path
+    qtbot: Any, local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
 ) -> None:
-    window = open_window()
-    qtbot.waitUntil(lambda: window.storage_actions._sync is not None, timeout=WAIT_MS)
-    trigger(window, "storageAction")
-    dialog = storage_dialog(window)
+    window, dialog = local_dialog
     dialog.findChild(QRadioButton, "storageFirestore").setChecked(True)
     dialog.findChild(QLineEdit, "firestoreProject").setText("my-project")
     dialog.findChild(QLineEdit, "firestoreDatabase").setText("chats")

@@ -128,8 +128,8 @@ async def test_get_user_reads_back_a_user_and_none_for_unknown_ids(
 async def test_adopting_a_users_id_moves_everything_made_here_to_it(
     store: SqliteStore, user: User, data_dir: Path
 ) -> None:
+    session = await start_session(store, user, None)
     assistant = await store.create_assistant(make_draft(), user.id)
-    session = await start_session(store, user, assistant.id)
     joined = new_id()  # the id of the account made on another machine
 
     adopted = await store.adopt_local_user(joined)

@@ -48,6 +48,7 @@ from gptlab_desktop.services.store.cloud.documents import (
     user_hash_from_document,
     wrapped_key_from_document,
 )
+from tests.services.store.cloud.layout import SESSION_FIELDS
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890_000, tzinfo=UTC)
 USER_ID = "U" * 20
@@ -130,20 +131,7 @@ def test_a_session_document_has_gpt_labs_fields_at_its_path(cipher: RecordCipher
     document = session_document(a_session(), cipher)
 
     assert document.path == f"sessions/{'S' * 20}"
-    assert {
-        "user_id",
-        "bot_id",
-        "bot_initial_prompt_msg",
-        "bot_model_config",
-        "bot_session_type",
-        "bot_summary_prompt_msg",
-        "created_date",
-        "session_schema_version",
-        "status",
-        "message_count",
-        "messages_str",
-        "user_liked",
-    } <= set(document.data)
+    assert set(document.data) >= SESSION_FIELDS
     assert document.data["bot_session_type"] == 3
     assert document.data["status"] == 1
     assert document.data["user_liked"] == 1

@@ -4,7 +4,7 @@ set aside with its reason, and two machines see each other's work."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from google.cloud import firestore
 
-from gptlab_desktop.models import MessageState, Role, SessionStatus
+from gptlab_desktop.models import MessageState, Role, Session, SessionStatus
 from gptlab_desktop.services.crypto import DataKey
 from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.cloud import documents as docs
@@ -69,21 +69,29 @@ async def a_machine(folder: Path, project: str, cipher: RecordCipher) -> Machine
 
 
 @pytest_asyncio.fixture
-async def laptop(
+async def machine_named(
     tmp_path: Path, emulator_project: str, cipher: RecordCipher
-) -> AsyncIterator[Machine]:
-    machine = await a_machine(tmp_path / "laptop", emulator_project, cipher)
-    yield machine
-    await machine.close()
+) -> AsyncIterator[Callable[[str], Awaitable[Machine]]]:
+    """Makes computers of one account on the test's project; closes them afterwards."""
+    made: list[Machine] = []
+
+    async def make(name: str) -> Machine:
+        made.append(await a_machine(tmp_path / name, emulator_project, cipher))
+        return made[-1]
+
+    yield make
+    for machine in made:
+        await machine.close()
 
 
 @pytest_asyncio.fixture
-async def desktop(
-    tmp_path: Path, emulator_project: str, cipher: RecordCipher
-) -> AsyncIterator[Machine]:
-    machine = await a_machine(tmp_path / "desktop", emulator_project, cipher)
-    yield machine
-    await machine.close()
+async def laptop(machine_named: Callable[[str], Awaitable[Machine]]) -> Machine:
+    return await machine_named("laptop")
+
+
+@pytest_asyncio.fixture
+async def desktop(machine_named: Callable[[str], Awaitable[Machine]]) -> Machine:
+    return await machine_named("desktop")
 
 
 async def raw(project: str, path: str) -> dict[str, Any] | None:
@@ -96,6 +104,13 @@ async def raw(project: str, path: str) -> dict[str, Any] | None:
         await client._transport.close()
 
 
+async def a_sent_session(machine: Machine) -> Session:
+    """A session started on ``machine`` and already in the cloud."""
+    session = await start_session(machine.store, await machine.store.local_user(), None)
+    await sent(machine)
+    return session
+
+
 async def sent(machine: Machine) -> None:
     await machine.replayer.replay_ready()
     assert (await machine.store.outbox_counts()).pending == 0
@@ -104,9 +119,7 @@ async def sent(machine: Machine) -> None:
 async def test_a_chat_turn_leaves_as_one_commit_once_the_reply_is_finished(
     laptop: Machine, emulator_project: str
 ) -> None:
-    me = await laptop.store.local_user()
-    session = await start_session(laptop.store, me, None)
-    await sent(laptop)
+    session = await a_sent_session(laptop)
     laptop.cloud.reset()
     reply = make_message(session.id, "", role=Role.ASSISTANT, state=MessageState.STREAMING)
     await laptop.store.add_messages([make_message(session.id, SECRET), reply])
@@ -178,9 +191,7 @@ async def test_offline_writes_wait_and_arrive_exactly_once_when_the_line_is_back
 async def test_a_batch_whose_answer_was_lost_is_not_counted_again(
     laptop: Machine, emulator_project: str
 ) -> None:
-    me = await laptop.store.local_user()
-    session = await start_session(laptop.store, me, None)
-    await sent(laptop)
+    session = await a_sent_session(laptop)
     await laptop.store.add_messages([make_message(session.id, "counted once")])
     # The commit lands, but the app dies before it learns so: the rows are still there.
     entries = await laptop.store.claim_ready(LATER, 100)
