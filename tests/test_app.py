@@ -354,3 +354,27 @@ def test_the_vault_is_given_the_configured_recovery_kit_and_no_repr_shows_it(tmp
     assert services.vault._configured_kit == kit
     shown = repr(services) + repr(config) + repr(services.vault)
     assert not any(group in shown for group in kit.code.split("-")[1:])
+
+
+def test_a_run_whose_data_stays_local_starts_its_sync_without_loading_cryptography(
+    tmp_path: Path,
+) -> None:
+    # The sync is built and started in every run; the vault (and cryptography, ~0.1 s to
+    # import on the event loop right after the first paint) only when a cloud is configured.
+    code = f"""
+import asyncio, json, sys
+from gptlab_desktop.app import build_services
+from gptlab_desktop.config import resolve_config
+services = build_services(resolve_config({str(tmp_path)!r}, {{}}))
+async def run():
+    await services.store.open()
+    services.sync.start()
+    await services.close()
+asyncio.run(run())
+heavy = ("cryptography", "gptlab_desktop.services.vault")
+print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == []

@@ -137,7 +137,7 @@ class Services:
 
         return CloudSync(
             self.store,
-            self.vault,
+            lambda: self.vault,
             self.secrets,
             self.config.storage,
             save_settings=save,

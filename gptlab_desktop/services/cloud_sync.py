@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -72,12 +73,13 @@ class InvalidServiceAccount(ServiceError):
 
 
 class CloudSync:
-    """The run's sync with the user's Firestore project (see the module docstring)."""
+    """The run's sync with the user's Firestore project (see the module docstring); ``vault``
+    gives the run's vault when it is first needed."""
 
     def __init__(
         self,
         store: SyncedStore,
-        vault: Vault,
+        vault: Callable[[], Vault],
         secrets: SecretStore,
         settings: StorageSettings,
         *,
@@ -86,7 +88,7 @@ class CloudSync:
         pull_interval_s: float = PULL_INTERVAL_S,
     ) -> None:
         self._store = store
-        self._vault = vault
+        self._vault_source = vault
         self._secrets = secrets
         self._settings = settings
         self._save_settings = save_settings
@@ -102,6 +104,12 @@ class CloudSync:
         self._status: SyncStatus | None = None
         self._configured_kit = recovery_kit
         self._kit_listeners: list[Callable[[RecoveryKit], None]] = []
+
+    @functools.cached_property
+    def _vault(self) -> Vault:
+        # Built on first use: the vault brings the cryptography library, which a run whose
+        # data stays local never needs (and which would stall the window just after it paints).
+        return self._vault_source()
 
     # -- what the user sees -----------------------------------------------------------------
     @property

@@ -56,7 +56,9 @@ class Computer:
         async def save(saved: StorageSettings) -> None:
             storage_file.write_text(saved.to_json(), "utf-8")
 
-        sync = CloudSync(self.store, vault, secrets, settings, save_settings=save, recovery_kit=kit)
+        sync = CloudSync(
+            self.store, lambda: vault, secrets, settings, save_settings=save, recovery_kit=kit
+        )
         sync.on_new_recovery_kit(self.kits.append)
         sync.start()
         self.sync = sync
