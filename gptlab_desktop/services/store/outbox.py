@@ -44,7 +44,8 @@ class EntryState(StrEnum):
 
 
 # The counters of each kind: applied in the cloud as increments (never as values, so two
-# machines counting at once both count), and left out of the fields a write sends.
+# machines counting at once both count), and left out of the fields a write sends. The one
+# list: ``cloud/documents.COUNTER_FIELDS`` names the same by collection.
 COUNTER_FIELDS: dict[DocumentKind, tuple[str, ...]] = {
     DocumentKind.USER: ("sessions_started", "sessions_ended", "bots_created"),
     DocumentKind.BOT: ("sessions_started", "sessions_ended"),

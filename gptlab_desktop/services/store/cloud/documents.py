@@ -92,6 +92,8 @@ from gptlab_desktop.services.crypto import (
 from gptlab_desktop.services.errors import DecryptionFailed
 from gptlab_desktop.services.identity import USER_HASH_TYPE
 from gptlab_desktop.services.store.base import ShowcaseEntry
+from gptlab_desktop.services.store.outbox import COUNTER_FIELDS as OUTBOX_COUNTERS
+from gptlab_desktop.services.store.outbox import DocumentKind
 
 USERS = "users"
 USER_HASHES = "user_hash"
@@ -110,10 +112,13 @@ SERVER_MODIFIED_FIELD = "server_modified_date"
 # Counted only with atomic increments, never written as values over an existing document:
 # another machine may have counted meanwhile.
 COUNTER_FIELDS: dict[str, tuple[str, ...]] = {
-    USERS: ("sessions_started", "sessions_ended", "bots_created"),
-    BOTS: ("sessions_started", "sessions_ended"),
-    PROMPTS: ("sessions_started", "sessions_ended"),
-    SESSIONS: ("message_count",),
+    collection: OUTBOX_COUNTERS[kind]
+    for collection, kind in (
+        (USERS, DocumentKind.USER),
+        (BOTS, DocumentKind.BOT),
+        (PROMPTS, DocumentKind.PROMPT),
+        (SESSIONS, DocumentKind.SESSION),
+    )
 }
 
 # The fields sealed with the data key, by collection (documentation and tests read these).

@@ -805,17 +805,8 @@ class FirestoreStore(Store):
             else "active_summary_prompt_id"
         )
         changed = replace(assistant, last_modified_date=utcnow(), **{pointer: prompt_id})
-        writes = [
-            CloudWrite.update(
-                docs.version_activity_document(
-                    docs.prompt_path(assistant_id, prompt.id), prompt.id == prompt_id
-                )
-            )
-            for prompt in siblings
-            if prompt.is_active != (prompt.id == prompt_id)
-        ]
-        writes.append(CloudWrite.update(_bot_fields(changed)))
-        await self._send(writes)
+        versions = [(docs.prompt_path(assistant_id, p.id), p.id, p.is_active) for p in siblings]
+        await self._send(_activation_writes(changed, versions, prompt_id))
         return changed
 
     async def activate_model_config(self, assistant_id: str, config_id: str) -> Assistant:
@@ -825,17 +816,10 @@ class FirestoreStore(Store):
         if config_id not in {config.id for config in configs}:
             raise NotFound("This model config version no longer exists.")
         changed = replace(assistant, active_model_config_id=config_id, last_modified_date=utcnow())
-        writes = [
-            CloudWrite.update(
-                docs.version_activity_document(
-                    docs.model_config_path(assistant_id, config.id), config.id == config_id
-                )
-            )
-            for config in configs
-            if config.is_active != (config.id == config_id)
+        versions = [
+            (docs.model_config_path(assistant_id, c.id), c.id, c.is_active) for c in configs
         ]
-        writes.append(CloudWrite.update(_bot_fields(changed)))
-        await self._send(writes)
+        await self._send(_activation_writes(changed, versions, config_id))
         return changed
 
     async def sync_showcase(self, entries: Sequence[ShowcaseEntry]) -> int:
@@ -1359,6 +1343,20 @@ def _stamped(data: dict[str, Any]) -> dict[str, Any]:
 def _modified(document: CloudDocument) -> datetime:
     value = document.data.get(docs.SERVER_MODIFIED_FIELD)
     return value if isinstance(value, datetime) else datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+
+def _activation_writes(
+    changed: Assistant, versions: Iterable[tuple[str, str, bool]], chosen_id: str
+) -> list[CloudWrite]:
+    """One batch making ``chosen_id`` the active one of ``versions`` (path, id, is_active):
+    each version whose activity changes, then the bot's new pointer."""
+    writes = [
+        CloudWrite.update(docs.version_activity_document(path, version_id == chosen_id))
+        for path, version_id, is_active in versions
+        if is_active != (version_id == chosen_id)
+    ]
+    writes.append(CloudWrite.update(_bot_fields(changed)))
+    return writes
 
 
 def _bot_fields(assistant: Assistant) -> CloudDocument:

@@ -54,7 +54,6 @@ from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordC
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.cloud.writes import CloudWrite
 from gptlab_desktop.services.store.outbox import (
-    COUNTER_FIELDS,
     DocumentKind,
     Operation,
     OutboxEntry,
@@ -116,11 +115,7 @@ def document_for(
         document = documents.message_document(record, cipher)
     else:
         raise ValueError(f"No local row to build the {entry.kind} document from.")
-    counters = COUNTER_FIELDS.get(entry.kind, ())
-    return CloudDocument(
-        document.path,
-        {name: value for name, value in document.data.items() if name not in counters},
-    )
+    return documents.without_counters(document)
 
 
 def path_for(kind: DocumentKind, doc_id: str, parent_id: str | None) -> str:
