@@ -21,7 +21,7 @@ import logging.handlers
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ def build_services(config: AppConfig, *, keyring_backend: KeyringBackend | None 
     from gptlab_desktop.services.store.cloud.synced import SyncedStore
 
     # The SQLite store of every run; it journals for the cloud once sync has been switched on.
-    return Services(config, SyncedStore(config.paths.database_file), keyring_backend)
+    return Services(config, SyncedStore(config.database_file), keyring_backend)
 
 
 def build_settings(paths: AppPaths) -> QSettings:
@@ -124,7 +124,7 @@ class AppRun:
 
     async def _start(self, showcase: list[ShowcaseEntry]) -> StoreHealth:
         window = self.window
-        data = await self.services.lobby.open(showcase)
+        data = await self.services.lobby.open(showcase if self.services.seeds_showcase else [])
         window.show_data(data)
         if not data.is_usable:
             return data.health
@@ -300,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     # Paused for start-up; resume_collecting_after_start resumes it once the window has started.
     gc.disable()
     try:
-        return _run_gui(config, is_smoke=args.smoke)
+        return _run_gui(
+            config, is_smoke=args.smoke, reconfigure=lambda: resolve_config(args.data_dir)
+        )
     except Exception:
         log.exception("GPT Lab Desktop stopped on an unexpected error")
         print(f"{PROGRAM}: stopped on an unexpected error; see {paths.log_file}", file=sys.stderr)
@@ -312,7 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         handler.close()
 
 
-def _run_gui(config: AppConfig, *, is_smoke: bool) -> int:
+def _run_gui(
+    config: AppConfig, *, is_smoke: bool, reconfigure: Callable[[], AppConfig] | None = None
+) -> int:
+    """Run windows until one closes for good: a window closed to reopen the data (another
+    storage or account chosen in Settings → Storage…) is followed by a new run on the
+    configuration resolved again by ``reconfigure``, in the same process and event loop."""
     # Qt and the services are imported only now, so --version and usage errors stay instant.
     from PySide6.QtWidgets import QApplication
 
@@ -339,13 +346,20 @@ def _run_gui(config: AppConfig, *, is_smoke: bool) -> int:
     try:
         with qt_event_loop(app) as loop:
             loop.set_exception_handler(failures.asyncio_handler)
-            run = launch(build_services(config))
-            status = loop.run_until_complete(_run_window(run, is_smoke=is_smoke))
-            # The window and its parts are freed here, on the GUI thread: left to a later
-            # collection, they could be freed on a worker thread (a warm-up still importing),
-            # and Qt objects must never be.
-            del run
-            gc.collect()
+            while True:
+                run = launch(build_services(config))
+                status = loop.run_until_complete(_run_window(run, is_smoke=is_smoke))
+                reopens = run.window.reopen_requested and reconfigure is not None
+                # The window and its parts are freed here, on the GUI thread: left to a later
+                # collection, they could be freed on a worker thread (a warm-up still
+                # importing), and Qt objects must never be.
+                del run
+                gc.collect()
+                if not reopens or reconfigure is None:
+                    break
+                log.info("Reopening the data with the storage chosen in Settings")
+                config = reconfigure()
+                apply_to_libraries(config)
     finally:
         sys.excepthook = previous_excepthook
         app.setQuitOnLastWindowClosed(quits_on_last_window)

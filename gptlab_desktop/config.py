@@ -11,11 +11,19 @@ environment. The environment variables the app understands:
   passphrase): on a first machine it is used instead of a new secret key, on another it joins
   the encrypted history it opens (``services/vault.py``). A kit that does not read (a typo)
   stops the start with the reason (``ConfigError``), rather than setting up a second history;
-* ``GPTLAB_STORAGE`` — ``local`` (the default) or ``firestore`` (the user's own project);
+* ``GPTLAB_STORAGE`` — ``local`` (the default), ``firestore`` (the user's own project) or
+  ``shared`` (a team's shared project, signed in with Firebase Authentication);
 * ``GPTLAB_FIRESTORE_PROJECT``, ``GPTLAB_FIRESTORE_DATABASE`` — that project, and its database
   (default ``(default)``);
+* ``GPTLAB_FIREBASE_API_KEY`` — the shared project's Web API key (a team hands it out with the
+  project id; it names the project to Firebase Authentication and is not a secret);
 * ``FIRESTORE_EMULATOR_HOST`` — a Firestore emulator's ``host:port`` instead of Google's
-  servers (the Firestore client library reads it itself).
+  servers (the Firestore client library reads it itself, and then sends no user's credentials:
+  a shared project is never reached through it);
+* ``FIREBASE_AUTH_EMULATOR_HOST`` — a Firebase Authentication emulator's ``host:port`` instead
+  of Google's sign-in servers (as Firebase's own SDKs read it);
+* ``GPTLAB_FIRESTORE_ENDPOINT`` — the ``host:port`` the Firestore client connects to instead
+  of Google's (its ``api_endpoint``, over TLS: a regional endpoint, a proxy, a test's TLS front).
 
 The storage choice made in Settings → Storage… lives in the data directory's ``storage.json``
 (``read_storage_settings``); a variable set in the environment wins over it for this run.
@@ -50,6 +58,9 @@ STORAGE_ENV = "GPTLAB_STORAGE"
 FIRESTORE_PROJECT_ENV = "GPTLAB_FIRESTORE_PROJECT"
 FIRESTORE_DATABASE_ENV = "GPTLAB_FIRESTORE_DATABASE"
 FIRESTORE_EMULATOR_ENV = "FIRESTORE_EMULATOR_HOST"
+FIREBASE_API_KEY_ENV = "GPTLAB_FIREBASE_API_KEY"
+AUTH_EMULATOR_ENV = "FIREBASE_AUTH_EMULATOR_HOST"
+FIRESTORE_ENDPOINT_ENV = "GPTLAB_FIRESTORE_ENDPOINT"
 DEFAULT_FIRESTORE_DATABASE = "(default)"
 
 log = logging.getLogger(__name__)
@@ -99,6 +110,8 @@ class StorageMode(StrEnum):
 
     LOCAL = "local"  # one SQLite file on this machine
     FIRESTORE = "firestore"  # the user's own Firestore project, cached in that SQLite file
+    # A team's shared project, as the signed-in user, cached in a SQLite file of that account's
+    SHARED = "shared"
 
 
 class CloudCredentials(StrEnum):
@@ -109,32 +122,73 @@ class CloudCredentials(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SharedAccount:
+    """Who is signed in to a shared project (no token: those live in the keyring)."""
+
+    uid: str
+    email: str = ""
+    display_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the account is named to the user."""
+        return self.display_name or self.email or "a guest (anonymous)"
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSettings:
-    """Where the data is kept: local only, or a Firestore project (never a secret)."""
+    """Where the data is kept: local only, the user's Firestore project, or a team's shared
+    project (never a secret: the shared project's Web API key is not one)."""
 
     mode: StorageMode = StorageMode.LOCAL
     project_id: str = ""
     database_id: str = DEFAULT_FIRESTORE_DATABASE
     credentials: CloudCredentials = CloudCredentials.APPLICATION_DEFAULT
+    # The shared project's Web API key (Firebase Authentication's name for the project).
+    firebase_api_key: str = ""
+    # The account signed in to the shared project, if any: its cache is its own file.
+    account: SharedAccount | None = None
     # ``host:port`` of a Firestore emulator (development and tests): no credentials needed.
     emulator_host: str | None = None
+    # ``host:port`` of a Firebase Authentication emulator (development and tests).
+    auth_emulator_host: str | None = None
+    # The Firestore client's ``api_endpoint`` instead of Google's (TLS), e.g. a test's front.
+    firestore_endpoint: str | None = None
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether this is a team's shared project (signed in with Firebase Authentication)."""
+        return self.mode is StorageMode.SHARED
 
     @property
     def is_cloud(self) -> bool:
         """Whether a cloud store is configured (and complete enough to try)."""
+        if self.is_shared:
+            return bool(self.project_id and self.firebase_api_key)
         return self.mode is not StorageMode.LOCAL and bool(self.project_id)
 
+    @property
+    def signed_in_account(self) -> SharedAccount | None:
+        """The shared project's account whose data this run opens (None: the local data)."""
+        return self.account if self.is_cloud and self.is_shared else None
+
     def to_json(self) -> str:
-        """The settings as ``storage.json`` holds them (the emulator is the environment's)."""
-        return json.dumps(
-            {
-                "mode": self.mode.value,
-                "project_id": self.project_id,
-                "database_id": self.database_id,
-                "credentials": self.credentials.value,
-            },
-            indent=2,
-        )
+        """The settings as ``storage.json`` holds them (the emulators and the endpoint are the
+        environment's)."""
+        data: dict[str, object] = {
+            "mode": self.mode.value,
+            "project_id": self.project_id,
+            "database_id": self.database_id,
+            "credentials": self.credentials.value,
+            "firebase_api_key": self.firebase_api_key,
+        }
+        if self.account is not None:
+            data["account"] = {
+                "uid": self.account.uid,
+                "email": self.account.email,
+                "display_name": self.account.display_name,
+            }
+        return json.dumps(data, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> StorageSettings:
@@ -149,7 +203,21 @@ class StorageSettings:
             credentials=CloudCredentials(
                 data.get("credentials", CloudCredentials.APPLICATION_DEFAULT.value)
             ),
+            firebase_api_key=str(data.get("firebase_api_key", "")).strip(),
+            account=_account_from(data.get("account")),
         )
+
+
+def _account_from(value: object) -> SharedAccount | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not str(value.get("uid", "")).strip():
+        raise ValueError("storage.json's account has a uid")
+    return SharedAccount(
+        uid=str(value["uid"]).strip(),
+        email=str(value.get("email", "")),
+        display_name=str(value.get("display_name", "")),
+    )
 
 
 def read_storage_settings(path: Path) -> StorageSettings:
@@ -186,14 +254,23 @@ def resolve_storage(saved: StorageSettings, environ: Mapping[str, str]) -> Stora
         try:
             settings = replace(settings, mode=StorageMode(mode.lower()))
         except ValueError:
-            log.warning("%s=%r is not local or firestore; ignored", STORAGE_ENV, mode)
+            log.warning("%s=%r is not local, firestore or shared; ignored", STORAGE_ENV, mode)
     project = _value(environ, FIRESTORE_PROJECT_ENV)
-    if project is not None:
-        settings = replace(settings, project_id=project)
+    if project is not None and project != settings.project_id:
+        # Another project: the account signed in to the saved one is not this one's.
+        settings = replace(settings, project_id=project, account=None)
     database = _value(environ, FIRESTORE_DATABASE_ENV)
     if database is not None:
         settings = replace(settings, database_id=database)
-    return replace(settings, emulator_host=_value(environ, FIRESTORE_EMULATOR_ENV))
+    api_key = _value(environ, FIREBASE_API_KEY_ENV)
+    if api_key is not None:
+        settings = replace(settings, firebase_api_key=api_key)
+    return replace(
+        settings,
+        emulator_host=_value(environ, FIRESTORE_EMULATOR_ENV),
+        auth_emulator_host=_value(environ, AUTH_EMULATOR_ENV),
+        firestore_endpoint=_value(environ, FIRESTORE_ENDPOINT_ENV),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +285,16 @@ class AppConfig:
     # GPTLAB_RECOVERY_KIT, read; None: a first machine makes a new secret key. Its repr is safe,
     # but it is a secret's holder, so it stays out of this one's.
     recovery_kit: RecoveryKit | None = field(default=None, repr=False)
+
+    @property
+    def database_file(self) -> Path:
+        """The SQLite file this run opens: the local data, or the cache of the account signed
+        in to a shared project (its own file: a team's project never receives the local
+        user's history, and two accounts never mix)."""
+        account = self.storage.signed_in_account
+        if account is None:
+            return self.paths.database_file
+        return self.paths.shared_database_file(self.storage.project_id, account.uid)
 
     @property
     def tokenizer_cache_dir(self) -> Path:
@@ -267,5 +354,14 @@ def apply_to_libraries(config: AppConfig, environ: MutableMapping[str, str] | No
     Firestore emulator's address, which the Firestore client looks up on its own)."""
     env = os.environ if environ is None else environ
     env[TIKTOKEN_CACHE_ENV] = str(config.tokenizer_cache_dir)
-    if config.storage.emulator_host:
+    if config.storage.is_shared:
+        # The client would send no user's credentials while it is set (rules bypassed): a
+        # shared project is reached as the signed-in user, through GPTLAB_FIRESTORE_ENDPOINT.
+        if env.pop(FIRESTORE_EMULATOR_ENV, None) is not None:
+            log.warning(
+                "%s is ignored for a shared project; set %s to reach an emulator through TLS",
+                FIRESTORE_EMULATOR_ENV,
+                FIRESTORE_ENDPOINT_ENV,
+            )
+    elif config.storage.emulator_host:
         env[FIRESTORE_EMULATOR_ENV] = config.storage.emulator_host

@@ -34,6 +34,11 @@ class AppPaths:
         """The SQLite database (the default store, and the cache of every other backend)."""
         return self.data_dir / "gptlab.sqlite3"
 
+    def shared_database_file(self, project_id: str, uid: str) -> Path:
+        """The cache of one account of a shared project: a file of its own, so the local
+        data never reaches a team's project and two accounts never mix."""
+        return self.data_dir / "shared" / _file_name(project_id) / f"{_file_name(uid)}.sqlite3"
+
     @property
     def settings_file(self) -> Path:
         """The INI file behind ``QSettings`` (window geometry, preferences)."""
@@ -58,6 +63,14 @@ class AppPaths:
     def log_file(self) -> Path:
         """The app's log (INFO and above; never secrets or message bodies)."""
         return self.log_dir / f"{APP_NAME}.log"
+
+
+def _file_name(value: str) -> str:
+    """``value`` as one safe path segment (project ids and uids are letters, digits, ``-``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in value.strip())
+    if safe.strip(".") == "":
+        raise ValueError(f"{value!r} cannot name a file")
+    return safe
 
 
 def resolve_data_dir(cli_value: str | None, environ: Mapping[str, str]) -> Path:

@@ -11,6 +11,7 @@ from gptlab_desktop.config import (
     AiEndpoint,
     CloudCredentials,
     ConfigError,
+    SharedAccount,
     StorageMode,
     StorageSettings,
     apply_to_libraries,
@@ -152,6 +153,64 @@ def test_the_emulator_address_is_handed_to_the_firestore_library(tmp_path: Path)
     apply_to_libraries(config, environ)
 
     assert environ["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:9"
+
+
+def test_a_shared_project_is_configured_by_the_environment(tmp_path: Path) -> None:
+    env = {
+        "GPTLAB_STORAGE": "shared",
+        "GPTLAB_FIRESTORE_PROJECT": "demo-team",
+        "GPTLAB_FIREBASE_API_KEY": "web-key",
+        "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
+        "GPTLAB_FIRESTORE_ENDPOINT": "localhost:8443",
+    }
+
+    storage = resolve_config(str(tmp_path), env).storage
+
+    assert storage.is_shared and storage.is_cloud
+    assert (storage.project_id, storage.firebase_api_key) == ("demo-team", "web-key")
+    assert storage.auth_emulator_host == "127.0.0.1:9099"
+    assert storage.firestore_endpoint == "localhost:8443"
+
+
+def test_a_shared_project_without_its_web_api_key_is_not_tried(tmp_path: Path) -> None:
+    env = {"GPTLAB_STORAGE": "shared", "GPTLAB_FIRESTORE_PROJECT": "demo-team"}
+    assert not resolve_config(str(tmp_path), env).storage.is_cloud
+
+
+def test_each_signed_in_account_has_a_cache_of_its_own(tmp_path: Path) -> None:
+    shared = StorageSettings(
+        StorageMode.SHARED,
+        "demo-team",
+        firebase_api_key="web-key",
+        account=SharedAccount("uid-1", "ada@example.com", "Ada"),
+    )
+    (tmp_path / "storage.json").write_text(shared.to_json(), "utf-8")
+
+    config = resolve_config(str(tmp_path), {})
+
+    assert config.storage == shared
+    assert config.database_file == tmp_path / "shared" / "demo-team" / "uid-1.sqlite3"
+    signed_out = resolve_config(str(tmp_path), {"GPTLAB_FIRESTORE_PROJECT": "other"})
+    assert signed_out.storage.account is None  # another project: not this account's
+    assert signed_out.database_file == config.paths.database_file  # the local data
+    own_project = resolve_config(str(tmp_path), {"GPTLAB_STORAGE": "firestore"})
+    assert own_project.database_file == config.paths.database_file
+
+
+def test_a_shared_project_is_never_reached_through_the_emulator_variable(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "GPTLAB_STORAGE": "shared",
+        "GPTLAB_FIRESTORE_PROJECT": "demo-team",
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+    }
+    environ = dict(env)
+
+    apply_to_libraries(resolve_config(str(tmp_path), env), environ)
+
+    # Set, the client would send no user's credentials and the rules would not apply.
+    assert "FIRESTORE_EMULATOR_HOST" not in environ
 
 
 # -- GPTLAB_RECOVERY_KIT -------------------------------------------------------------------------

@@ -90,9 +90,13 @@ class Account:
         endpoint: AiEndpoint | None = None,
         *,
         check_timeout_s: float = CHECK_TIMEOUT_S,
+        records_user_hash: bool = True,
     ) -> None:
         self._secrets = secrets
         self._store = store
+        # False for an account of a shared project: its identity is the sign-in, and a key's
+        # hash would only tell the team's project which key a user has.
+        self._records_user_hash = records_user_hash
         # The AI server of this run and the environment's key (``config.resolve_ai_endpoint``).
         self.endpoint = endpoint or AiEndpoint()
         self._source = ApiKeySource(secrets, env_key=self.endpoint.env_api_key)
@@ -224,9 +228,12 @@ class Account:
         return cached
 
     async def current_user(self) -> User:
-        """The store's local user; with a real OpenAI key in use, its hash recorded on it."""
+        """The store's local user; with a real OpenAI key in use, its hash recorded on it
+        (never for an account of a shared project)."""
         user = await self._store.local_user()
         key = self.api_key
+        if not self._records_user_hash:
+            return user
         if key is not None and self.endpoint.is_openai and is_openai_key(key.value):
             user_hash = await self.user_hash()
             if user.user_hash != user_hash:

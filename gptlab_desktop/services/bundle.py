@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.assistant_lab import AssistantLab
+    from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.cloud_sync import CloudSync
     from gptlab_desktop.services.llm import LlmClient
@@ -54,6 +55,7 @@ class Services:
     store: Store
     keyring_backend: KeyringBackend | None = field(default=None, repr=False)
     _account_loading: asyncio.Task[KeyState] | None = field(default=None, init=False, repr=False)
+    _auths: dict[AuthSettings, FirebaseAuth] = field(default_factory=dict, init=False, repr=False)
 
     @functools.cached_property
     def lobby(self) -> Lobby:
@@ -112,7 +114,33 @@ class Services:
         """The API key in use (environment, keyring or memory) and the user's identity."""
         from gptlab_desktop.services.account import Account
 
-        return Account(self.secrets, self.store, self.config.ai)
+        return Account(
+            self.secrets,
+            self.store,
+            self.config.ai,
+            records_user_hash=self.config.storage.signed_in_account is None,
+        )
+
+    @property
+    def seeds_showcase(self) -> bool:
+        """Whether the shipped showcase is written into the store at start: not for an account
+        of a shared project, whose showcase an admin publishes (``scripts/publish-showcase``)
+        and every member pulls."""
+        return self.config.storage.signed_in_account is None
+
+    def auth_for(self, settings: StorageSettings) -> FirebaseAuth:
+        """The sign-in to ``settings``' shared project (one per project and key, kept)."""
+        from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
+
+        auth_settings = AuthSettings.for_project(
+            settings.firebase_api_key,
+            settings.project_id,
+            emulator_host=settings.auth_emulator_host,
+        )
+        auth = self._auths.get(auth_settings)
+        if auth is None:
+            auth = self._auths[auth_settings] = FirebaseAuth(auth_settings, self.secrets)
+        return auth
 
     @functools.cached_property
     def vault(self) -> Vault:
@@ -142,6 +170,7 @@ class Services:
             self.config.storage,
             save_settings=save,
             recovery_kit=self.config.recovery_kit,
+            auth=self.auth_for,
         )
 
     # -- the key ----------------------------------------------------------------------------
@@ -173,6 +202,11 @@ class Services:
                 await self.sync.close()
             except Exception:
                 log.exception("Stopping the sync failed; its writes wait for the next start")
+        for auth in self._auths.values():
+            try:
+                await auth.aclose()
+            except Exception:
+                log.exception("Closing the sign-in's connections failed")
         if "llm" in self.__dict__:  # built: there may be connections
             try:
                 await self.llm.aclose()

@@ -34,9 +34,11 @@ from gptlab_desktop.services.store.outbox import DeadLetter
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
+    from gptlab_desktop.services.auth import FirebaseAuth
     from gptlab_desktop.services.crypto import DataKey, WrappedKey
     from gptlab_desktop.services.recovery_kit import RecoveryKit
     from gptlab_desktop.services.secrets import SecretStore
+    from gptlab_desktop.services.shared_sign_in import SharedSignIn
     from gptlab_desktop.services.store.cloud.documents import RecordCipher
     from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
     from gptlab_desktop.services.store.cloud.puller import CloudPuller, PullReport
@@ -54,6 +56,15 @@ HISTORY_ELSEWHERE = (
     "This Firestore project already holds encrypted history from another computer. To read it "
     "here, join it with your recovery kit in Settings → Storage…; nothing is sent until then."
 )
+ACCOUNT_HISTORY_ELSEWHERE = (
+    "Your account's history in this shared project is encrypted with a key from another "
+    "computer. To read it here, join it with your recovery kit in Settings → Storage…"
+)
+SIGN_IN_NEEDED = (
+    "You are not signed in to the shared project: sign in in Settings → Storage…. Your data "
+    "on this computer works as before."
+)
+REOPEN_NEEDED = "The storage you chose opens other data: it is used once GPT Lab Desktop reopens."
 PASSPHRASE_NEEDED = (
     "Your cloud history is protected by a passphrase: enter it in Settings → Storage… to sync."
 )
@@ -86,8 +97,14 @@ class CloudSync:
         save_settings: Callable[[StorageSettings], Awaitable[None]],
         recovery_kit: RecoveryKit | None = None,
         pull_interval_s: float = PULL_INTERVAL_S,
+        auth: Callable[[StorageSettings], FirebaseAuth] | None = None,
     ) -> None:
         self._store = store
+        self._auth_for = auth
+        # The account whose data the store holds (a shared project's), fixed for the run: an
+        # account or project chosen later opens its own data after a reopen (``needs_reopen``).
+        self._opened_account = _account_key(settings)
+        self._signed_in_uid = ""
         self._vault_source = vault
         self._secrets = secrets
         self._settings = settings
@@ -110,6 +127,18 @@ class CloudSync:
         # Built on first use: the vault brings the cryptography library, which a run whose
         # data stays local never needs (and which would stall the window just after it paints).
         return self._vault_source()
+
+    @functools.cached_property
+    def accounts(self) -> SharedSignIn:
+        """Signing in to a shared project, up and out (each applied here when it succeeds)."""
+        from gptlab_desktop.services.shared_sign_in import SharedSignIn
+
+        return SharedSignIn(self._shared_auth_for, self.apply)
+
+    def _shared_auth_for(self, settings: StorageSettings) -> FirebaseAuth:
+        if self._auth_for is None:
+            raise ServiceError("Signing in to a shared project is not available in this run.")
+        return self._auth_for(self.with_environment(settings))
 
     # -- what the user sees -----------------------------------------------------------------
     @property
@@ -174,14 +203,43 @@ class CloudSync:
         await self._tasks.cancel_all()
         await self._disconnect()
 
-    async def apply(self, settings: StorageSettings) -> None:
-        """Switch to ``settings`` (saved for the next runs too); nothing written is lost."""
+    def needs_reopen(self, settings: StorageSettings) -> bool:
+        """Whether ``settings`` keep their data in another file than the one open: a shared
+        project's account signed in, signed out or changed. Those apply after the window
+        reopens (``MainWindow.reopen``); this run's store never syncs with them."""
+        return _account_key(settings) != self._opened_account
+
+    async def apply(self, settings: StorageSettings) -> bool:
+        """Switch to ``settings`` (saved for the next runs too); nothing written is lost.
+
+        Returns True when they open other data (``needs_reopen``): saved, but not synced with
+        this run's store; sync stops until the app reopens.
+        """
         await self._save_settings(settings)
         await self._tasks.cancel_all()
         await self._disconnect()
-        self._settings = replace(settings, emulator_host=self._settings.emulator_host)
+        self._settings = replace(
+            settings,
+            emulator_host=self._settings.emulator_host,
+            auth_emulator_host=self._settings.auth_emulator_host,
+            firestore_endpoint=self._settings.firestore_endpoint,
+        )
         self._status = None
+        if self.needs_reopen(self._settings):
+            self._publish(SyncStatus(SyncState.LOCAL, reason=REOPEN_NEEDED))
+            return True
         self.start()
+        return False
+
+    def with_environment(self, settings: StorageSettings) -> StorageSettings:
+        """``settings`` (the Storage dialog's choice) with this run's emulators and endpoint,
+        which come from the environment and are never saved."""
+        return replace(
+            settings,
+            emulator_host=self._settings.emulator_host,
+            auth_emulator_host=self._settings.auth_emulator_host,
+            firestore_endpoint=self._settings.firestore_endpoint,
+        )
 
     async def sync_now(self) -> PullReport:
         """Pull other machines' changes and send this one's, now (for "Sync now")."""
@@ -219,18 +277,19 @@ class CloudSync:
         from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
         from gptlab_desktop.services.store.cloud.puller import CloudPuller
         from gptlab_desktop.services.store.cloud.replayer import OutboxReplayer
-        from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 
-        firestore_settings = FirestoreSettings(
-            project_id=self._settings.project_id,
-            database_id=self._settings.database_id,
-            credentials=await self._credentials(),
-        )
-        key = await self._open_history(firestore_settings)
-        user = await self._store.local_user()
-        user_id = self._vault.user_id or user.id
-        if user.id != user_id:  # joined, or set up from a configured kit: that is the user
+        firestore_settings = await self._firestore_settings()
+        if self._settings.is_shared:
+            # The signed-in account is the user (its own file: nothing else is in it).
+            user_id = self._signed_in_uid
             await self._store.adopt_local_user(user_id)
+            key = await self._open_shared_history(firestore_settings, user_id)
+        else:
+            key = await self._open_history(firestore_settings)
+            user = await self._store.local_user()
+            user_id = self._vault.user_id or user.id
+            if user.id != user_id:  # joined, or set up from a configured kit: that is the user
+                await self._store.adopt_local_user(user_id)
         cipher = RecordCipher(key, user_id)
         cloud = FirestoreStore(firestore_settings, cipher)
         health = await cloud.open()
@@ -249,6 +308,56 @@ class CloudSync:
         self._replayer = replayer
         self._puller = CloudPuller(self._store, cloud, cipher_now)
         self._connected.set()
+
+    async def _firestore_settings(self) -> FirestoreSettings:
+        """How to reach the project: its ids, the credentials, the endpoint, the token refresh."""
+        from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
+
+        if not self._settings.is_shared:
+            return FirestoreSettings(
+                project_id=self._settings.project_id,
+                database_id=self._settings.database_id,
+                credentials=await self._credentials(),
+                api_endpoint=self._settings.firestore_endpoint,
+            )
+        if self._opened_account is None or self.needs_reopen(self._settings):
+            raise ServiceError(SIGN_IN_NEEDED)
+        auth = self._shared_auth()
+        session = await auth.restore()
+        if session is None or session.uid != self._opened_account[1]:
+            raise ServiceError(SIGN_IN_NEEDED)
+        self._signed_in_uid = session.uid
+        return FirestoreSettings(
+            project_id=self._settings.project_id,
+            database_id=self._settings.database_id,
+            credentials=auth.credentials(),
+            api_endpoint=self._settings.firestore_endpoint,
+            refresh_credentials=auth.refresh,
+        )
+
+    def _shared_auth(self) -> FirebaseAuth:
+        return self._shared_auth_for(self._settings)
+
+    async def _open_shared_history(self, settings: FirestoreSettings, uid: str) -> DataKey:
+        """The data key of the signed-in account: unlocked, set up on its first computer, or
+        joined from a configured kit; another computer's history needs the recovery kit."""
+        from gptlab_desktop.services.vault import VaultState
+
+        state = await self._vault.state()
+        if state is VaultState.NOT_SET_UP:
+            record = await read_wrapped_key(settings, uid)
+            kit = self._configured_kit
+            if record is not None:
+                if kit is None or kit.user_id != uid:
+                    raise JoinRequired(ACCOUNT_HISTORY_ELSEWHERE)
+                return await self._vault.join(kit, "", wrapped=record)
+            new_kit = await self._vault.set_up()
+            if kit is None:
+                for listener in self._kit_listeners:
+                    listener(new_kit)
+        elif state is VaultState.NEEDS_PASSPHRASE:
+            raise JoinRequired(PASSPHRASE_NEEDED)
+        return await self._vault.data_key()
 
     async def _open_history(self, settings: FirestoreSettings) -> DataKey:
         """The data key: unlocked; joined with a configured kit whose history the cloud holds;
@@ -389,16 +498,16 @@ class CloudSync:
         """Open the history another machine set up, with its recovery kit (and passphrase),
         make its user this machine's, and sync it."""
         from gptlab_desktop.services.recovery_kit import RecoveryKit
-        from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 
         kit = RecoveryKit.parse(kit_text)
         if not self._settings.is_cloud:
             raise ServiceError("Choose your Firestore project first: the kit opens what it holds.")
-        settings = FirestoreSettings(
-            project_id=self._settings.project_id,
-            database_id=self._settings.database_id,
-            credentials=await self._credentials(),
-        )
+        settings = await self._firestore_settings()
+        if self._settings.is_shared and kit.user_id != self._signed_in_uid:
+            raise ServiceError(
+                "This recovery kit belongs to another account: sign in with the account it "
+                "was made for."
+            )
         record = await read_wrapped_key(settings, kit.user_id)
         if record is None:
             raise ServiceError(
@@ -452,3 +561,10 @@ async def read_wrapped_key(settings: FirestoreSettings, user_id: str) -> Wrapped
 
     document = await read_user_document(settings, user_id)
     return None if document is None else wrapped_key_from_document(document)
+
+
+def _account_key(settings: StorageSettings) -> tuple[str, str] | None:
+    """Which data ``settings`` open: a shared project's account (project, uid), or None (the
+    local data, which the own-project mode syncs too)."""
+    account = settings.signed_in_account
+    return None if account is None else (settings.project_id, account.uid)

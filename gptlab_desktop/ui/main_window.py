@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self._health: StoreHealth | None = None
         self._is_closing = False
         self._is_shut_down = False
+        self._reopen_requested = False
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
@@ -121,7 +122,7 @@ class MainWindow(QMainWindow):
         self.account_actions = AccountActions(services, self.messages, self)
         self.account_actions.keyChanged.connect(self._on_key_changed)
         self.storage_actions = StorageActions(
-            self.statusBar(), self, refresh=self._refresh_after_pull
+            self.statusBar(), self, refresh=self._refresh_after_pull, reopen=self.reopen
         )
         self._build_menus()
         self._build_central()
@@ -603,6 +604,17 @@ class MainWindow(QMainWindow):
         # window are carried out, while the store is open.
         await self.workspace.wind_down()
         await self._tasks.cancel_all()
+
+    @property
+    def reopen_requested(self) -> bool:
+        """Whether the window closed to reopen the data (``reopen``), not to quit."""
+        return self._reopen_requested
+
+    def reopen(self) -> None:
+        """Close, and have the app start again on the storage now saved (another account or
+        project chosen in Settings → Storage…): the services close in order first, as on quit."""
+        self._reopen_requested = True
+        self.close()
 
     def finish_closing(self) -> None:
         """The services are closed: close for real."""

@@ -37,11 +37,17 @@ class StorageActions(QObject):
     """The Storage dialog of a window and the sync's status line."""
 
     def __init__(
-        self, status_bar: QStatusBar, window: QWidget, *, refresh: Callable[[], None]
+        self,
+        status_bar: QStatusBar,
+        window: QWidget,
+        *,
+        refresh: Callable[[], None],
+        reopen: Callable[[], None],
     ) -> None:
         super().__init__(window)
         self._window = window
         self._refresh = refresh
+        self._reopen = reopen
         self._sync: CloudSync | None = None
         self._dialog: StorageDialog | None = None
         self.status_label = QLabel(status_bar)
@@ -80,5 +86,6 @@ class StorageActions(QObject):
 
         if self._dialog is None:
             self._dialog = StorageDialog(self._sync, parent=self._window)
+            self._dialog.reopenRequested.connect(self._reopen)
         bring_forward(self._dialog)
         return self._dialog

@@ -1,10 +1,12 @@
 """Settings → Storage…: where the data is kept, the sync's state, and the recovery kit.
 
-The user chooses **Local only** (the default) or **My Firestore project** (project id, database
+The user chooses **Local only** (the default), **My Firestore project** (project id, database
 id, and credentials: Application Default Credentials, or a service-account key file imported
-into the keyring — never kept on disk by the app); sees the sync's state and the writes the
-cloud refused, with why, and can send those again; syncs now; sees the recovery kit again after
-re-entering the passphrase; and joins the history another machine set up with its kit.
+into the keyring — never kept on disk by the app) or **Shared project (sign in)** (a team's
+project id and Web API key, then a sign-in: ``shared_sign_in_box``); sees the sync's state and
+the writes the cloud refused, with why, and can send those again; syncs now; sees the recovery
+kit again after re-entering the passphrase; and joins the history another machine set up with
+its kit.
 
 Every action goes to ``CloudSync`` (a service); this dialog only lays out, collects and shows.
 Open it with ``show()``/``open()``, never ``exec()`` (no nested event loop inside a coroutine).
@@ -47,6 +49,7 @@ from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.ui.api_key_dialog import SecretLineEdit
 from gptlab_desktop.ui.messages import describe_error, sync_status_text
 from gptlab_desktop.ui.naming import name_widget
+from gptlab_desktop.ui.shared_sign_in_box import SharedSignInBox
 
 if TYPE_CHECKING:
     from gptlab_desktop.services.cloud_sync import CloudSync
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 
 LOCAL_LABEL = "Local only"
 FIRESTORE_LABEL = "My Firestore project"
+SHARED_LABEL = "Shared project (sign in)"
 
 
 class StorageDialog(QDialog):
@@ -61,6 +65,8 @@ class StorageDialog(QDialog):
 
     #: The storage settings were applied (carries the new ``StorageSettings``).
     storageChanged = Signal(object)
+    #: The storage now saved opens other data: the window should reopen on it.
+    reopenRequested = Signal()
 
     def __init__(self, sync: CloudSync, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +76,9 @@ class StorageDialog(QDialog):
         self.setWindowTitle("Storage")
         layout = QVBoxLayout(self)
         layout.addWidget(self._where_box())
+        self.sign_in_box = SharedSignInBox(sync.accounts, self.settings_entered, self._tell)
+        self.sign_in_box.reopenRequested.connect(self.reopenRequested)
+        layout.addWidget(self.sign_in_box)
         layout.addWidget(self._status_box())
         layout.addWidget(self._kit_box())
         self.feedback = self._named(QLabel(), "storageFeedback", "What happened")
@@ -100,8 +109,9 @@ class StorageDialog(QDialog):
         self.firestore_choice = self._named(
             QRadioButton(FIRESTORE_LABEL), "storageFirestore", FIRESTORE_LABEL
         )
+        self.shared_choice = self._named(QRadioButton(SHARED_LABEL), "storageShared", SHARED_LABEL)
         modes = QButtonGroup(self)
-        for button in (self.local_choice, self.firestore_choice):
+        for button in (self.local_choice, self.firestore_choice, self.shared_choice):
             modes.addButton(button)
             form.addRow(button)
         self.project = self._named(QLineEdit(), "firestoreProject", "Firestore project id")
@@ -110,6 +120,11 @@ class StorageDialog(QDialog):
         self.database.setPlaceholderText(DEFAULT_FIRESTORE_DATABASE)
         form.addRow("Project id:", self.project)
         form.addRow("Database id:", self.database)
+        self.api_key = self._named(
+            QLineEdit(), "firebaseApiKey", "The shared project's Web API key"
+        )
+        self.api_key.setPlaceholderText("The shared project's Web API key (from your team)")
+        form.addRow("Web API key:", self.api_key)
         self.adc_choice = self._named(
             QRadioButton("Application Default Credentials (gcloud)"),
             "credentialsDefault",
@@ -133,6 +148,7 @@ class StorageDialog(QDialog):
         form.addRow("Sign in with:", self.adc_choice)
         form.addRow("", key_row)
         self.local_choice.toggled.connect(self._update_enabled)
+        self.firestore_choice.toggled.connect(self._update_enabled)
         self.key_choice.toggled.connect(self._update_enabled)
         return box
 
@@ -212,10 +228,13 @@ class StorageDialog(QDialog):
 
     # -- showing ----------------------------------------------------------------------------
     def _show_settings(self, settings: StorageSettings) -> None:
-        is_local = settings.mode is StorageMode.LOCAL
-        self.local_choice.setChecked(is_local)
-        self.firestore_choice.setChecked(not is_local)
+        self._shown = settings
+        self.local_choice.setChecked(settings.mode is StorageMode.LOCAL)
+        self.firestore_choice.setChecked(settings.mode is StorageMode.FIRESTORE)
+        self.shared_choice.setChecked(settings.mode is StorageMode.SHARED)
         self.project.setText(settings.project_id)
+        self.api_key.setText(settings.firebase_api_key)
+        self.sign_in_box.show_account(settings)
         database = settings.database_id
         self.database.setText("" if database == DEFAULT_FIRESTORE_DATABASE else database)
         uses_key = settings.credentials is CloudCredentials.SERVICE_ACCOUNT
@@ -224,10 +243,14 @@ class StorageDialog(QDialog):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        is_cloud = self.firestore_choice.isChecked()
-        for widget in (self.project, self.database, self.adc_choice, self.key_choice):
-            widget.setEnabled(is_cloud)
-        self.import_key_button.setEnabled(is_cloud and self.key_choice.isChecked())
+        is_own = self.firestore_choice.isChecked()
+        is_shared = self.shared_choice.isChecked()
+        self.project.setEnabled(is_own or is_shared)
+        for widget in (self.database, self.adc_choice, self.key_choice):
+            widget.setEnabled(is_own)
+        self.import_key_button.setEnabled(is_own and self.key_choice.isChecked())
+        self.api_key.setEnabled(is_shared)
+        self.sign_in_box.setVisible(is_shared)
 
     def _show_status(self, status: SyncStatus) -> None:
         self.status_label.setText(sync_status_text(status))
@@ -243,18 +266,29 @@ class StorageDialog(QDialog):
         self.feedback.setText(describe_error(error).text)
 
     def settings_entered(self) -> StorageSettings:
-        """The settings as the form holds them."""
-        mode = StorageMode.FIRESTORE if self.firestore_choice.isChecked() else StorageMode.LOCAL
+        """The settings as the form holds them (the account signed in stays while the shared
+        project does)."""
+        mode = StorageMode.LOCAL
+        if self.firestore_choice.isChecked():
+            mode = StorageMode.FIRESTORE
+        elif self.shared_choice.isChecked():
+            mode = StorageMode.SHARED
         credentials = (
             CloudCredentials.SERVICE_ACCOUNT
             if self.key_choice.isChecked()
             else CloudCredentials.APPLICATION_DEFAULT
         )
+        project_id = self.project.text().strip()
+        api_key = self.api_key.text().strip()
+        shown = self._shown
+        same_project = (shown.project_id, shown.firebase_api_key) == (project_id, api_key)
         return StorageSettings(
             mode=mode,
-            project_id=self.project.text().strip(),
+            project_id=project_id,
             database_id=self.database.text().strip() or DEFAULT_FIRESTORE_DATABASE,
             credentials=credentials,
+            firebase_api_key=api_key,
+            account=shown.account if same_project else None,
         )
 
     # -- actions ----------------------------------------------------------------------------
@@ -264,27 +298,36 @@ class StorageDialog(QDialog):
     def apply(self) -> asyncio.Task[None] | None:
         """Apply the form: switch storage (nothing written is lost)."""
         settings = self.settings_entered()
-        if settings.mode is StorageMode.FIRESTORE and not settings.project_id:
-            self._tell("Enter your Firestore project id first.")
+        if settings.mode is not StorageMode.LOCAL and not settings.project_id:
+            self._tell("Enter the Firestore project id first.")
             self.project.setFocus()
+            return None
+        if settings.is_shared and not settings.firebase_api_key:
+            self._tell("Enter the shared project's Web API key first (your team gives it).")
+            self.api_key.setFocus()
             return None
         return self._start("apply", self._apply(settings))
 
     async def _apply(self, settings: StorageSettings) -> None:
         self.apply_button.setEnabled(False)
         try:
-            await self._sync.apply(settings)
+            reopens = await self._sync.apply(settings)
         except ServiceError as error:
             self._tell_error(error)
             return
         finally:
             self.apply_button.setEnabled(True)
-        self._tell(
-            "Your data is kept on this computer only."
-            if not settings.is_cloud
-            else f"Syncing with {settings.project_id}."
-        )
+        self._shown = settings
+        self.sign_in_box.show_account(settings)
+        if settings.is_shared and settings.account is None:
+            self._tell("Saved. Sign in to the shared project to see its lobby.")
+        elif not settings.is_cloud:
+            self._tell("Your data is kept on this computer only.")
+        else:
+            self._tell(f"Syncing with {settings.project_id}.")
         self.storageChanged.emit(settings)
+        if reopens:
+            self.reopenRequested.emit()
 
     def sync_now(self) -> asyncio.Task[None]:
         """Pull other computers' changes and send this one's now."""
@@ -435,4 +478,5 @@ class StorageDialog(QDialog):
         self.passphrase.clear()
         self.new_passphrase.clear()
         self.kit_text.clear()
+        self.sign_in_box.forget_entries()
         super().done(result)

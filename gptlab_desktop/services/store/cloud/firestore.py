@@ -195,10 +195,12 @@ class FirestoreStore(Store):
 
     def _make_client(self) -> firestore.AsyncClient:
         # The grpc channel is made at the first call, on the event loop's thread.
+        endpoint = self._settings.api_endpoint
         return firestore.AsyncClient(
             project=self._settings.project_id,
             database=self._settings.database_id,
             credentials=self._settings.credentials,
+            client_options=None if endpoint is None else {"api_endpoint": endpoint},
         )
 
     @property
@@ -223,7 +225,25 @@ class FirestoreStore(Store):
 
     # -- plumbing: bounded calls, reads, one batch --------------------------------------------
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run one network operation within the overall deadline, errors made typed."""
+        """Run one network operation within the overall deadline, errors made typed; rejected
+        credentials are renewed once (``FirestoreSettings.refresh_credentials``) and the
+        operation tried again."""
+        refresh = self._settings.refresh_credentials
+        if refresh is not None:
+            try:
+                return await self._call_once(operation)
+            except CloudRefused as error:
+                if not isinstance(error.__cause__, google_errors.Unauthenticated):
+                    raise
+            log.info("The cloud rejected the credentials; renewing them once")
+            try:
+                async with asyncio.timeout(self._settings.overall_deadline_s):
+                    await refresh()
+            except TimeoutError:
+                raise CloudUnavailable() from None
+        return await self._call_once(operation)
+
+    async def _call_once(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             async with asyncio.timeout(self._settings.overall_deadline_s):
                 return await operation()
@@ -231,6 +251,8 @@ class FirestoreStore(Store):
             raise CloudUnavailable() from None
         except google_errors.AlreadyExists:
             raise _DocumentExists() from None
+        except google_errors.Unauthenticated as error:
+            raise cloud_error(error) from error  # the cause tells ``_call`` to renew
         except (google_errors.GoogleAPIError, auth_errors.GoogleAuthError) as error:
             raise cloud_error(error) from None
 

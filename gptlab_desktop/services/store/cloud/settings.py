@@ -3,6 +3,7 @@ library imported, so the configuration can be built before the first paint."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,13 @@ class FirestoreSettings:
     project_id: str
     database_id: str = DEFAULT_DATABASE
     credentials: Credentials | None = field(default=None, repr=False)
+    # ``host:port`` the client connects to over TLS instead of Google's (its ``api_endpoint``).
+    api_endpoint: str | None = None
+    # Renews ``credentials`` after the server rejected them (a signed-in user's ID token that
+    # expired early, or was revoked); the call is then tried once more. None: nothing to renew.
+    refresh_credentials: Callable[[], Awaitable[object]] | None = field(
+        default=None, repr=False, compare=False
+    )
     # One attempt of one call.
     rpc_timeout_s: float = 4.0
     # All attempts of one call together (the retry's deadline).
