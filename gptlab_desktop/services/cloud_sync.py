@@ -21,19 +21,20 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.config import CloudCredentials, StorageSettings
 from gptlab_desktop.services.aio import TaskGroupByName, run_blocking
-from gptlab_desktop.services.errors import ServiceError
+from gptlab_desktop.services.errors import CloudRefused, CloudUnavailable, ServiceError
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.outbox import DeadLetter
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
+    from gptlab_desktop.models import Assistant
     from gptlab_desktop.services.auth import FirebaseAuth
     from gptlab_desktop.services.crypto import DataKey, WrappedKey
     from gptlab_desktop.services.recovery_kit import RecoveryKit
@@ -303,7 +304,14 @@ class CloudSync:
         async def cipher_now() -> RecordCipher:
             return cipher
 
-        replayer = OutboxReplayer(self._store, cloud, cipher_now, self._vault.wrapped_data_key)
+        member = None
+        if self._settings.is_shared:
+            from gptlab_desktop.services.store.cloud.member_writes import MemberWrites
+
+            member = MemberWrites(user_id, self._cached_bots)
+        replayer = OutboxReplayer(
+            self._store, cloud, cipher_now, self._vault.wrapped_data_key, member=member
+        )
         replayer.on_status(self._publish)
         self._replayer = replayer
         self._puller = CloudPuller(self._store, cloud, cipher_now)
@@ -327,13 +335,35 @@ class CloudSync:
         if session is None or session.uid != self._opened_account[1]:
             raise ServiceError(SIGN_IN_NEEDED)
         self._signed_in_uid = session.uid
+        credentials = auth.credentials()
+
+        async def renew() -> None:
+            """The ID token again, after the server rejected it; a sign-in no longer accepted
+            (the account disabled or deleted) refuses the write, with words the user reads."""
+            from gptlab_desktop.services.auth import AuthUnavailable, SignInRequired
+
+            try:
+                await auth.refresh()
+            except SignInRequired as error:
+                self._problem(error.message)
+                raise CloudRefused(
+                    f"your sign-in is no longer accepted ({error.message}). Sign in again in "
+                    "Settings → Storage…, then send the refused writes again"
+                ) from None
+            except AuthUnavailable as error:
+                raise CloudUnavailable(error.message) from None
+            auth.update_credentials(credentials)
+
         return FirestoreSettings(
             project_id=self._settings.project_id,
             database_id=self._settings.database_id,
-            credentials=auth.credentials(),
+            credentials=credentials,
             api_endpoint=self._settings.firestore_endpoint,
-            refresh_credentials=auth.refresh,
+            refresh_credentials=renew,
         )
+
+    async def _cached_bots(self, bot_ids: Sequence[str]) -> dict[str, Assistant | None]:
+        return {bot_id: await self._store.get_assistant(bot_id) for bot_id in bot_ids}
 
     def _shared_auth(self) -> FirebaseAuth:
         return self._shared_auth_for(self._settings)

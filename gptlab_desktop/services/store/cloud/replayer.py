@@ -51,6 +51,7 @@ from gptlab_desktop.services.crypto import WrappedKey
 from gptlab_desktop.services.errors import AlreadyApplied, CloudRefused, CloudUnavailable
 from gptlab_desktop.services.store.cloud import documents
 from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
+from gptlab_desktop.services.store.cloud.member_writes import MemberWrites, ShapedWrite, in_steps
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.cloud.writes import CloudWrite
 from gptlab_desktop.services.store.outbox import (
@@ -150,8 +151,11 @@ class OutboxReplayer:
         batch_rows: int = BATCH_ROWS,
         gather_s: float = GATHER_S,
         clock: Callable[[], datetime] = utcnow,
+        member: MemberWrites | None = None,
     ) -> None:
         self._store = store
+        # A shared project's member: writes shaped to what its rules allow (member_writes).
+        self._member = member
         self._writer = writer
         self._cipher = cipher
         self._wrapped_key = wrapped_key
@@ -235,6 +239,8 @@ class OutboxReplayer:
             return None
         try:
             writes = await self._writes(entries)
+            if self._member is not None:
+                return await self._send_shaped(entries, await self._member.shape(entries, writes))
             await self._writer.commit(writes)
         except AlreadyApplied:
             landed = await self._writer.applied_markers([e.id for e in entries])
@@ -264,6 +270,35 @@ class OutboxReplayer:
                 return None
             return await self._back_off(entries, str(error), SyncState.PROBLEM)
         await self._store.mark_sent([e.id for e in entries])
+        return None
+
+    async def _send_shaped(
+        self, entries: Sequence[OutboxEntry], shaped: Sequence[ShapedWrite]
+    ) -> float | None:
+        """Send a member's writes (``_send``'s errors are its own): what is not theirs to
+        write is forgotten, a row whose counters moved far goes alone, in steps."""
+        skipped = [e.id for e, s in zip(entries, shaped, strict=True) if s.write is None]
+        await self._store.mark_sent(skipped)
+        kept = [(e, s) for e, s in zip(entries, shaped, strict=True) if s.write is not None]
+        if any(s.needs_steps for _, s in kept):
+            if len(kept) > 1:
+                for entry, _ in kept:
+                    outcome = await self._send([entry])
+                    if outcome is not None:
+                        return outcome
+                return None
+            entry, one = kept[0]
+            assert one.write is not None
+            steps = in_steps(one.write, one.step)
+            landed = await self._writer.applied_markers(
+                [step.marker_id for step in steps if step.marker_id is not None]
+            )
+            for step in steps:
+                if step.marker_id not in landed:
+                    await self._writer.commit([step])
+        elif kept:
+            await self._writer.commit([s.write for _, s in kept if s.write is not None])
+        await self._store.mark_sent([e.id for e, _ in kept])
         return None
 
     async def _back_off(
