@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -28,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.config import CloudCredentials, StorageSettings
 from gptlab_desktop.services.aio import TaskGroupByName, run_blocking
-from gptlab_desktop.services.errors import CloudRefused, CloudUnavailable, ServiceError
+from gptlab_desktop.services.cloud_credentials import (
+    import_service_account,
+    import_service_account_file,
+    service_account_credentials,
+    signed_in_credentials,
+)
+from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.outbox import DeadLetter
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
@@ -70,18 +75,12 @@ PASSPHRASE_NEEDED = (
     "Your cloud history is protected by a passphrase: enter it in Settings → Storage… to sync."
 )
 
-_SERVICE_ACCOUNT_FIELDS = ("type", "project_id", "private_key", "client_email")
-
 
 class JoinRequired(ServiceError):
     """The project's history cannot be opened here yet: it needs the recovery kit, or the
     passphrase (the sentence says which)."""
 
     title = "Your cloud history is locked"
-
-
-class InvalidServiceAccount(ServiceError):
-    """The file given is not a Google service-account key."""
 
 
 class CloudSync:
@@ -335,25 +334,7 @@ class CloudSync:
         if session is None or session.uid != self._opened_account[1]:
             raise ServiceError(SIGN_IN_NEEDED)
         self._signed_in_uid = session.uid
-        credentials = auth.credentials()
-
-        async def renew() -> None:
-            """The ID token again, after the server rejected it; a sign-in no longer accepted
-            (the account disabled or deleted) refuses the write, with words the user reads."""
-            from gptlab_desktop.services.auth import AuthUnavailable, SignInRequired
-
-            try:
-                await auth.refresh()
-            except SignInRequired as error:
-                self._problem(error.message)
-                raise CloudRefused(
-                    f"your sign-in is no longer accepted ({error.message}). Sign in again in "
-                    "Settings → Storage…, then send the refused writes again"
-                ) from None
-            except AuthUnavailable as error:
-                raise CloudUnavailable(error.message) from None
-            auth.update_credentials(credentials)
-
+        credentials, renew = signed_in_credentials(auth, on_sign_in_lost=self._problem)
         return FirestoreSettings(
             project_id=self._settings.project_id,
             database_id=self._settings.database_id,
@@ -422,22 +403,7 @@ class CloudSync:
             self._settings.credentials is CloudCredentials.APPLICATION_DEFAULT
         ):
             return None
-        from gptlab_desktop.services.secrets import SecretName
-
-        text = await self._secrets.get(SecretName.FIRESTORE_CREDENTIALS)
-        if text is None:
-            raise ServiceError(
-                "No service account is saved for your Firestore project: import its key file "
-                "in Settings → Storage…"
-            )
-        from google.oauth2 import service_account
-
-        try:
-            return service_account.Credentials.from_service_account_info(json.loads(text))
-        except (ValueError, KeyError) as error:
-            raise ServiceError(
-                f"The saved service account could not be used ({error}); import it again."
-            ) from None
+        return await service_account_credentials(self._secrets)
 
     async def _disconnect(self) -> None:
         self._connected.clear()
@@ -473,40 +439,13 @@ class CloudSync:
 
     # -- credentials ------------------------------------------------------------------------
     async def import_service_account(self, text: str) -> str:
-        """Keep a service-account key (the JSON text of its file) in the keyring, never on disk;
-        returns its project id. ``InvalidServiceAccount`` for anything else."""
-        try:
-            info = json.loads(text)
-        except ValueError:
-            raise InvalidServiceAccount(
-                "This file is not a service-account key (not JSON)."
-            ) from None
-        if not isinstance(info, dict) or any(
-            not info.get(name) for name in _SERVICE_ACCOUNT_FIELDS
-        ):
-            raise InvalidServiceAccount(
-                "This file is not a service-account key: it lacks "
-                + ", ".join(
-                    name
-                    for name in _SERVICE_ACCOUNT_FIELDS
-                    if not isinstance(info, dict) or not info.get(name)
-                )
-                + "."
-            )
-        if info["type"] != "service_account":
-            raise InvalidServiceAccount("This key is not a service account's.")
-        from gptlab_desktop.services.secrets import SecretName
-
-        await self._secrets.set(SecretName.FIRESTORE_CREDENTIALS, json.dumps(info))
-        return str(info["project_id"])
+        """Keep a service-account key (its file's JSON text) in the keyring, never on disk;
+        returns its project id (``cloud_credentials.import_service_account``)."""
+        return await import_service_account(self._secrets, text)
 
     async def import_service_account_file(self, path: Path) -> str:
-        """Import the service-account key file at ``path`` (``import_service_account``)."""
-        try:
-            text = await run_blocking(_read_small_text, path)
-        except OSError as error:
-            raise InvalidServiceAccount(f"{path} could not be read ({error.strerror}).") from None
-        return await self.import_service_account(text)
+        """Import the service-account key file at ``path``."""
+        return await import_service_account_file(self._secrets, path)
 
     async def recovery_kit_text(self, passphrase: str = "") -> str:
         """The recovery kit's text again, once ``passphrase`` has opened the history."""
@@ -557,21 +496,6 @@ class CloudSync:
         await self._vault.change_passphrase(old, new)
         user = await self._store.local_user()
         await self._store.touch_user(user.id)  # the user document carries the wrapped key
-
-
-# A service-account key file is a few kilobytes; anything far larger is not one.
-_MAX_KEY_FILE_BYTES = 64 * 1024
-
-
-def _read_small_text(path: Path) -> str:
-    with path.open("rb") as file:
-        raw = file.read(_MAX_KEY_FILE_BYTES + 1)
-    if len(raw) > _MAX_KEY_FILE_BYTES:
-        raise InvalidServiceAccount("This file is far too large to be a service-account key.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidServiceAccount("This file is not a service-account key (not text).") from None
 
 
 def _write_private_text(path: Path, text: str) -> None:

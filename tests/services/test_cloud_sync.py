@@ -16,11 +16,8 @@ import pytest_asyncio
 from google.cloud import firestore
 
 from gptlab_desktop.config import StorageMode, StorageSettings, read_storage_settings
-from gptlab_desktop.services.cloud_sync import (
-    HISTORY_ELSEWHERE,
-    CloudSync,
-    InvalidServiceAccount,
-)
+from gptlab_desktop.services.cloud_credentials import InvalidServiceAccount
+from gptlab_desktop.services.cloud_sync import HISTORY_ELSEWHERE, CloudSync
 from gptlab_desktop.services.crypto import KDF_MEMORY_KIB_RANGE, KdfParams
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.recovery_kit import RecoveryKit
