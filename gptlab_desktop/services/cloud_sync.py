@@ -33,7 +33,7 @@ from gptlab_desktop.services.cloud_credentials import (
     service_account_credentials,
     signed_in_credentials,
 )
-from gptlab_desktop.services.errors import ServiceError
+from gptlab_desktop.services.errors import CloudRefused, ServiceError
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.outbox import DeadLetter
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
@@ -418,7 +418,11 @@ class CloudSync:
         while True:
             try:
                 await self._pull()
-            except ServiceError as error:
+            except CloudRefused as error:
+                # Never silent: what others changed stops arriving until the cause is fixed.
+                log.warning("The cloud refused a pull: %s", error.reason)
+                self._problem(f"Changes from the cloud could not be read: {error.reason}")
+            except ServiceError as error:  # offline: the replayer says so; tried again later
                 log.info("Pull failed: %s", error.message)
             self._pull_now.clear()
             with contextlib.suppress(TimeoutError):
