@@ -378,3 +378,46 @@ print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(done.stdout) == []
+
+
+_REOPEN_SCRIPT = """
+import json, sys
+from gptlab_desktop.app import main
+from gptlab_desktop.config import SharedAccount, StorageMode, StorageSettings
+from gptlab_desktop.ui.main_window import MainWindow
+
+data_dir = {data_dir!r}
+runs = []
+finish_building = MainWindow.finish_building
+
+async def then_reopen_once(self):
+    await finish_building(self)
+    runs.append(self._services.config.database_file.name)
+    if len(runs) == 1:
+        # What signing in does: the storage saved with the account, the window reopened.
+        shared = StorageSettings(
+            StorageMode.SHARED, "demo-team", firebase_api_key="web-key",
+            account=SharedAccount("uid-7", "ada@example.com", "Ada"),
+        )
+        open(data_dir + "/storage.json", "w").write(shared.to_json())
+        self.reopen()
+    else:
+        self.close()
+
+MainWindow.finish_building = then_reopen_once
+status = main(["--data-dir", data_dir])
+print(json.dumps([status, runs]))
+"""
+
+
+def test_a_window_closed_to_reopen_starts_again_on_the_storage_saved(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    script = _REOPEN_SCRIPT.format(data_dir=str(data_dir))
+
+    result = run_python("-c", script)
+
+    assert result.returncode == 0, result.stderr
+    status, runs = json.loads(result.stdout.splitlines()[-1])
+    # The second run opened the account's own cache, in the same process.
+    assert (status, runs) == (0, ["gptlab.sqlite3", "uid-7.sqlite3"])
+    assert (data_dir / "shared" / "demo-team" / "uid-7.sqlite3").is_file()
