@@ -106,3 +106,34 @@ firestore_emulator_problem() {
   [ -d "$sdk_root/platform/cloud-firestore-emulator" ] \
     || echo "gcloud has no Firestore emulator component"
 }
+
+# The Firebase CLI (npm package firebase-tools), whose Auth emulator the sign-in tests start.
+# It goes into .tools/firebase-tools inside the repository (ignored by git), never globally,
+# and is installed again only when the version there is not this one. No lock file is written.
+FIREBASE_TOOLS_VERSION="15.37.0"
+FIREBASE_TOOLS_DIR="$ROOT/.tools/firebase-tools"
+FIREBASE_TOOLS_HINT="npm install --no-save --no-package-lock --prefix .tools/firebase-tools firebase-tools@$FIREBASE_TOOLS_VERSION"
+
+firebase_tools_version() {
+  local manifest="$FIREBASE_TOOLS_DIR/node_modules/firebase-tools/package.json"
+  [ -x "$FIREBASE_TOOLS_DIR/node_modules/.bin/firebase" ] && [ -f "$manifest" ] || return 0
+  node -p 'require(process.argv[1]).version' "$manifest" 2>/dev/null || true
+}
+
+# ensure_firebase_tools: install firebase-tools at FIREBASE_TOOLS_VERSION unless already there.
+# Without Node.js and npm it only says so: the Auth emulator tests then skip with the hint.
+ensure_firebase_tools() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    say "Node.js and npm are missing, so the sign-in tests will be skipped (sudo apt-get install -y nodejs npm)."
+    return 0
+  fi
+  [ "$(firebase_tools_version)" = "$FIREBASE_TOOLS_VERSION" ] && return 0
+  say "Installing firebase-tools $FIREBASE_TOOLS_VERSION into ${FIREBASE_TOOLS_DIR#"$ROOT/"}"
+  mkdir -p "$FIREBASE_TOOLS_DIR"
+  NO_UPDATE_NOTIFIER=1 npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+    --prefix "$FIREBASE_TOOLS_DIR" "firebase-tools@$FIREBASE_TOOLS_VERSION" >/dev/null
+  if [ "$(firebase_tools_version)" != "$FIREBASE_TOOLS_VERSION" ]; then
+    say "firebase-tools $FIREBASE_TOOLS_VERSION did not install; to try by hand: $FIREBASE_TOOLS_HINT"
+    exit 1
+  fi
+}
