@@ -90,9 +90,13 @@ async def signed_in(
 
 @pytest.mark.asyncio
 async def test_a_signed_in_user_writes_and_reads_a_document(
-    signed_in: firestore.AsyncClient, user: TestUser
+    signed_in: firestore.AsyncClient,
+    signed_in_firestore: FirestoreTls,
+    project: str,
+    user: TestUser,
 ) -> None:
-    document = signed_in.collection("notes").document("first")
+    _load_rules(signed_in_firestore, project, OWNER_ONLY_RULES)
+    document = signed_in.document(f"people/{user.uid}/notes/first")
 
     await document.set({"author": user.uid}, timeout=10)
     snapshot = await document.get(timeout=10)
