@@ -206,7 +206,8 @@ class FirebaseAuth:
 
     def on_change(self, listener: SessionListener) -> Callable[[], None]:
         """Call ``listener`` with the new session (None when signed out) whenever who is signed
-        in changes; returns a function that stops the calls. Token refreshes are no change."""
+        in changes, or their name; returns a function that stops the calls. Token refreshes
+        are no change."""
         self._listeners.append(listener)
 
         def unsubscribe() -> None:
@@ -220,26 +221,38 @@ class FirebaseAuth:
     async def sign_up(
         self, email: str, password: str, display_name: str | None = None
     ) -> AuthSession:
-        """Create an email-and-password account and sign in to it."""
+        """Create an email-and-password account and sign in to it.
+
+        The account exists (and is signed in) before its display name is set: should setting
+        the name fail, the session is returned without it rather than lost.
+        """
         reply = await self._identity(
             "accounts:signUp",
             {"email": email.strip(), "password": password, "returnSecureToken": True},
         )
         session = self._session_from_sign_in(reply, is_anonymous=False)
-        name = (display_name or "").strip()
-        if name:
-            await self._identity(
-                "accounts:update", {"idToken": session.id_token, "displayName": name}
-            )
-            # The ID token names the user only once it is issued after the update.
-            reply = await self._post(
-                f"{self._settings.token_url}/token",
-                form={"grant_type": "refresh_token", "refresh_token": session.refresh_token},
-            )
-            session = replace(self._session_from_refresh(reply, session.saved()), display_name=name)
         await self._adopt(session)
         log.info("Signed up to the shared project %s", self._settings.project_id)
+        name = (display_name or "").strip()
+        if name:
+            try:
+                session = await self._set_display_name(session, name)
+            except AuthError as error:
+                log.warning("The new account's display name was not set (%s)", error.code)
         return session
+
+    async def _set_display_name(self, session: AuthSession, name: str) -> AuthSession:
+        await self._identity("accounts:update", {"idToken": session.id_token, "displayName": name})
+        # The ID token names the user only once it is issued after the update.
+        reply = await self._post(
+            f"{self._settings.token_url}/token",
+            form={"grant_type": "refresh_token", "refresh_token": session.refresh_token},
+        )
+        named = replace(self._session_from_refresh(reply, session.saved()), display_name=name)
+        self._session = named
+        await self._save(named.saved())
+        self._notify()  # the same user, now with a name to show
+        return named
 
     async def sign_in(self, email: str, password: str) -> AuthSession:
         """Sign in with an email and its password."""
