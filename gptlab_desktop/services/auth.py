@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.services.errors import (
@@ -546,27 +547,37 @@ class FirebaseAuth:
 
 def _firebase_credentials(auth: FirebaseAuth, session: AuthSession) -> Credentials:
     """google-auth credentials for ``session`` that report renewed tokens to ``auth``."""
-    from google.oauth2.credentials import Credentials
-
-    class FirebaseCredentials(Credentials):
-        """The user's ID token as an OAuth access token; renewed by google-auth through the
-        Secure Token endpoint, the new token handed back to the sign-in."""
-
-        def refresh(self, request: GoogleRequest) -> None:
-            super().refresh(request)
-            if self.token and self.expiry is not None:
-                auth._adopt_renewed(self.token, self.refresh_token, self.expiry)
-
-    return FirebaseCredentials(
+    credentials = _credentials_class()(
         token=session.id_token,
         refresh_token=session.refresh_token,
         token_uri=auth.settings.secure_token_uri,
-        # The Secure Token endpoint needs no client; google-auth insists on the fields.
+        # The Secure Token endpoint needs no OAuth client; google-auth insists on the fields.
         client_id="",
         client_secret="",
         # google-auth compares naive UTC datetimes.
         expiry=session.expires_at.astimezone(UTC).replace(tzinfo=None),
     )
+    credentials.on_renewed = auth._adopt_renewed
+    return credentials
+
+
+@cache
+def _credentials_class() -> type[Credentials]:
+    """The credentials class, made at first use (google-auth is not imported before)."""
+    from google.oauth2.credentials import Credentials
+
+    class FirebaseCredentials(Credentials):
+        """The user's ID token as an OAuth access token; renewed by google-auth through the
+        Secure Token endpoint (the same refresh-token grant), the new token handed back."""
+
+        on_renewed: Callable[[str, str | None, datetime], None] | None = None
+
+        def refresh(self, request: GoogleRequest) -> None:
+            super().refresh(request)
+            if self.on_renewed is not None and self.token and self.expiry is not None:
+                self.on_renewed(self.token, self.refresh_token, self.expiry)
+
+    return FirebaseCredentials
 
 
 def _claims(id_token: str) -> dict[str, Any]:

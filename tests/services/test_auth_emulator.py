@@ -11,6 +11,8 @@ import pytest
 from tests.fakes import auth_emulator as stand_in
 from tests.fakes.auth_emulator import AuthEmulator, token_claims, unique_email
 
+pytestmark = pytest.mark.auth_emulator
+
 
 def _is_listening(port: int) -> bool:
     with socket.socket() as probe:

@@ -30,7 +30,7 @@ from tests.fakes.firestore_emulator import unique_project_id
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.plugin import FirestoreTls
 
-pytestmark = pytest.mark.firestore
+pytestmark = [pytest.mark.firestore, pytest.mark.auth_emulator]
 
 # Each user may read and write only the documents of their own folder.
 OWNER_ONLY_RULES = """
