@@ -121,7 +121,8 @@ firebase_tools_version() {
 }
 
 # ensure_firebase_tools: install firebase-tools at FIREBASE_TOOLS_VERSION unless already there.
-# Without Node.js and npm it only says so: the Auth emulator tests then skip with the hint.
+# Without Node.js and npm, or when the install fails, it only says so: the Auth emulator tests
+# then skip with the same hint.
 ensure_firebase_tools() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     say "Node.js and npm are missing, so the sign-in tests will be skipped (sudo apt-get install -y nodejs npm)."
@@ -130,10 +131,10 @@ ensure_firebase_tools() {
   [ "$(firebase_tools_version)" = "$FIREBASE_TOOLS_VERSION" ] && return 0
   say "Installing firebase-tools $FIREBASE_TOOLS_VERSION into ${FIREBASE_TOOLS_DIR#"$ROOT/"}"
   mkdir -p "$FIREBASE_TOOLS_DIR"
-  NO_UPDATE_NOTIFIER=1 npm install --silent --no-save --no-package-lock --no-audit --no-fund \
-    --prefix "$FIREBASE_TOOLS_DIR" "firebase-tools@$FIREBASE_TOOLS_VERSION" >/dev/null
-  if [ "$(firebase_tools_version)" != "$FIREBASE_TOOLS_VERSION" ]; then
-    say "firebase-tools $FIREBASE_TOOLS_VERSION did not install; to try by hand: $FIREBASE_TOOLS_HINT"
-    exit 1
+  if ! NO_UPDATE_NOTIFIER=1 npm install --silent --no-save --no-package-lock --no-audit \
+      --no-fund --prefix "$FIREBASE_TOOLS_DIR" "firebase-tools@$FIREBASE_TOOLS_VERSION" >/dev/null \
+      || [ "$(firebase_tools_version)" != "$FIREBASE_TOOLS_VERSION" ]; then
+    say "firebase-tools $FIREBASE_TOOLS_VERSION did not install, so the sign-in tests will be skipped."
+    say "To install it by hand: $FIREBASE_TOOLS_HINT"
   fi
 }

@@ -253,6 +253,143 @@ _FAILURE_KINDS: tuple[tuple[FailureKind, type[ServiceError]], ...] = (
 )
 
 
+# -- Signing in to a shared project (services/auth.py) --------------------------------------------
+
+
+class AuthError(ServiceError):
+    """Signing in, or keeping the sign-in fresh, did not work; ``code`` is Firebase's, if any."""
+
+    title = "Sign-in problem"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WrongEmailOrPassword(AuthError):
+    """No account has this email, or its password is another (Firebase does not say which)."""
+
+    title = "Sign-in not accepted"
+
+    def __init__(self, code: str | None = None) -> None:
+        super().__init__("The email or password is not right. Check them and try again.", code=code)
+
+
+class EmailAlreadyUsed(AuthError):
+    """An account with this email exists already."""
+
+    title = "Email already used"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "An account with this email already exists. Sign in instead, or reset its password "
+            "if you have forgotten it.",
+            code="EMAIL_EXISTS",
+        )
+
+
+class WeakPassword(AuthError):
+    """The project does not accept this password (too short, or missing required characters)."""
+
+    title = "Password too weak"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "That password is too weak"
+            + (f": {detail.rstrip('.')}." if detail else " (use at least 6 characters).")
+            + " Choose a longer one.",
+            code="WEAK_PASSWORD",
+        )
+
+
+class InvalidEmail(AuthError):
+    """What was given as the email is not an email address."""
+
+    title = "Not an email address"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That is not a valid email address. Check it and try again.", code="INVALID_EMAIL"
+        )
+
+
+class AccountDisabled(AuthError):
+    """The project's administrator has disabled the account."""
+
+    title = "Account disabled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This account has been disabled by the shared project's administrator. Ask them to "
+            "enable it again.",
+            code="USER_DISABLED",
+        )
+
+
+class TooManyAttempts(AuthError):
+    """Firebase is blocking sign-in from here for a while, after many failed attempts."""
+
+    title = "Too many attempts"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "There have been too many attempts to sign in. Wait a few minutes and try again, or "
+            "reset the password.",
+            code="TOO_MANY_ATTEMPTS_TRY_LATER",
+        )
+
+
+class SignInMethodDisabled(AuthError):
+    """The shared project does not allow this way of signing in (e.g. anonymous sign-in)."""
+
+    title = "Sign-in method not allowed"
+
+
+class AuthMisconfigured(AuthError):
+    """The shared project's sign-in settings are wrong (an API key it does not accept, no such
+    project): retrying cannot help, the settings must change."""
+
+    title = "Sign-in settings not right"
+
+
+class SignInRequired(AuthError):
+    """The saved sign-in no longer works (expired, revoked, the account deleted or disabled):
+    the user must sign in again. The saved sign-in has been forgotten."""
+
+    title = "Please sign in again"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(
+            message
+            or "You have been signed out of the shared project. Sign in again to keep working "
+            "with it.",
+            code=code,
+        )
+
+
+class AuthUnavailable(AuthError):
+    """Firebase Authentication could not be reached or did not answer in time (offline, a
+    server problem): the saved sign-in is kept, and trying later may work."""
+
+    title = "Sign-in service not reachable"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "The sign-in service could not be reached. Check your network connection and "
+            "try again; you stay signed in meanwhile."
+        )
+
+
+class AuthRefused(AuthError):
+    """Firebase refused the request for another reason; ``code`` is its own word for it."""
+
+    title = "Sign-in refused"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"The sign-in service refused the request ({code}).", code=code)
+
+
 # -- The sync secret (services/vault.py, services/recovery_kit.py) ---------------------------------
 
 

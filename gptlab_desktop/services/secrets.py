@@ -42,6 +42,8 @@ class SecretName(StrEnum):
     FIRESTORE_CREDENTIALS = "firestore_credentials"
     # The secret keys of the sync secrets (services/vault.py), by user id, as JSON.
     SYNC_SECRET = "sync_secret"
+    # The saved Firebase sign-ins of shared projects (services/auth.py), by project id, as JSON.
+    FIREBASE_SIGN_IN = "firebase_sign_in"
 
 
 class KeyringState(StrEnum):

@@ -7,10 +7,12 @@ an ``api_endpoint``, the user's credentials), and reaches a Firestore emulator t
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,11 +23,14 @@ from google.auth.credentials import Credentials as BaseCredentials
 from google.cloud import firestore
 from google.oauth2.credentials import Credentials
 
+from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
+from gptlab_desktop.services.secrets import SecretStore
 from tests.fakes.auth_emulator import AuthEmulator, TestUser, unique_email
 from tests.fakes.firestore_emulator import unique_project_id
+from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.plugin import FirestoreTls
 
-pytestmark = pytest.mark.firestore
+pytestmark = [pytest.mark.firestore, pytest.mark.auth_emulator]
 
 # Each user may read and write only the documents of their own folder.
 OWNER_ONLY_RULES = """
@@ -185,3 +190,28 @@ async def test_rules_see_custom_claims(
         await as_admin.document("people/anyone/notes/a").set({"n": 1}, timeout=10)
         with pytest.raises(PermissionDenied):
             await as_plain.document("people/anyone/notes/a").get(timeout=10)
+
+
+@pytest.mark.asyncio
+async def test_the_sign_in_s_credentials_reach_firestore_and_renew_themselves(
+    signed_in_firestore: FirestoreTls, project: str, auth_emulator: AuthEmulator
+) -> None:
+    auth = FirebaseAuth(
+        AuthSettings.for_emulator(auth_emulator.host, project_id=auth_emulator.project_id),
+        SecretStore(MemoryKeyring()),
+    )
+    session = await auth.sign_up(unique_email(), "correct horse battery")
+    credentials = auth.credentials()
+    # As if the token were about to expire: google-auth renews it before the next call.
+    credentials.expiry = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+    await asyncio.sleep(1.1)  # the emulator's tokens differ only by their second of issue
+
+    async with _client(signed_in_firestore, project, credentials) as client:
+        await client.document("notes/renewed").set({"by": session.uid}, timeout=10)
+        snapshot = await client.document("notes/renewed").get(timeout=10)
+
+    assert snapshot.to_dict() == {"by": session.uid}
+    assert credentials.token != session.id_token
+    assert auth.session is not None
+    assert auth.session.id_token == credentials.token
+    await auth.aclose()
