@@ -56,10 +56,11 @@ async def publish(settings: StorageSettings, email: str, password: str) -> int:
     changed. ``ServiceError`` with the reason when the sign-in or a write is refused."""
     from keyring.backends import fail
 
-    from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
+    from gptlab_desktop.services.auth import FirebaseAuth
     from gptlab_desktop.services.crypto import DataKey
     from gptlab_desktop.services.errors import CloudRefused
     from gptlab_desktop.services.secrets import SecretStore
+    from gptlab_desktop.services.shared_sign_in import auth_settings_for
     from gptlab_desktop.services.showcase import load_showcase_entries
     from gptlab_desktop.services.store.cloud.documents import RecordCipher
     from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
@@ -67,11 +68,7 @@ async def publish(settings: StorageSettings, email: str, password: str) -> int:
 
     # The sign-in is held in memory only: an admin's token is never left in a keyring.
     auth = FirebaseAuth(
-        AuthSettings.for_project(
-            settings.firebase_api_key,
-            settings.project_id,
-            emulator_host=settings.auth_emulator_host,
-        ),
+        auth_settings_for(settings),
         SecretStore(fail.Keyring()),
     )
     try:

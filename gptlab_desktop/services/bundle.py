@@ -130,13 +130,10 @@ class Services:
 
     def auth_for(self, settings: StorageSettings) -> FirebaseAuth:
         """The sign-in to ``settings``' shared project (one per project and key, kept)."""
-        from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
+        from gptlab_desktop.services.auth import FirebaseAuth
+        from gptlab_desktop.services.shared_sign_in import auth_settings_for
 
-        auth_settings = AuthSettings.for_project(
-            settings.firebase_api_key,
-            settings.project_id,
-            emulator_host=settings.auth_emulator_host,
-        )
+        auth_settings = auth_settings_for(settings)
         auth = self._auths.get(auth_settings)
         if auth is None:
             auth = self._auths[auth_settings] = FirebaseAuth(auth_settings, self.secrets)

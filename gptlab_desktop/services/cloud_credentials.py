@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.services.aio import run_blocking
-from gptlab_desktop.services.errors import CloudRefused, CloudUnavailable, ServiceError
+from gptlab_desktop.services.errors import (
+    AuthUnavailable,
+    CloudRefused,
+    CloudUnavailable,
+    ServiceError,
+    SignInRequired,
+)
 
 if TYPE_CHECKING:
     from gptlab_desktop.services.auth import FirebaseAuth
@@ -96,10 +103,8 @@ def signed_in_credentials(
     credentials = auth.credentials()
 
     async def renew() -> None:
-        from gptlab_desktop.services.auth import AuthUnavailable, SignInRequired
-
         try:
-            await auth.refresh()
+            session = await auth.refresh()
         except SignInRequired as error:
             on_sign_in_lost(error.message)
             raise CloudRefused(
@@ -108,7 +113,9 @@ def signed_in_credentials(
             ) from None
         except AuthUnavailable as error:
             raise CloudUnavailable(error.message) from None
-        auth.update_credentials(credentials)
+        # The client keeps this object: it carries the new token from now on.
+        credentials.token = session.id_token
+        credentials.expiry = session.expires_at.astimezone(UTC).replace(tzinfo=None)
 
     return credentials, renew
 

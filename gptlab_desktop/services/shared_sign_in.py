@@ -24,7 +24,21 @@ from gptlab_desktop.config import SharedAccount, StorageMode, StorageSettings
 from gptlab_desktop.services.errors import ServiceError
 
 if TYPE_CHECKING:
-    from gptlab_desktop.services.auth import AuthSession, FirebaseAuth
+    from gptlab_desktop.services.auth import AuthSession, AuthSettings, FirebaseAuth
+
+
+def auth_settings_for(settings: StorageSettings) -> AuthSettings:
+    """Where ``settings``' shared project signs in: Google's endpoints, or the Auth emulator
+    the environment named (``FIREBASE_AUTH_EMULATOR_HOST``)."""
+    from gptlab_desktop.services.auth import AuthSettings
+
+    if settings.auth_emulator_host:
+        return AuthSettings.for_emulator(
+            settings.auth_emulator_host,
+            project_id=settings.project_id,
+            api_key=settings.firebase_api_key,
+        )
+    return AuthSettings(api_key=settings.firebase_api_key, project_id=settings.project_id)
 
 
 class SharedProjectIncomplete(ServiceError):

@@ -104,6 +104,8 @@ REQUIRED_INDEXES = (
     "sessions: user_id ASC, server_modified_date ASC",
     "bots: creator_user_id ASC, server_modified_date ASC",
     "bots: showcased ASC, server_modified_date ASC",
+    "prompts: is_active ASC, server_modified_date ASC",
+    "model_configs: is_active ASC, server_modified_date ASC",
 )
 
 # Queries of one pull in flight at once.
@@ -432,7 +434,7 @@ class FirestoreStore(Store):
                 query.where(filter=changed) for query in self._visible_bot_queries()
             )
             found = await self._gather_queries(
-                self._sub(bot.path, kind.value).where(filter=changed) for bot in bots
+                self._changed_versions(bot, kind.value, changed) for bot in bots
             )
         else:
             found = await self._query(
@@ -440,6 +442,14 @@ class FirestoreStore(Store):
             )
         unique = {document.path: document for document in found}
         return sorted(unique.values(), key=lambda document: (_modified(document), document.path))
+
+    def _changed_versions(self, bot: CloudDocument, collection: str, changed: Any) -> Any:
+        query = self._sub(bot.path, collection).where(filter=changed)
+        if bot.data.get("creator_user_id") != self._user_id:
+            # Another's assistant (showcased, published): a shared project's rules let members
+            # read its active versions only, and the lobby needs no other.
+            query = query.where(filter=firestore.FieldFilter("is_active", "==", True))
+        return query
 
     async def _changed_sessions(self, changed: Any) -> list[CloudDocument]:
         return await self._query(

@@ -207,8 +207,10 @@ async def test_the_sign_in_s_credentials_reach_firestore_and_renew_themselves(
     await asyncio.sleep(1.1)  # the emulator's tokens differ only by their second of issue
 
     async with _client(signed_in_firestore, project, credentials) as client:
-        await client.document("notes/renewed").set({"by": session.uid}, timeout=10)
-        snapshot = await client.document("notes/renewed").get(timeout=10)
+        # The shipped rules: the user's own settings, below their record.
+        document = client.document(f"users/{session.uid}/settings/renewed")
+        await document.set({"by": session.uid}, timeout=10)
+        snapshot = await document.get(timeout=10)
 
     assert snapshot.to_dict() == {"by": session.uid}
     assert credentials.token != session.id_token

@@ -1,0 +1,216 @@
+"""A team's shared project, end to end, as the app composes it (``build_services``): members
+sign up from data directories of their own, the window "reopens" on each account's cache, the
+sync reaches the Firestore emulator that enforces the shipped ``firestore.rules`` through the
+TLS front with the member's real ID token (Auth emulator), and an admin publishes the showcase.
+Nothing here goes around the rules: no ``FIRESTORE_EMULATOR_HOST``, no owner's token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from google.oauth2.credentials import Credentials
+
+from gptlab_desktop.app import build_services
+from gptlab_desktop.config import StorageMode, resolve_config
+from gptlab_desktop.publish_showcase import publish
+from gptlab_desktop.services.bundle import Services
+from gptlab_desktop.services.crypto import DataKey
+from gptlab_desktop.services.errors import CloudRefused
+from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.services.store.cloud.documents import RecordCipher
+from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
+from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
+from gptlab_desktop.services.sync_status import SyncState
+from tests.builders import make_draft, make_message, start_session
+from tests.fakes.auth_emulator import AuthEmulator, unique_email
+from tests.fakes.firestore_emulator import unique_project_id
+from tests.fakes.memory_keyring import MemoryKeyring
+from tests.fakes.plugin import FirestoreTls
+
+pytestmark = [pytest.mark.firestore, pytest.mark.auth_emulator, pytest.mark.asyncio]
+
+PASSWORD = "correct horse battery"
+API_KEY = "team-web-api-key"
+
+
+@dataclass
+class Project:
+    """The team's project: its id, and the environment a member's app runs in."""
+
+    project_id: str
+    environ: dict[str, str]
+    tls: FirestoreTls
+
+
+@pytest.fixture
+def team_project(signed_in_firestore: FirestoreTls, auth_emulator: AuthEmulator) -> Project:
+    project_id = unique_project_id("team")
+    return Project(
+        project_id,
+        {
+            "GPTLAB_STORAGE": "shared",
+            "GPTLAB_FIRESTORE_PROJECT": project_id,
+            "GPTLAB_FIREBASE_API_KEY": API_KEY,
+            "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator.host,
+            "GPTLAB_FIRESTORE_ENDPOINT": signed_in_firestore.endpoint,
+        },
+        signed_in_firestore,
+    )
+
+
+@dataclass
+class Member:
+    """One person's computer: a data directory, its keyring, and the app's services on it."""
+
+    folder: Path
+    project: Project
+    keyring: MemoryKeyring = field(default_factory=MemoryKeyring)
+    services: Services | None = None
+
+    async def start(self) -> Services:
+        """Start the app's services, as ``app.main`` does (the showcase only where seeded)."""
+        config = resolve_config(str(self.folder), self.project.environ)
+        services = build_services(config, keyring_backend=self.keyring)
+        seed = load_showcase_entries() if services.seeds_showcase else []
+        data = await services.lobby.open(seed)
+        assert data.is_usable
+        services.sync.start()
+        self.services = services
+        return services
+
+    async def sign_up(self, name: str) -> str:
+        """Create an account in Storage…, then reopen on its data (as the window does)."""
+        services = await self.start()
+        email = unique_email(name.lower())
+        assert await services.sync.accounts.sign_up(services.sync.settings, email, PASSWORD, name)
+        await self.stop()
+        services = await self.start()
+        account = services.config.storage.account
+        assert account is not None and account.display_name == name
+        assert services.config.database_file.parent.name == self.project.project_id
+        await until(lambda: services.sync.status.state is SyncState.ONLINE)
+        return account.uid
+
+    async def stop(self) -> None:
+        if self.services is not None:
+            await self.services.close()
+            self.services = None
+
+    @property
+    def app(self) -> Services:
+        assert self.services is not None
+        return self.services
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def drained(member: Member, timeout_s: float = 30.0) -> None:
+    """Until the member's outbox is empty: everything sent, or refused (``dead``)."""
+    async with asyncio.timeout(timeout_s):
+        while (await member.app.store.outbox_counts()).pending:
+            await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def ada(tmp_path: Path, team_project: Project) -> AsyncIterator[Member]:
+    member = Member(tmp_path / "ada", team_project)
+    yield member
+    await member.stop()
+
+
+@pytest_asyncio.fixture
+async def bob(tmp_path: Path, team_project: Project) -> AsyncIterator[Member]:
+    member = Member(tmp_path / "bob", team_project)
+    yield member
+    await member.stop()
+
+
+@pytest_asyncio.fixture
+async def showcase(team_project: Project, auth_emulator: AuthEmulator) -> int:
+    """The showcase, published by an admin with ``scripts/publish-showcase``'s code."""
+    admin = auth_emulator.sign_up(unique_email("admin"), PASSWORD)
+    auth_emulator.set_claims(admin, {"admin": True})
+    config = resolve_config(None, {**team_project.environ, "GPTLAB_DATA_DIR": "/nonexistent"})
+    return await publish(config.storage, admin.email, PASSWORD)
+
+
+def cloud_as(member_uid: str, token: str, project: Project) -> FirestoreStore:
+    """The app's Firestore client as one member (to look at what the rules let them read)."""
+    settings = FirestoreSettings(
+        project_id=project.project_id,
+        credentials=Credentials(token=token),
+        api_endpoint=project.tls.endpoint,
+    )
+    return FirestoreStore(settings, RecordCipher(DataKey.generate(), member_uid))
+
+
+async def test_members_see_the_showcase_and_keep_their_sessions_to_themselves(
+    ada: Member, bob: Member, showcase: int, team_project: Project
+) -> None:
+    assert showcase == len(load_showcase_entries())
+    ada_uid = await ada.sign_up("Ada")
+    bob_uid = await bob.sign_up("Bob")
+    assert ada_uid != bob_uid
+
+    # The showcase arrives by the pull; no member wrote it.
+    await bob.app.sync.sync_now()
+    lobby = await bob.app.store.list_assistants()
+    showcased = [a for a in lobby if a.showcased]
+    assert len(showcased) == showcase
+
+    # Bob chats with a showcased assistant: his session goes up, the showcase's counters are
+    # not his to write, and nothing is refused.
+    me = await bob.app.store.local_user()
+    assert me.id == bob_uid and me.user_hash is None
+    session = await start_session(bob.app.store, me, showcased[0].id)
+    await bob.app.store.add_messages([make_message(session.id, "What is virtue?")])
+    await drained(bob)
+    assert (await bob.app.store.outbox_counts()).dead == 0
+
+    # Ada, with her own token, cannot read Bob's session.
+    ada_token = await ada.app.auth_for(ada.app.sync.settings).id_token()
+    ada_cloud = cloud_as(ada_uid, ada_token, team_project)
+    assert (await ada_cloud.open()).is_usable
+    try:
+        with pytest.raises(CloudRefused):
+            await ada_cloud.get_session(session.id)
+    finally:
+        await ada_cloud.close()
+    # ... and her own computer never received it.
+    assert await ada.app.store.get_session(session.id) is None
+
+
+async def test_an_assistant_of_ones_own_goes_up_and_stays_private(
+    ada: Member, bob: Member, team_project: Project
+) -> None:
+    ada_uid = await ada.sign_up("Ada")
+    await bob.sign_up("Bob")
+    mine = await ada.app.store.create_assistant(make_draft(name="Gardener"), ada_uid)
+    await drained(ada)
+    assert (await ada.app.store.outbox_counts()).dead == 0
+
+    await bob.app.sync.sync_now()
+    assert await bob.app.store.get_assistant(mine.id) is None  # not published: hers alone
+
+
+async def test_signing_out_opens_the_local_data_again(ada: Member) -> None:
+    await ada.sign_up("Ada")
+    assert await ada.app.sync.accounts.sign_out(ada.app.sync.settings)
+    await ada.stop()
+
+    services = await ada.start()
+
+    assert services.config.storage.mode is StorageMode.SHARED
+    assert services.config.storage.account is None
+    assert services.config.database_file == services.config.paths.database_file
+    assert services.sync.status.state is not SyncState.ONLINE  # asks to sign in
+    assert ada.keyring.secrets.get(("gptlab-desktop", "firebase_sign_in")) is None
