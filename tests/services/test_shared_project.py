@@ -17,10 +17,11 @@ from google.oauth2.credentials import Credentials
 
 from gptlab_desktop.app import build_services
 from gptlab_desktop.config import StorageMode, resolve_config
+from gptlab_desktop.publish_showcase import main as publish_main
 from gptlab_desktop.publish_showcase import publish
 from gptlab_desktop.services.bundle import Services
 from gptlab_desktop.services.crypto import DataKey
-from gptlab_desktop.services.errors import CloudRefused
+from gptlab_desktop.services.errors import CloudRefused, ServiceError
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.cloud.documents import RecordCipher
 from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
@@ -214,3 +215,19 @@ async def test_signing_out_opens_the_local_data_again(ada: Member) -> None:
     assert services.config.database_file == services.config.paths.database_file
     assert services.sync.status.state is not SyncState.ONLINE  # asks to sign in
     assert ada.keyring.secrets.get(("gptlab-desktop", "firebase_sign_in")) is None
+
+
+async def test_only_an_admin_publishes_the_showcase(
+    team_project: Project, auth_emulator: AuthEmulator
+) -> None:
+    member = auth_emulator.sign_up(unique_email("member"), PASSWORD)
+    config = resolve_config(None, {**team_project.environ, "GPTLAB_DATA_DIR": "/nonexistent"})
+
+    with pytest.raises(ServiceError, match="Only an admin publishes it"):
+        await publish(config.storage, member.email, PASSWORD)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_publish_command_says_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish_main(["--email", "admin@example.com"], environ={}) == 2
+    assert "project id and its Web API key" in capsys.readouterr().err
