@@ -187,3 +187,56 @@ def test_the_storage_choice_is_saved_for_the_next_run(
         "chats",
     )
     qtbot.waitUntil(lambda: "service account" in sync_line(window).text(), timeout=WAIT_MS)
+
+
+def fill_shared_project(dialog: StorageDialog, project: str) -> None:
+    dialog.findChild(QRadioButton, "storageShared").setChecked(True)
+    dialog.findChild(QLineEdit, "firestoreProject").setText(project)
+    dialog.findChild(QLineEdit, "firebaseApiKey").setText("team-web-api-key")
+
+
+def test_the_shared_project_asks_for_its_web_api_key_and_shows_the_sign_in(
+    local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
+) -> None:
+    _, dialog = local_dialog
+    shared = dialog.findChild(QRadioButton, "storageShared")
+    assert shared.text() == "Shared project (sign in)"
+    assert not dialog.sign_in_box.isVisibleTo(dialog)
+
+    shared.setChecked(True)
+    dialog.findChild(QLineEdit, "firestoreProject").setText("demo-team")
+
+    assert dialog.sign_in_box.isVisibleTo(dialog)
+    assert dialog.apply() is None
+    assert "Web API key" in dialog.feedback.text()
+    assert not (data_dir / "storage.json").exists()
+
+
+@pytest.mark.auth_emulator
+def test_signing_up_to_a_shared_project_reopens_the_window_on_the_account(
+    qtbot: Any, open_window: OpenWindow, auth_emulator: Any, data_dir: Path
+) -> None:
+    from tests.fakes.auth_emulator import unique_email
+
+    window = open_window(environ={"FIREBASE_AUTH_EMULATOR_HOST": auth_emulator.host})
+    dialog = open_storage_dialog(qtbot, window)
+    fill_shared_project(dialog, auth_emulator.project_id)
+    box = dialog.sign_in_box
+    email = unique_email("ada")
+    box.email.setText(email)
+    box.password.setText("short")  # refused first, in words, and nothing saved
+    qtbot.mouseClick(box.sign_up_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "too weak" in dialog.feedback.text(), timeout=WAIT_MS)
+    assert not (data_dir / "storage.json").exists()
+
+    box.password.setText("correct horse battery")
+    box.display_name.setText("Ada")
+    qtbot.mouseClick(box.sign_up_button, Qt.MouseButton.LeftButton)
+
+    # Saved with the account, and the window closes to reopen on the account's own data.
+    qtbot.waitUntil(lambda: window.is_shut_down, timeout=WAIT_MS)
+    assert window.reopen_requested
+    saved = read_storage_settings(data_dir / "storage.json")
+    assert saved.mode is StorageMode.SHARED and saved.account is not None
+    assert (saved.account.email, saved.account.display_name) == (email, "Ada")
+    assert box.password.text() == ""
