@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from gptlab_desktop.services.lobby import SHOWCASE_PREVIEW_PREFIX, Lobby, showcase_preview
+from gptlab_desktop.services.errors import ReadOnlyAssistant
+from gptlab_desktop.services.lobby import (
+    SHOWCASE_PREVIEW_PREFIX,
+    Lobby,
+    LobbySection,
+    PublishingUnavailable,
+    in_sections,
+    showcase_preview,
+)
 from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.sqlite import SqliteStore
-from tests.builders import DB_NAME
+from tests.builders import DB_NAME, cache_published_assistant, make_draft
 
 
 @pytest.mark.asyncio
@@ -54,3 +63,60 @@ def test_showcase_preview_is_every_shipped_assistant_read_only_by_name() -> None
     preview = showcase_preview(entries)
     assert [a.name for a in preview] == sorted((e.draft.name for e in entries), key=str.casefold)
     assert all(a.showcased and a.showcase_key for a in preview)
+
+
+# -- sections and publishing ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_the_lobby_is_showcased_then_published_by_others_then_yours(data_dir: Path) -> None:
+    store = SyncedStore(data_dir / DB_NAME)
+    try:
+        data = await Lobby(store).open(load_showcase_entries()[:1])
+        assert data.user is not None
+        await store.create_assistant(make_draft(name="Abacus"), data.user.id)
+        await cache_published_assistant(store, "Zeno")
+
+        placed = in_sections(await store.list_assistants(), data.user.id)
+
+        assert [(section.label, a.name) for section, a in placed] == [
+            ("Showcased", data.assistants[0].name),
+            ("Published by others", "Zeno"),
+            ("Yours", "Abacus"),
+        ]
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_publishing_is_refused_until_the_storage_is_a_shared_project(data_dir: Path) -> None:
+    store = SqliteStore(data_dir / DB_NAME)
+    lobby = Lobby(store)
+    try:
+        user = (await lobby.open([])).user
+        assert user is not None
+        mine = await store.create_assistant(make_draft(), user.id)
+        with pytest.raises(PublishingUnavailable):
+            await lobby.publish(mine.id)
+
+        lobby.publishing_enabled, lobby.author_name = True, "Ada Lovelace"
+        published = await lobby.publish(mine.id)
+        assert (published.published, published.creator_display_name) == (True, "Ada Lovelace")
+        assert LobbySection.of(published, user.id) is LobbySection.YOURS
+        assert not (await lobby.unpublish(mine.id)).published
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_another_users_published_assistant_cannot_be_published_again(data_dir: Path) -> None:
+    store = SyncedStore(data_dir / DB_NAME)
+    lobby = Lobby(store)
+    try:
+        await lobby.open([])
+        theirs = await cache_published_assistant(store)
+        lobby.publishing_enabled = True
+        with pytest.raises(ReadOnlyAssistant):
+            await lobby.unpublish(theirs.id)
+    finally:
+        await store.close()
