@@ -13,7 +13,6 @@ from gptlab_desktop.models import (
     AssistantDraft,
     Message,
     ModelConfig,
-    ModelConfigVersion,
     Prompt,
     PromptType,
     Role,
@@ -23,6 +22,7 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
+from gptlab_desktop.models import ModelConfigVersion as ConfigVersion
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.store.sqlite_pull import PullTables
 
@@ -163,7 +163,7 @@ async def cache_published_assistant(
             Prompt(
                 bot.active_summary_prompt_id, bot.id, PromptType.SUMMARY, draft.summary_prompt, now
             ),
-            ModelConfigVersion(bot.active_model_config_id, bot.id, draft.model_config, now),
+            ConfigVersion(bot.active_model_config_id, bot.id, draft.model_config, now),
         ]
     )
     return bot

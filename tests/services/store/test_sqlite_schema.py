@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,7 +27,6 @@ from gptlab_desktop.models import (
     PromptType,
     Role,
     SessionStatus,
-    User,
     new_id,
     utcnow,
 )
@@ -35,6 +35,9 @@ from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.store.sqlite_schema import SCHEMA_VERSION, migrate
 from tests.builders import DB_NAME, make_draft, start_session
+
+if TYPE_CHECKING:
+    from gptlab_desktop.models import User
 
 PAGE_SIZE = 4096
 

@@ -13,14 +13,7 @@ import pytest
 import pytest_asyncio
 from google.cloud import firestore
 
-from gptlab_desktop.models import (
-    Assistant,
-    MessageState,
-    Role,
-    Session,
-    SessionStatus,
-    new_id,
-)
+from gptlab_desktop.models import Assistant, MessageState, Role, Session, SessionStatus, new_id
 from gptlab_desktop.services.crypto import DataKey
 from gptlab_desktop.services.errors import ReadOnlyAssistant
 from gptlab_desktop.services.store.base import ShowcaseEntry
