@@ -86,13 +86,17 @@ class LobbyModel(QAbstractListModel):
         """Whose lobby this is (rows are placed in sections for them from the next fill)."""
         self._user_id = user_id
 
-    def _index_rows(self) -> None:
+    def _index_rows(self, groups: list[LobbyGroup] | None = None) -> None:
         # The author's name is searchable too: "ada" finds what Ada published.
         self._haystacks = [
             f"{a.name}\n{a.tag_line}\n{a.description}\n{a.creator_display_name or ''}".casefold()
             for a in self._assistants
         ]
-        self._groups = [LobbyGroup.of(a, self._user_id) for a in self._assistants]
+        self._groups = (
+            groups
+            if groups is not None
+            else [LobbyGroup.of(a, self._user_id) for a in self._assistants]
+        )
 
     def matches(self, row: int, needle: str) -> bool:
         """Whether the row's name, tag line or description contain ``needle`` (casefolded)."""
@@ -138,17 +142,19 @@ class LobbyModel(QAbstractListModel):
 
     def set_assistants(self, assistants: Sequence[Assistant]) -> None:
         """Show ``assistants`` section by section, each in the given order."""
-        ordered = [assistant for _section, assistant in in_sections(assistants, self._user_id)]
+        placed = in_sections(assistants, self._user_id)
+        ordered = [assistant for _section, assistant in placed]
+        groups = [section for section, _assistant in placed]
         if [a.id for a in ordered] == [a.id for a in self._assistants]:
             # Same rows: update them in place so the selection and scroll position survive.
             self._assistants = ordered
-            self._index_rows()
+            self._index_rows(groups)
             if ordered:
                 self.dataChanged.emit(self.index(0), self.index(len(ordered) - 1))
             return
         self.beginResetModel()
         self._assistants = ordered
-        self._index_rows()
+        self._index_rows(groups)
         self.endResetModel()
 
     def update_assistant(self, assistant: Assistant) -> None:
