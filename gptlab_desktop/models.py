@@ -406,6 +406,20 @@ class Assistant:
     sessions_ended: int = 0
     # The stable key of a showcased assistant in resources/, so upgrades update it in place.
     showcase_key: str | None = None
+    # Published to a shared project's lobby: its prompts and config readable by every member.
+    published: bool = False
+    # The author's display name, written on the bot when it is published (the lobby shows it).
+    creator_display_name: str | None = None
+    # How many sessions the active initial prompt version started (that prompt's counter, read
+    # with the bot; not a field of the bot document).
+    version_sessions_started: int = 0
+
+    def is_read_only_for(self, user_id: str | None) -> bool:
+        """Whether ``user_id`` may only use this assistant: a showcased one, or another user's
+        published one (chatting counts its sessions; editing and publishing are the author's)."""
+        return self.showcased or (
+            self.published and self.creator_user_id is not None and self.creator_user_id != user_id
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from gptlab_desktop.models import (
     AssistantDraft,
     Message,
     ModelConfig,
+    Prompt,
+    PromptType,
     Role,
     Session,
     SessionType,
@@ -20,7 +22,9 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
+from gptlab_desktop.models import ModelConfigVersion as ConfigVersion
 from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.store.sqlite_pull import PullTables
 
 # The database's name in a data directory (``AppPaths.database_file``).
 DB_NAME = "gptlab.sqlite3"
@@ -131,3 +135,35 @@ def make_session(user_id: str = "u", bot_id: str | None = "b", **changes: object
     }
     values.update(changes)
     return Session(**values)  # type: ignore[arg-type]
+
+
+async def cache_published_assistant(
+    store: PullTables, name: str = "Ada's tutor", *, author_id: str = "ada", **changes: object
+) -> Assistant:
+    """Another user's published assistant (by "Ada"), with its active versions, as a pull from
+    a shared project brings it into ``store``'s cache (``changes`` override bot fields)."""
+    draft = make_draft(name=name)
+    now = utcnow()
+    values: dict[str, object] = {
+        "creator_user_id": author_id,
+        "active_initial_prompt_id": new_id(),
+        "active_summary_prompt_id": new_id(),
+        "active_model_config_id": new_id(),
+        "published": True,
+        "creator_display_name": "Ada",
+    }
+    values.update(changes)
+    bot = make_assistant(name, **values)
+    await store.apply_pulled(
+        [
+            bot,
+            Prompt(
+                bot.active_initial_prompt_id, bot.id, PromptType.INITIAL, draft.initial_prompt, now
+            ),
+            Prompt(
+                bot.active_summary_prompt_id, bot.id, PromptType.SUMMARY, draft.summary_prompt, now
+            ),
+            ConfigVersion(bot.active_model_config_id, bot.id, draft.model_config, now),
+        ]
+    )
+    return bot

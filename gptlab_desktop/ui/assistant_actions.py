@@ -1,4 +1,5 @@
-"""What the Assistants menu does: the editor dialogs (new, edit, duplicate) and assistant files.
+"""What the Assistants menu does: the editor dialogs (new, edit, duplicate), assistant files,
+and publishing to a shared project's lobby (asked first, then done by the lobby service).
 
 The window decides *whether* an action may run (the data open, the store usable) and asks this
 to run it; this opens the dialogs, keeps the open editors, runs imports and exports through the
@@ -25,7 +26,7 @@ from gptlab_desktop.ui.messages import MessagePresenter, UserMessage
 from gptlab_desktop.ui.qt_helpers import bring_forward, documents_folder
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.window_services import WindowServices
@@ -40,6 +41,15 @@ def assistant_file_name(assistant: Assistant) -> str:
     """A file name for an assistant's export: its name, without characters a path dislikes."""
     stem = " ".join(_FILE_NAME_UNSAFE.sub("", assistant.name).split()) or "assistant"
     return f"{stem}.json"
+
+
+def publish_question(assistant: Assistant) -> str:
+    """What the user is asked before an assistant is published: what becomes shared."""
+    return (
+        f"Publish “{assistant.name}” to the shared lobby? Everyone signed in to this project "
+        "will be able to read its instructions and settings and chat with it. Your sessions "
+        "and messages stay private."
+    )
 
 
 class AssistantActions(QObject):
@@ -127,6 +137,55 @@ class AssistantActions(QObject):
             if cleanup is not None:
                 await asyncio.wait([cleanup])
         await self._tasks.cancel_all()
+
+    # -- the shared lobby -----------------------------------------------------------------------
+    def ask_publish(self, assistant: Assistant) -> QMessageBox:
+        """Say what publishing shares, and publish only if the user agrees (``open()``, never
+        ``exec()``: it must not nest an event loop inside a running coroutine)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(self._window)
+        box.setObjectName("publishAssistantBox")
+        box.setWindowTitle("Publish to Lobby")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText(publish_question(assistant))
+        publish = box.addButton("Publish", QMessageBox.ButtonRole.AcceptRole)
+        publish.setObjectName("publishAssistantButton")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.publish(assistant.id) if button is publish else None
+        )
+        box.open()
+        return box
+
+    def publish(self, assistant_id: str) -> asyncio.Task[bool]:
+        """Publish an own assistant to the shared lobby (the user has agreed)."""
+        return self._tasks.start("publish", self._set_published(assistant_id, True))
+
+    def unpublish(self, assistant_id: str) -> asyncio.Task[bool]:
+        """Take an own assistant out of the shared lobby."""
+        return self._tasks.start("publish", self._set_published(assistant_id, False))
+
+    async def _set_published(self, assistant_id: str, published: bool) -> bool:
+        lobby = self._services.lobby
+        doing = "Publishing the assistant" if published else "Unpublishing the assistant"
+        try:
+            if published:
+                assistant = await lobby.publish(assistant_id)
+            else:
+                assistant = await lobby.unpublish(assistant_id)
+        except Exception as error:
+            self._messages.show_error(error, doing=doing)
+            return False
+        await self._reload_lobby(assistant.id)
+        self._messages.show_status(
+            f"“{assistant.name}” is in the shared lobby now."
+            if published
+            else f"“{assistant.name}” is no longer in the shared lobby."
+        )
+        return True
 
     # -- files --------------------------------------------------------------------------------
     def ask_import_path(self, import_file: object) -> QFileDialog:

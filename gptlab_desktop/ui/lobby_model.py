@@ -1,15 +1,17 @@
 """The lobby: every assistant as a list model, its filter, and the delegate that draws a card.
 
-Assistants come in two groups, *Showcased* then *My assistants*, in the order the store gives
-(each group by name), and keep that order through refreshes and filtering: a lobby that
-reshuffles under the pointer is hard to use. The delegate draws a group's header above the first
-visible row of the group, so one list view shows both groups.
+Assistants come in sections (``services.lobby.LobbySection``): *Showcased*, *Published by
+others* (a shared project's other members' assistants, with their author's name and how many
+sessions their active version started) and *Yours*, in the order the store gives (each by
+name), and keep that order through refreshes and filtering: a lobby that reshuffles under the
+pointer is hard to use. The delegate draws a section's header above its first visible row, so
+one list view shows every section.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum, IntEnum
+from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -26,20 +28,12 @@ from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from gptlab_desktop.models import Assistant
+from gptlab_desktop.services.lobby import LobbySection, in_sections
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-
-class LobbyGroup(Enum):
-    """The lobby's two groups, in display order."""
-
-    SHOWCASED = "Showcased"
-    MINE = "My assistants"
-
-    @classmethod
-    def of(cls, assistant: Assistant) -> LobbyGroup:
-        """The group ``assistant`` belongs to."""
-        return cls.SHOWCASED if assistant.showcased else cls.MINE
+# The lobby's groups are the service's sections (the value is the header shown).
+LobbyGroup = LobbySection
 
 
 class LobbyRole(IntEnum):
@@ -53,6 +47,8 @@ class LobbyRole(IntEnum):
     SESSIONS_STARTED = Qt.ItemDataRole.UserRole + 6
     # Whether the row is the first shown of its group (it carries the group's header).
     STARTS_GROUP = Qt.ItemDataRole.UserRole + 7
+    # The card's third line: who published it and how much it is used.
+    USAGE = Qt.ItemDataRole.UserRole + 8
 
 
 def sessions_started_text(count: int) -> str:
@@ -60,21 +56,47 @@ def sessions_started_text(count: int) -> str:
     return "No sessions yet" if count == 0 else f"{count:,} session{'s' if count != 1 else ''}"
 
 
+def usage_text(assistant: Assistant, section: LobbySection) -> str:
+    """The card's third line: the author of another's published assistant and the sessions
+    its active version started; a "Published" mark on one's own; else the sessions count."""
+    if section is LobbySection.PUBLISHED_BY_OTHERS:
+        author = assistant.creator_display_name or "another member"
+        sessions = sessions_started_text(assistant.version_sessions_started)
+        return f"By {author} · {sessions} with this version"
+    sessions = sessions_started_text(assistant.sessions_started)
+    if section is LobbySection.YOURS and assistant.published:
+        return f"Published · {sessions}"
+    return sessions
+
+
 class LobbyModel(QAbstractListModel):
-    """Assistants, showcased first, each group in the order given."""
+    """Assistants section by section (showcased, others' published, the user's), each in the
+    order given."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._assistants: list[Assistant] = []
+        # Whose lobby it is: their own assistants are "Yours", other users' published ones not.
+        self._user_id: str | None = None
         # Per row, precomputed so filtering 10,000 rows per keystroke stays in plain Python.
         self._haystacks: list[str] = []
         self._groups: list[LobbyGroup] = []
 
-    def _index_rows(self) -> None:
+    def set_user(self, user_id: str | None) -> None:
+        """Whose lobby this is (rows are placed in sections for them from the next fill)."""
+        self._user_id = user_id
+
+    def _index_rows(self, groups: list[LobbyGroup] | None = None) -> None:
+        # The author's name is searchable too: "ada" finds what Ada published.
         self._haystacks = [
-            f"{a.name}\n{a.tag_line}\n{a.description}".casefold() for a in self._assistants
+            f"{a.name}\n{a.tag_line}\n{a.description}\n{a.creator_display_name or ''}".casefold()
+            for a in self._assistants
         ]
-        self._groups = [LobbyGroup.of(a) for a in self._assistants]
+        self._groups = (
+            groups
+            if groups is not None
+            else [LobbyGroup.of(a, self._user_id) for a in self._assistants]
+        )
 
     def matches(self, row: int, needle: str) -> bool:
         """Whether the row's name, tag line or description contain ``needle`` (casefolded)."""
@@ -99,14 +121,14 @@ class LobbyModel(QAbstractListModel):
             return assistant.description or assistant.tag_line or None
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{assistant.name}. {assistant.tag_line}"
-        if role == Qt.ItemDataRole.AccessibleDescriptionRole:
-            return sessions_started_text(assistant.sessions_started)
+        if role in (Qt.ItemDataRole.AccessibleDescriptionRole, LobbyRole.USAGE):
+            return usage_text(assistant, self._groups[index.row()])
         if role == LobbyRole.ASSISTANT:
             return assistant
         if role == LobbyRole.ASSISTANT_ID:
             return assistant.id
         if role == LobbyRole.GROUP:
-            return LobbyGroup.of(assistant)
+            return self._groups[index.row()]
         if role == LobbyRole.TAG_LINE:
             return assistant.tag_line
         if role == LobbyRole.DESCRIPTION:
@@ -119,19 +141,20 @@ class LobbyModel(QAbstractListModel):
         return None
 
     def set_assistants(self, assistants: Sequence[Assistant]) -> None:
-        """Show ``assistants``: showcased first, otherwise in the given order."""
-        # A stable sort keeps the store's order inside each group.
-        ordered = sorted(assistants, key=lambda item: not item.showcased)
+        """Show ``assistants`` section by section, each in the given order."""
+        placed = in_sections(assistants, self._user_id)
+        ordered = [assistant for _section, assistant in placed]
+        groups = [section for section, _assistant in placed]
         if [a.id for a in ordered] == [a.id for a in self._assistants]:
             # Same rows: update them in place so the selection and scroll position survive.
             self._assistants = ordered
-            self._index_rows()
+            self._index_rows(groups)
             if ordered:
                 self.dataChanged.emit(self.index(0), self.index(len(ordered) - 1))
             return
         self.beginResetModel()
         self._assistants = ordered
-        self._index_rows()
+        self._index_rows(groups)
         self.endResetModel()
 
     def update_assistant(self, assistant: Assistant) -> None:
@@ -235,7 +258,8 @@ class LobbyFilterModel(QSortFilterProxyModel):
 
 
 class LobbyDelegate(QStyledItemDelegate):
-    """Draws an assistant card: name, tag line, sessions count; a group header above a group."""
+    """Draws an assistant card: name, tag line, usage (author, sessions, a "Published" mark);
+    a section's header above its first row."""
 
     _PADDING = 8
     _HEADER_GAP = 6
@@ -303,7 +327,7 @@ class LobbyDelegate(QStyledItemDelegate):
             painter.drawText(
                 header_rect.adjusted(self._PADDING, 0, -self._PADDING, 0),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                group.value if isinstance(group, LobbyGroup) else "",
+                group.label if isinstance(group, LobbySection) else "",
             )
             rect.setTop(rect.top() + header_height)
 
@@ -324,7 +348,7 @@ class LobbyDelegate(QStyledItemDelegate):
             (small_font, str(index.data(LobbyRole.TAG_LINE) or ""), text_role),
             (
                 small_font,
-                sessions_started_text(int(index.data(LobbyRole.SESSIONS_STARTED) or 0)),
+                str(index.data(LobbyRole.USAGE) or ""),
                 QPalette.ColorRole.HighlightedText
                 if is_selected
                 else QPalette.ColorRole.PlaceholderText,

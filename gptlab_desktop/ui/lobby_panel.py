@@ -88,6 +88,11 @@ class LobbyPanel(QWidget):
         if wanted is not None and self.selected_assistant_id() != wanted:
             self.select_assistant(wanted)
 
+    def set_user(self, user_id: str | None) -> None:
+        """Whose lobby this is: their assistants are "Yours", other users' published ones not
+        (from the next ``show_assistants``)."""
+        self.model.set_user(user_id)
+
     def show_notice(self, text: str) -> None:
         """Say something above the list (it could not be read, it is read-only)."""
         self.notice.setText(text)

@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
             (actions.new_assistant, self.new_assistant),
             (actions.edit_assistant, self.edit_selected_assistant),
             (actions.duplicate_assistant, self.duplicate_selected_assistant),
+            (actions.publish_assistant, self.ask_publish_selected),
+            (actions.unpublish_assistant, self.unpublish_selected),
             (actions.import_assistants, self.ask_import_path),
             (actions.export_assistant, self.ask_export_path),
             (actions.api_key, self.show_api_key_dialog),
@@ -285,6 +287,7 @@ class MainWindow(QMainWindow):
         health = data.health
         self._health = health
         self._user = data.user
+        self.lobby.set_user(None if data.user is None else data.user.id)
         self.store_status_label.setText(store_status_text(health))
         self.store_status_label.setToolTip(store_status_text(health))
         if not health.is_usable:
@@ -334,6 +337,8 @@ class MainWindow(QMainWindow):
             self.messages.show_error(error, doing="Reading the assistants")
             return
         self.lobby.show_assistants(assistants, select=select)
+        # The selected row may be the same assistant with a new state (published, say).
+        self._update_actions()
 
     async def _reload_selecting(self, select: str | None) -> None:
         if self._is_usable:
@@ -376,6 +381,7 @@ class MainWindow(QMainWindow):
     def _on_key_changed(self, user: User | None) -> None:
         if self._is_usable and user is not None:
             self._user = user
+            self.lobby.set_user(user.id)
         self._update_actions()
         self.accountChanged.emit()
 
@@ -508,6 +514,30 @@ class MainWindow(QMainWindow):
         assistant_id = self.selected_assistant_id()
         return self.duplicate_assistant(assistant_id) if assistant_id else None
 
+    def _publishable(self, *, published: bool) -> Assistant | None:
+        """The selected assistant if it is the user's, published or not as asked, and the
+        storage a team's shared project (``Lobby.publishing_enabled``)."""
+        assistant = self.selected_assistant()
+        if (
+            assistant is None
+            or not self._can_change_assistants()
+            or not self._services.lobby.publishing_enabled
+            or assistant.is_read_only_for(None if self._user is None else self._user.id)
+            or assistant.published != published
+        ):
+            return None
+        return assistant
+
+    def ask_publish_selected(self) -> QMessageBox | None:
+        """Assistants → Publish to Lobby…: say what is shared, then publish if agreed."""
+        assistant = self._publishable(published=False)
+        return None if assistant is None else self.assistant_actions.ask_publish(assistant)
+
+    def unpublish_selected(self) -> asyncio.Task[bool] | None:
+        """Assistants → Unpublish: take the selected own assistant out of the shared lobby."""
+        assistant = self._publishable(published=True)
+        return None if assistant is None else self.assistant_actions.unpublish(assistant.id)
+
     @property
     def assistant_editors(self) -> list[AssistantEditorDialog]:
         """The assistant editors open now."""
@@ -551,6 +581,8 @@ class MainWindow(QMainWindow):
         actions.new_assistant.setEnabled(can_change)
         actions.edit_assistant.setEnabled(selected and can_change)
         actions.duplicate_assistant.setEnabled(selected and can_change)
+        actions.publish_assistant.setEnabled(self._publishable(published=False) is not None)
+        actions.unpublish_assistant.setEnabled(self._publishable(published=True) is not None)
         actions.import_assistants.setEnabled(can_change)
         actions.export_assistant.setEnabled(selected and self._is_usable)
 

@@ -25,6 +25,8 @@ class WindowActions:
     new_assistant: QAction
     edit_assistant: QAction
     duplicate_assistant: QAction
+    publish_assistant: QAction
+    unpublish_assistant: QAction
     import_assistants: QAction
     export_assistant: QAction
     api_key: QAction
@@ -60,9 +62,18 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
     new_assistant = action("New Assistant…", "newAssistantAction", "Ctrl+Shift+N")
     edit_assistant = action("Edit Assistant…", "editAssistantAction", "Ctrl+Shift+E")
     duplicate_assistant = action("Duplicate Assistant…", "duplicateAssistantAction")
+    # Enabled for an own assistant where the storage is a team's shared project.
+    publish_assistant = action("Publish to Lobby…", "publishAssistantAction")
+    unpublish_assistant = action("Unpublish", "unpublishAssistantAction")
     import_assistants = action("Import Assistants…", "importAssistantsAction")
     export_assistant = action("Export Assistant…", "exportAssistantAction")
-    for each in (new_assistant, edit_assistant, duplicate_assistant):
+    for each in (
+        new_assistant,
+        edit_assistant,
+        duplicate_assistant,
+        publish_assistant,
+        unpublish_assistant,
+    ):
         assistants_menu.addAction(each)
     assistants_menu.addSeparator()
     assistants_menu.addAction(import_assistants)
@@ -90,7 +101,13 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
     lobby_menu.setObjectName("lobbyContextMenu")
     lobby_menu.addAction(new_session)
     lobby_menu.addSeparator()
-    for each in (edit_assistant, duplicate_assistant, export_assistant):
+    for each in (
+        edit_assistant,
+        duplicate_assistant,
+        publish_assistant,
+        unpublish_assistant,
+        export_assistant,
+    ):
         lobby_menu.addAction(each)
     return WindowActions(
         new_session=new_session,
@@ -98,6 +115,8 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
         new_assistant=new_assistant,
         edit_assistant=edit_assistant,
         duplicate_assistant=duplicate_assistant,
+        publish_assistant=publish_assistant,
+        unpublish_assistant=unpublish_assistant,
         import_assistants=import_assistants,
         export_assistant=export_assistant,
         api_key=api_key,

@@ -7,24 +7,28 @@ starts, goes to the OpenAI-compatible loopback server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QPushButton
 
+from gptlab_desktop.app import AppRun
 from gptlab_desktop.models import AssistantDraft
 from gptlab_desktop.services.assistant_format import (
     bundle_document,
     drafts_from_bytes,
     encode_document,
 )
+from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from gptlab_desktop.ui.editor.state import EditorMode
 from gptlab_desktop.ui.lobby_model import LobbyGroup, LobbyRole
 from gptlab_desktop.ui.main_window import MainWindow
-from tests.builders import make_draft
+from tests.builders import DB_NAME, cache_published_assistant, make_draft
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.ui.conftest import (
     GREETING,
@@ -34,6 +38,7 @@ from tests.ui.conftest import (
     close_window,
     lobby_index_of,
     lobby_names,
+    run_in_fresh_loop,
     select_in_lobby,
     trigger,
     wait_for_greeting,
@@ -103,7 +108,7 @@ def test_a_saved_new_assistant_appears_selected_under_my_assistants(
         timeout=WAIT_MS,
     )
     index = lobby_index_of(window, "Socrates")
-    assert index.data(LobbyRole.GROUP) is LobbyGroup.MINE
+    assert index.data(LobbyRole.GROUP) is LobbyGroup.YOURS
     assert window.lobby_list.currentIndex() == index
 
 
@@ -192,7 +197,7 @@ def test_importing_a_file_adds_its_assistants_to_my_assistants(
     qtbot.waitUntil(task.done, timeout=WAIT_MS)
     assert len(task.result()) == 2
     groups = {name: lobby_index_of(window, name).data(LobbyRole.GROUP) for name in ("Ada", "Bea")}
-    assert groups == {"Ada": LobbyGroup.MINE, "Bea": LobbyGroup.MINE}
+    assert groups == {"Ada": LobbyGroup.YOURS, "Bea": LobbyGroup.YOURS}
 
 
 def test_importing_a_malformed_file_explains_it_and_adds_nothing(
@@ -246,3 +251,87 @@ def test_the_export_chooser_suggests_the_assistants_name(qtbot, open_window: Ope
     assert chooser is not None
     assert chooser.selectedFiles()[0].endswith("Travel Planner.json")
     chooser.reject()
+
+
+# -- the shared lobby ------------------------------------------------------------------------
+def with_own_and_others_published(data_dir: Path, author: str = "Ada") -> None:
+    """The data directory holds an own assistant ("Mine") and the published "Ada's tutor" of
+    another user called ``author``."""
+
+    async def prepare() -> None:
+        store = SyncedStore(data_dir / DB_NAME)
+        await store.open()
+        try:
+            user = await store.local_user()
+            await store.create_assistant(make_draft(name="Mine"), user.id)
+            await cache_published_assistant(store, "Ada's tutor", creator_display_name=author)
+        finally:
+            await store.close()
+
+    run_in_fresh_loop(prepare)
+
+
+def action_enabled(window: MainWindow, name: str) -> bool:
+    action = window.findChild(QAction, name)
+    assert action is not None, name
+    return action.isEnabled()
+
+
+def test_publishing_asks_first_and_is_offered_only_for_own_assistants_on_a_shared_project(
+    qtbot, open_run: Callable[..., AppRun], data_dir: Path
+) -> None:
+    with_own_and_others_published(data_dir)
+    run = open_run()
+    window = run.window
+    theirs = lobby_index_of(window, "Ada's tutor")
+    assert theirs.data(LobbyRole.GROUP) is LobbyGroup.PUBLISHED_BY_OTHERS
+    assert theirs.data(LobbyRole.USAGE) == "By Ada · No sessions yet with this version"
+    select_in_lobby(window, "Mine")
+    assert not action_enabled(window, "publishAssistantAction")  # not a shared project
+
+    run.services.lobby.publishing_enabled, run.services.lobby.author_name = True, "Bea"
+    select_in_lobby(window, "Ada's tutor")
+    assert not action_enabled(window, "publishAssistantAction")  # not hers to publish
+    assert not action_enabled(window, "unpublishAssistantAction")
+    select_in_lobby(window, "Mine")
+    assert not action_enabled(window, "unpublishAssistantAction")
+
+    trigger(window, "publishAssistantAction")
+    box = window.findChild(QMessageBox, "publishAssistantBox")
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    assert box.text() == (
+        "Publish “Mine” to the shared lobby? Everyone signed in to this project will be able to "
+        "read its instructions and settings and chat with it. Your sessions and messages stay "
+        "private."
+    )
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not window.findChildren(QMessageBox, "publishAssistantBox"))
+    assert not window.selected_assistant().published  # type: ignore[union-attr]
+
+    trigger(window, "publishAssistantAction")
+    box = window.findChild(QMessageBox, "publishAssistantBox")
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    box.findChild(QPushButton, "publishAssistantButton").click()
+
+    qtbot.waitUntil(lambda: action_enabled(window, "unpublishAssistantAction"), timeout=WAIT_MS)
+    mine = lobby_index_of(window, "Mine")
+    assert mine.data(LobbyRole.GROUP) is LobbyGroup.YOURS
+    assert mine.data(LobbyRole.USAGE) == "Published · No sessions yet"
+    assert mine.data(LobbyRole.ASSISTANT).creator_display_name == "Bea"
+    assert not action_enabled(window, "publishAssistantAction")
+
+    trigger(window, "unpublishAssistantAction")
+    qtbot.waitUntil(lambda: action_enabled(window, "publishAssistantAction"), timeout=WAIT_MS)
+    assert lobby_index_of(window, "Mine").data(LobbyRole.USAGE) == "No sessions yet"
+
+
+def test_the_filter_finds_assistants_across_sections_and_by_their_author(
+    qtbot, open_window: OpenWindow, data_dir: Path
+) -> None:
+    with_own_and_others_published(data_dir, author="Zephyrine")
+    window = open_window()
+    window.findChild(QLineEdit, "assistantFilter").setText("zephyr")
+    assert lobby_names(window) == ["Ada's tutor"]
+    window.findChild(QLineEdit, "assistantFilter").setText("i")
+    groups = {lobby_index_of(window, name).data(LobbyRole.GROUP) for name in lobby_names(window)}
+    assert groups == {LobbyGroup.SHOWCASED, LobbyGroup.PUBLISHED_BY_OTHERS, LobbyGroup.YOURS}

@@ -73,7 +73,7 @@ def test_lobby_puts_showcased_first_keeping_the_order_within_each_group(qapp) ->
     )
     assert names(model) == ["Z shown", "B mine", "A mine"]
     groups = [model.index(row, 0).data(LobbyRole.GROUP) for row in range(3)]
-    assert groups == [LobbyGroup.SHOWCASED, LobbyGroup.MINE, LobbyGroup.MINE]
+    assert groups == [LobbyGroup.SHOWCASED, LobbyGroup.YOURS, LobbyGroup.YOURS]
 
 
 def test_lobby_keeps_the_selection_when_a_refresh_brings_the_same_assistants(qtbot) -> None:
@@ -116,3 +116,29 @@ def test_lobby_model_exposes_accessible_text(qapp) -> None:
     lobby = LobbyModel()
     lobby.set_assistants([assistant("Alpha")])
     assert lobby.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole) == "Alpha. Alpha tag"
+
+
+def test_lobby_sections_others_published_between_showcased_and_yours_with_their_usage(
+    qapp,
+) -> None:
+    model = LobbyModel()
+    tester = check(model)
+    model.set_user("me")
+    mine = make_assistant("Mine", creator_user_id="me", published=True, sessions_started=3)
+    theirs = make_assistant(
+        "Theirs",
+        creator_user_id="ada",
+        published=True,
+        creator_display_name="Ada",
+        sessions_started=9,
+        version_sessions_started=2,
+    )
+    model.set_assistants([mine, theirs, assistant("Shown", showcased=True)])
+
+    rows = [model.index(row, 0) for row in range(3)]
+    assert [(i.data(), i.data(LobbyRole.GROUP).label, i.data(LobbyRole.USAGE)) for i in rows] == [
+        ("Shown", "Showcased", "No sessions yet"),
+        ("Theirs", "Published by others", "By Ada · 2 sessions with this version"),
+        ("Mine", "Yours", "Published · 3 sessions"),
+    ]
+    assert tester is not None

@@ -23,6 +23,8 @@ def test_the_lobby_context_menu_offers_the_actions_on_an_assistant(
         "newSessionAction",
         "editAssistantAction",
         "duplicateAssistantAction",
+        "publishAssistantAction",
+        "unpublishAssistantAction",
         "exportAssistantAction",
     ]
 

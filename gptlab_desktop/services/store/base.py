@@ -146,11 +146,24 @@ class Store(ABC):
 
     @abstractmethod
     async def list_assistants(self, *, include_archived: bool = False) -> list[Assistant]:
-        """Showcased first, then own assistants, each group by name (a stable order)."""
+        """Showcased first, then the others (own and other users' published ones), each group
+        by name (a stable order)."""
 
     @abstractmethod
     async def set_assistant_active(self, assistant_id: str, is_active: bool) -> Assistant:
         """Archive (``False``) or restore (``True``) an own assistant."""
+
+    @abstractmethod
+    async def set_assistant_published(
+        self, assistant_id: str, published: bool, *, author_name: str | None = None
+    ) -> Assistant:
+        """Publish an own assistant to a shared project's lobby (``True``), or withdraw it.
+
+        Published, its active prompts and model config are readable by every member of the
+        project, and ``author_name`` (the user's display name, where known) is written on it
+        for the lobby; its sessions and messages stay the user's alone. ``ReadOnlyAssistant``
+        for a showcased or another user's assistant.
+        """
 
     @abstractmethod
     async def delete_assistant(self, assistant_id: str) -> None:

@@ -174,18 +174,27 @@ class AssistantTables(SqliteDatabase):
         )
 
     def _load_assistant(self, conn: sqlite3.Connection, assistant_id: str) -> Assistant:
-        row = conn.execute("SELECT * FROM bots WHERE id = ?", (assistant_id,)).fetchone()
+        row = conn.execute(
+            f"SELECT {ASSISTANT_COLUMNS} FROM bots WHERE id = ?", (assistant_id,)
+        ).fetchone()
         if row is None:
             raise NotFound("This assistant no longer exists.")
         return assistant_from_row(row)
 
     def _load_own_assistant(self, conn: sqlite3.Connection, assistant_id: str) -> Assistant:
-        """The assistant, or ``NotFound``; ``ReadOnlyAssistant`` if it is showcased."""
+        """The assistant, or ``NotFound``; ``ReadOnlyAssistant`` if it is showcased or another
+        user's published one (cached from a shared project's lobby)."""
         assistant = self._load_assistant(conn, assistant_id)
         if assistant.showcased:
             raise ReadOnlyAssistant(
                 f"“{assistant.name}” is a showcased assistant: it cannot be changed, "
                 "only duplicated."
+            )
+        local = conn.execute("SELECT user_id FROM local_user WHERE only_row = 1").fetchone()
+        if assistant.is_read_only_for(None if local is None else local[0]):
+            raise ReadOnlyAssistant(
+                f"“{assistant.name}” is another user's published assistant: it cannot be "
+                "changed, only duplicated."
             )
         return assistant
 
@@ -280,7 +289,9 @@ class AssistantTables(SqliteDatabase):
         return await self._run(self._do_get_assistant, assistant_id)
 
     def _do_get_assistant(self, assistant_id: str) -> Assistant | None:
-        row = self._db.execute("SELECT * FROM bots WHERE id = ?", (assistant_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {ASSISTANT_COLUMNS} FROM bots WHERE id = ?", (assistant_id,)
+        ).fetchone()
         return None if row is None else assistant_from_row(row)
 
     async def get_assistant_details(self, assistant_id: str) -> AssistantDetails | None:
@@ -292,7 +303,9 @@ class AssistantTables(SqliteDatabase):
         # One snapshot for the four reads, so a concurrent edit cannot mix versions.
         conn.execute("BEGIN")
         try:
-            row = conn.execute("SELECT * FROM bots WHERE id = ?", (assistant_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {ASSISTANT_COLUMNS} FROM bots WHERE id = ?", (assistant_id,)
+            ).fetchone()
             if row is None:
                 return None
             assistant = assistant_from_row(row)
@@ -342,6 +355,29 @@ class AssistantTables(SqliteDatabase):
                 conn.execute(
                     "UPDATE bots SET is_active = ?, last_modified_date = ? WHERE id = ?",
                     (int(is_active), to_text(utcnow()), assistant_id),
+                )
+            return self._load_assistant(conn, assistant_id)
+
+    async def set_assistant_published(
+        self, assistant_id: str, published: bool, *, author_name: str | None = None
+    ) -> Assistant:
+        """Publish (``True``) an own assistant to a shared project's lobby, or withdraw it."""
+        return await self._run(
+            self._do_set_assistant_published, assistant_id, published, author_name
+        )
+
+    def _do_set_assistant_published(
+        self, assistant_id: str, published: bool, author_name: str | None
+    ) -> Assistant:
+        with self._transaction() as conn:
+            assistant = self._load_own_assistant(conn, assistant_id)
+            # The name is written when it is published; withdrawn, the author's name stays.
+            name = author_name if published else assistant.creator_display_name
+            if (assistant.published, assistant.creator_display_name) != (published, name):
+                conn.execute(
+                    "UPDATE bots SET published = ?, creator_display_name = ?, "
+                    "last_modified_date = ? WHERE id = ?",
+                    (int(published), name, to_text(utcnow()), assistant_id),
                 )
             return self._load_assistant(conn, assistant_id)
 

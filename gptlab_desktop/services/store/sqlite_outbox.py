@@ -83,9 +83,12 @@ def _merged_increments(kind: DocumentKind) -> str:
     return f"json_object({pairs})"
 
 
+_QUIET_TABLE = "CREATE TEMP TABLE IF NOT EXISTS sync_quiet (only_row INTEGER PRIMARY KEY)"
+
+
 def _journal_statements() -> list[str]:
     """The TEMP table that quiets the journal and the triggers that keep it."""
-    statements = ["CREATE TEMP TABLE IF NOT EXISTS sync_quiet (only_row INTEGER PRIMARY KEY)"]
+    statements = [_QUIET_TABLE]
     quiet = "NOT EXISTS (SELECT 1 FROM temp.sync_quiet)"
     for table, kind, id_column, parent_column in _JOURNALLED:
         for change, event in (("insert", "INSERT"), ("update", "UPDATE")):
@@ -256,6 +259,8 @@ class OutboxTables(SqliteDatabase):
     @contextmanager
     def _quietly(self, conn: sqlite3.Connection) -> Iterator[None]:
         """Inside a transaction: changes made in the block are not journalled (a pull)."""
+        # Made with the journal; made here too, so a store that never synced can be filled.
+        conn.execute(_QUIET_TABLE)
         conn.execute("INSERT OR IGNORE INTO temp.sync_quiet (only_row) VALUES (1)")
         try:
             yield

@@ -118,6 +118,8 @@ def _columns(record: object) -> dict[str, object]:
             "sessions_started": record.sessions_started,
             "sessions_ended": record.sessions_ended,
             "showcase_key": record.showcase_key,
+            "published": int(record.published),
+            "creator_display_name": record.creator_display_name,
         }
     if isinstance(record, Prompt):
         return {

@@ -99,16 +99,36 @@ def user_from_row(row: sqlite3.Row) -> User:
     )
 
 
-# The columns of ``assistant_from_tuple``, in its order (listing reads many rows at once).
-ASSISTANT_COLUMNS = (
-    "id, name, tag_line, description, session_type, creator_user_id, created_date, "
-    "last_modified_date, active_initial_prompt_id, active_model_config_id, "
-    "active_summary_prompt_id, showcased, is_active, guards_prompt_leak, sessions_started, "
-    "sessions_ended, showcase_key"
+# The bot's columns ``assistant_from_tuple`` reads, in its order; the last value it reads is
+# the active initial prompt's count of sessions (``ASSISTANT_COLUMNS`` reads it with the bot).
+_BOT_COLUMN_NAMES = (
+    "id",
+    "name",
+    "tag_line",
+    "description",
+    "session_type",
+    "creator_user_id",
+    "created_date",
+    "last_modified_date",
+    "active_initial_prompt_id",
+    "active_model_config_id",
+    "active_summary_prompt_id",
+    "showcased",
+    "is_active",
+    "guards_prompt_leak",
+    "sessions_started",
+    "sessions_ended",
+    "showcase_key",
+    "published",
+    "creator_display_name",
 )
+_VERSION_SESSIONS = "version_sessions_started"
 
-
-_ASSISTANT_COLUMN_NAMES = tuple(name.strip() for name in ASSISTANT_COLUMNS.split(","))
+# What ``assistant_from_tuple`` reads of ``bots`` (listing reads many rows at once).
+ASSISTANT_COLUMNS = ", ".join(f"bots.{name}" for name in _BOT_COLUMN_NAMES) + (
+    ", (SELECT prompts.sessions_started FROM prompts "
+    f"WHERE prompts.id = bots.active_initial_prompt_id) AS {_VERSION_SESSIONS}"
+)
 
 
 def assistant_from_tuple(row: tuple[Any, ...]) -> Assistant:
@@ -131,6 +151,9 @@ def assistant_from_tuple(row: tuple[Any, ...]) -> Assistant:
         started,
         ended,
         key,
+        published,
+        author,
+        version_started,
     ) = row
     return Assistant(
         id_,
@@ -150,12 +173,17 @@ def assistant_from_tuple(row: tuple[Any, ...]) -> Assistant:
         started,
         ended,
         key,
+        bool(published),
+        author,
+        version_started or 0,
     )
 
 
 def assistant_from_row(row: sqlite3.Row) -> Assistant:
-    """A ``bots`` row as an ``Assistant``."""
-    return assistant_from_tuple(tuple(row[name] for name in _ASSISTANT_COLUMN_NAMES))
+    """A ``bots`` row as an ``Assistant`` (read with ``ASSISTANT_COLUMNS``, or ``*``: then
+    without the active version's count)."""
+    version = row[_VERSION_SESSIONS] if _VERSION_SESSIONS in row.keys() else 0  # noqa: SIM118
+    return assistant_from_tuple((*(row[name] for name in _BOT_COLUMN_NAMES), version))
 
 
 def prompt_from_row(row: sqlite3.Row) -> Prompt:

@@ -365,6 +365,52 @@ def _stable_showcase_ids(conn: sqlite3.Connection) -> None:
             )
 
 
+# The columns of ``bots`` at version 7, copied whole when version 8 rebuilds the table.
+_BOT_COLUMNS = (
+    "id, name, tag_line, description, session_type, creator_user_id, created_date, "
+    "last_modified_date, active_initial_prompt_id, active_model_config_id, "
+    "active_summary_prompt_id, showcased, is_active, guards_prompt_leak, sessions_started, "
+    "sessions_ended, showcase_key"
+)
+
+# Version 8: publishing to a shared project's lobby. ``published`` marks an assistant every
+# member of the project may read and chat with, and ``creator_display_name`` is its author's
+# name as the lobby shows it (written when it is published). The cache now also holds other
+# users' published assistants, whose author has no ``users`` row here (a user's record is
+# theirs alone): so ``creator_user_id`` loses its foreign key, and SQLite can only drop one by
+# rebuilding the table (as version 4 did ``users``; ids, and every link to them, unchanged).
+_PUBLISHED = _script(
+    """
+    CREATE TABLE bots_v8 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        tag_line TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        session_type INTEGER NOT NULL,
+        creator_user_id TEXT,
+        created_date TEXT NOT NULL,
+        last_modified_date TEXT NOT NULL,
+        active_initial_prompt_id TEXT NOT NULL,
+        active_model_config_id TEXT NOT NULL,
+        active_summary_prompt_id TEXT NOT NULL,
+        showcased INTEGER NOT NULL DEFAULT 0 CHECK (showcased IN (0, 1)),
+        is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+        guards_prompt_leak INTEGER NOT NULL DEFAULT 0 CHECK (guards_prompt_leak IN (0, 1)),
+        sessions_started INTEGER NOT NULL DEFAULT 0,
+        sessions_ended INTEGER NOT NULL DEFAULT 0,
+        showcase_key TEXT UNIQUE,
+        published INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1)),
+        creator_display_name TEXT
+    )
+    """,
+    f"INSERT INTO bots_v8 ({_BOT_COLUMNS}) SELECT {_BOT_COLUMNS} FROM bots ORDER BY rowid",
+    "DROP TABLE bots",
+    "ALTER TABLE bots_v8 RENAME TO bots",
+    "CREATE INDEX bots_creator ON bots(creator_user_id)",
+    "CREATE INDEX bots_lobby_order ON bots(showcased DESC, name COLLATE NOCASE, name, id)",
+)
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -375,6 +421,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _typed_details,
     _OUTBOX_OF_REFERENCES,
     _stable_showcase_ids,
+    _PUBLISHED,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -33,7 +33,7 @@ class EditorMode(Enum):
     CREATE = "create"
     EDIT = "edit"
     DUPLICATE = "duplicate"
-    VIEW = "view"  # a showcased assistant: read-only, can be duplicated
+    VIEW = "view"  # a showcased or another's published assistant: read-only, can be duplicated
 
 
 class EditorState:
@@ -62,7 +62,9 @@ class EditorState:
     def show(self, assistant: Assistant) -> None:
         """A stored assistant: read-only when showcased (set the baseline once it is shown)."""
         self.assistant = assistant
-        self.mode = EditorMode.VIEW if assistant.showcased else EditorMode.EDIT
+        self.mode = (
+            EditorMode.VIEW if assistant.is_read_only_for(self.creator_user_id) else EditorMode.EDIT
+        )
 
     def saved(self, assistant: Assistant, draft: AssistantDraft) -> None:
         """``draft`` was stored as ``assistant``: from now on it is edited."""

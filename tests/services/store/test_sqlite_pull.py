@@ -12,9 +12,16 @@ import pytest
 import pytest_asyncio
 
 from gptlab_desktop.models import MessageState, Role, User, new_id, utcnow
+from gptlab_desktop.services.errors import ReadOnlyAssistant
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.outbox import DocumentKind
-from tests.builders import DB_NAME, make_draft, make_message, start_session
+from tests.builders import (
+    DB_NAME,
+    cache_published_assistant,
+    make_draft,
+    make_message,
+    start_session,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -172,3 +179,61 @@ async def test_a_streaming_message_pulled_then_finished_is_replaced(
     [stored] = await synced.list_messages(session.id)
     assert (stored.message, stored.state) == ("Hello!", MessageState.COMPLETE)
     assert utcnow() >= stored.created_date
+
+
+# -- a shared project's lobby -----------------------------------------------------------------
+
+
+async def test_publishing_and_withdrawing_an_own_assistant_are_edits_sent_as_such(
+    synced: SyncedStore, me: User
+) -> None:
+    mine = await synced.create_assistant(make_draft(), me.id)
+    await flush(synced)
+
+    await synced.set_assistant_published(mine.id, True, author_name="Ada")
+    [entry] = await synced.claim_ready(LATER, 10)
+    assert (entry.kind, entry.doc_id) == (DocumentKind.BOT, mine.id)
+    assert not any(entry.increments.values())  # an edit: nothing counted
+    assert entry.record.published and entry.record.creator_display_name == "Ada"  # type: ignore[union-attr]
+    await synced.mark_sent([entry.id])
+
+    withdrawn = await synced.set_assistant_published(mine.id, False)
+    assert (withdrawn.published, withdrawn.creator_display_name) == (False, "Ada")
+    [entry] = await synced.claim_ready(LATER, 10)
+    assert not entry.record.published  # type: ignore[union-attr]
+
+
+async def test_another_users_published_assistant_is_cached_read_only_and_counts_each_session(
+    synced: SyncedStore, me: User
+) -> None:
+    theirs = await cache_published_assistant(synced, version_sessions_started=0)
+    await flush(synced)  # nothing pulled waits to be sent back
+    assert await synced.claim_ready(LATER, 10) == []
+
+    cached = await synced.get_assistant(theirs.id)
+    assert cached is not None
+    assert (cached.published, cached.creator_display_name, cached.creator_user_id) == (
+        True,
+        "Ada",
+        "ada",
+    )
+    for change in (
+        synced.update_assistant(theirs.id, make_draft(name="Mine now")),
+        synced.set_assistant_published(theirs.id, False),
+        synced.set_assistant_active(theirs.id, False),
+        synced.delete_assistant(theirs.id),
+    ):
+        with pytest.raises(ReadOnlyAssistant):
+            await change
+
+    await start_session(synced, me, theirs.id)
+
+    counted = {
+        entry.kind: entry.increments
+        for entry in await synced.claim_ready(LATER, 10)
+        if entry.kind in (DocumentKind.BOT, DocumentKind.PROMPT)
+    }
+    started = {"sessions_started": 1, "sessions_ended": 0}
+    assert counted == {DocumentKind.BOT: started, DocumentKind.PROMPT: started}
+    listed = {a.id: a for a in await synced.list_assistants()}
+    assert listed[theirs.id].version_sessions_started == 1

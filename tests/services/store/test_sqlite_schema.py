@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,7 +27,6 @@ from gptlab_desktop.models import (
     PromptType,
     Role,
     SessionStatus,
-    User,
     new_id,
     utcnow,
 )
@@ -35,6 +35,9 @@ from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.store.sqlite_schema import SCHEMA_VERSION, migrate
 from tests.builders import DB_NAME, make_draft, start_session
+
+if TYPE_CHECKING:
+    from gptlab_desktop.models import User
 
 PAGE_SIZE = 4096
 
@@ -183,19 +186,26 @@ async def test_a_version_1_file_is_upgraded_keeping_its_data(data_dir: Path) -> 
 
 SCHEMA3_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "schema3.sqlite3"
 TABLES = ("users", "user_hash", "bots", "prompts", "model_configs", "sessions", "messages")
+VERSION_7_BOT_COLUMNS = (
+    "id, name, tag_line, description, session_type, creator_user_id, created_date, "
+    "last_modified_date, active_initial_prompt_id, active_model_config_id, "
+    "active_summary_prompt_id, showcased, is_active, guards_prompt_leak, sessions_started, "
+    "sessions_ended, showcase_key"
+)
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the entity tables, in a stable order, read behind the store's back
-    (messages without their details, which version 5 rewrites in their typed form)."""
+    (messages without their details, which version 5 rewrites in their typed form; bots with
+    the columns they had before version 8 added its own)."""
+    queries = {
+        "messages": "SELECT seq, id, session_id, role, message, created_date, state FROM messages",
+        "bots": f"SELECT {VERSION_7_BOT_COLUMNS} FROM bots",
+    }
     with closing(sqlite3.connect(path)) as conn:
         return {
             table: sorted(
-                conn.execute(
-                    "SELECT seq, id, session_id, role, message, created_date, state FROM messages"
-                    if table == "messages"
-                    else f"SELECT * FROM {table}"
-                ).fetchall(),
+                conn.execute(queries.get(table, f"SELECT * FROM {table}")).fetchall(),
                 key=repr,
             )
             for table in TABLES
@@ -762,3 +772,46 @@ async def test_a_showcase_with_random_ids_is_renamed_and_every_link_follows(
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("SELECT count(*) FROM bots").fetchone()[0] == 1
+
+
+# -- version 8: publishing ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_version_7_file_gains_unpublished_assistants_keeping_every_row_and_link(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn, target=7) == 7
+        for statement in (
+            insert_user("u1", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+            "INSERT INTO local_user (only_row, user_id) VALUES (1, 'u1')",
+            insert_bot("b1", "u1"),
+            "INSERT INTO prompts (id, bot_id, message_type, message, created_date) "
+            "VALUES ('p', 'b1', 'initial', 'Hi', '2026-01-01T00:00:00.000000+00:00')",
+            insert_session("s1", "u1"),
+            "UPDATE sessions SET bot_id = 'b1', bot_initial_prompt_id = 'p'",
+        ):
+            conn.execute(statement)
+    finally:
+        conn.close()
+    before = table_rows(path)
+
+    await local_user_of(path)
+
+    assert table_rows(path) == before
+    with closing(sqlite3.connect(path)) as check:
+        added = check.execute("SELECT published, creator_display_name FROM bots").fetchall()
+        assert added == [(0, None)]  # not published, no author name
+        check.execute("PRAGMA foreign_keys = ON")
+        assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+        indexes = {row[1] for row in check.execute("PRAGMA index_list(bots)")}
+        assert {"bots_creator", "bots_lobby_order"} <= indexes
+        # Another user's published assistant is cached without that user's record.
+        check.execute(insert_bot("theirs", "someone-else"))
+        # Deleting the bot still takes its versions and unlinks its sessions.
+        check.execute("DELETE FROM bots WHERE id = 'b1'")
+        assert check.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
+        assert check.execute("SELECT bot_id FROM sessions").fetchall() == [(None,)]

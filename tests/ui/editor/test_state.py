@@ -53,6 +53,14 @@ def test_a_showcased_assistant_is_read_only_never_dirty_and_never_blocked() -> N
     assert state.problems({"name": "Give the assistant a name."}) == {}
 
 
+def test_another_users_published_assistant_is_read_only_and_ones_own_published_is_edited() -> None:
+    state = EditorState("me", make_draft())
+    state.show(assistant(creator_user_id="ada", published=True))
+    assert state.is_read_only
+    state.show(assistant(creator_user_id="me", published=True))
+    assert state.mode is EditorMode.EDIT
+
+
 def test_creating_without_a_user_lists_sign_in_first() -> None:
     state = EditorState(None, make_draft())
     found = state.problems({"model": "Choose a model.", "name": "Give the assistant a name."})

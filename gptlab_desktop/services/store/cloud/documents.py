@@ -28,12 +28,15 @@ instead of reading as something else.
 What stays plain, on purpose: ids, dates, counters, status codes, roles, model settings, and the
 assistants' prompts — the ``prompts`` documents and a session's snapshot of them
 (``bot_initial_prompt_msg``, ``bot_summary_prompt_msg``). Prompts are an assistant's definition,
-written to be shared (showcased assistants, assistants passed on by their code), not what a user
-said; GPT Lab stored them in plaintext too. The ``user_hash`` is plain because it is GPT Lab's
-field, a one-way hash of a real OpenAI key (services/identity.py explains why it is safe; null
-for a user who has used no such key), and the user's wrapped data key is plain because it is
-itself encrypted under a key derived from the sync secret, which never leaves the user's
-machines (``services/vault.py``).
+written to be shared (showcased assistants, assistants published to a shared project's lobby,
+assistants passed on by their code), not what a user said; GPT Lab stored them in plaintext too.
+A bot's ``published`` (an addition, plain like ``showcased``) lists it in a shared project's
+lobby, where every member reads it and its active versions (firestore.rules), and
+``creator_display_name`` (an addition) is the name its author chose to be shown by there.
+The ``user_hash`` is plain because it is GPT Lab's field, a one-way hash of a real OpenAI key
+(services/identity.py explains why it is safe; null for a user who has used no such key), and
+the user's wrapped data key is plain because it is itself encrypted under a key derived from
+the sync secret, which never leaves the user's machines (``services/vault.py``).
 
 Additions of this app's own (fields and collections GPT Lab did not have; nothing renamed):
 
@@ -386,6 +389,8 @@ def bot_document(assistant: Assistant) -> CloudDocument:
             "sessions_started": assistant.sessions_started,
             "sessions_ended": assistant.sessions_ended,
             "showcase_key": assistant.showcase_key,
+            "published": assistant.published,
+            "creator_display_name": assistant.creator_display_name,
         },
     )
 
@@ -414,6 +419,8 @@ def bot_from_document(document: CloudDocument) -> Assistant:
             sessions_started=int(data.get("sessions_started", 0)),
             sessions_ended=int(data.get("sessions_ended", 0)),
             showcase_key=_optional_str(data.get("showcase_key")),
+            published=bool(data.get("published", False)),
+            creator_display_name=_optional_str(data.get("creator_display_name")),
         )
 
 

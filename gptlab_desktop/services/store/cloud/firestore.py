@@ -104,6 +104,8 @@ REQUIRED_INDEXES = (
     "sessions: user_id ASC, server_modified_date ASC",
     "bots: creator_user_id ASC, server_modified_date ASC",
     "bots: showcased ASC, server_modified_date ASC",
+    "bots: published ASC, server_modified_date ASC",
+    # Another user's assistant: only its active versions are the member's to read.
     "prompts: is_active ASC, server_modified_date ASC",
     "model_configs: is_active ASC, server_modified_date ASC",
 )
@@ -405,10 +407,12 @@ class FirestoreStore(Store):
         ``server_modified_date``), oldest first, as stored (decode them with ``documents``).
 
         Users: the user's own document. Sessions: the user's. Messages: those of the sessions
-        that changed. Bots: the showcase and the user's own; prompts and model configs:
-        those of the bots that changed. Tombstones: the user's (deleted sessions, messages,
-        assistants). A caller resuming from the newest ``server_modified_date`` it has seen
-        asks from just after it (``CloudPuller``), so a quiet pull reads almost nothing.
+        that changed. Bots: the showcase, the published ones (a shared project's lobby) and the
+        user's own; prompts and model configs: those of the bots that changed (of another
+        user's bot, only the active ones: the rest are its author's alone). Tombstones: the
+        user's (deleted sessions, messages, assistants). A caller resuming from the newest
+        ``server_modified_date`` it has seen asks from just after it (``CloudPuller``), so a
+        quiet pull reads almost nothing.
         """
         kind = CollectionKind(kind)
         changed = firestore.FieldFilter(docs.SERVER_MODIFIED_FIELD, ">=", since)
@@ -434,7 +438,7 @@ class FirestoreStore(Store):
                 query.where(filter=changed) for query in self._visible_bot_queries()
             )
             found = await self._gather_queries(
-                self._changed_versions(bot, kind.value, changed) for bot in bots
+                self._versions_query(bot, kind.value).where(filter=changed) for bot in bots
             )
         else:
             found = await self._query(
@@ -442,14 +446,6 @@ class FirestoreStore(Store):
             )
         unique = {document.path: document for document in found}
         return sorted(unique.values(), key=lambda document: (_modified(document), document.path))
-
-    def _changed_versions(self, bot: CloudDocument, collection: str, changed: Any) -> Any:
-        query = self._sub(bot.path, collection).where(filter=changed)
-        if bot.data.get("creator_user_id") != self._user_id:
-            # Another's assistant (showcased, published): a shared project's rules let members
-            # read its active versions only, and the lobby needs no other.
-            query = query.where(filter=firestore.FieldFilter("is_active", "==", True))
-        return query
 
     async def _changed_sessions(self, changed: Any) -> list[CloudDocument]:
         return await self._query(
@@ -459,8 +455,17 @@ class FirestoreStore(Store):
     def _visible_bot_queries(self) -> list[Any]:
         return [
             self._where_equal(docs.BOTS, "showcased", True),
+            self._where_equal(docs.BOTS, "published", True),
             self._where_equal(docs.BOTS, "creator_user_id", self._user_id),
         ]
+
+    def _versions_query(self, bot: CloudDocument, collection: str) -> Any:
+        """A bot's versions of one kind: all of the user's own bot, the active ones of another
+        user's (or the showcase's), which are all the rules let a member read."""
+        versions = self._sub(bot.path, collection)
+        if bot.data.get("creator_user_id") == self._user_id:
+            return versions
+        return versions.where(filter=firestore.FieldFilter("is_active", "==", True))
 
     async def _gather_queries(self, queries: Iterable[Any]) -> list[CloudDocument]:
         """The documents of several queries, a few at a time (one per changed session can be
@@ -604,7 +609,8 @@ class FirestoreStore(Store):
         return assistants
 
     async def _own_assistant(self, assistant_id: str) -> Assistant:
-        """The assistant, or ``NotFound``; ``ReadOnlyAssistant`` if it is showcased."""
+        """The assistant, or ``NotFound``; ``ReadOnlyAssistant`` if it is showcased or another
+        user's published one."""
         assistant = await self.get_assistant(assistant_id)
         if assistant is None:
             raise NotFound("This assistant no longer exists.")
@@ -612,6 +618,11 @@ class FirestoreStore(Store):
             raise ReadOnlyAssistant(
                 f"“{assistant.name}” is a showcased assistant: it cannot be changed, "
                 "only duplicated."
+            )
+        if assistant.is_read_only_for(self._user_id):
+            raise ReadOnlyAssistant(
+                f"“{assistant.name}” is another user's published assistant: it cannot be "
+                "changed, only duplicated."
             )
         return assistant
 
@@ -733,8 +744,8 @@ class FirestoreStore(Store):
         return AssistantDetails(assistant, initial, summary, config)
 
     async def list_assistants(self, *, include_archived: bool = False) -> list[Assistant]:
-        """Showcased first, then own assistants, each group by name (ordered here, so no
-        composite index is needed)."""
+        """Showcased first, then own and published ones, each group by name (ordered here, so
+        no composite index is needed)."""
         found = await self._gather_queries(self._visible_bot_queries())
         unique = {document.path: docs.bot_from_document(document) for document in found}
         assistants = [a for a in unique.values() if include_archived or a.is_active]
@@ -753,6 +764,21 @@ class FirestoreStore(Store):
                 )
             ]
         )
+        return changed
+
+    async def set_assistant_published(
+        self, assistant_id: str, published: bool, *, author_name: str | None = None
+    ) -> Assistant:
+        """Publish an own assistant to the project's lobby (``True``), or withdraw it."""
+        assistant = await self._own_assistant(assistant_id)
+        name = author_name if published else assistant.creator_display_name
+        if (assistant.published, assistant.creator_display_name) == (published, name):
+            return assistant
+        changed = replace(
+            assistant, published=published, creator_display_name=name, last_modified_date=utcnow()
+        )
+        fields = ("published", "creator_display_name", "last_modified_date")
+        await self._send([CloudWrite.update(docs.fields_of(docs.bot_document(changed), fields))])
         return changed
 
     async def delete_assistant(self, assistant_id: str) -> None:

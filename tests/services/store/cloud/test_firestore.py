@@ -257,6 +257,47 @@ async def test_deleting_an_assistant_removes_its_versions_keeps_sessions_and_lea
     assert [docs.tombstone_from_document(t).path for t in tombstones] == [f"bots/{assistant.id}"]
 
 
+# -- publishing ----------------------------------------------------------------------------------
+
+
+async def test_a_published_assistant_is_listed_for_every_user_and_changed_by_its_author_alone(
+    emulator_project: str, raw_db: firestore.AsyncClient
+) -> None:
+    ada, bob = await two_machines(emulator_project)
+    try:
+        author = await ada.local_user()
+        tutor = await ada.create_assistant(make_draft(name="Tutor"), author.id)
+        await ada.create_assistant(make_draft(name="Diary"), author.id)
+        assert await bob.list_assistants() == []
+
+        published = await ada.set_assistant_published(tutor.id, True, author_name="Ada")
+
+        stored = await raw(raw_db, f"bots/{tutor.id}")
+        assert (stored["published"], stored["creator_display_name"]) == (True, "Ada")
+        assert [(a.name, a.creator_display_name) for a in await bob.list_assistants()] == [
+            ("Tutor", "Ada")
+        ]
+        assert [a.name for a in await ada.list_assistants()] == ["Diary", "Tutor"]  # once each
+        for change in (
+            bob.update_assistant(tutor.id, make_draft(name="Bob's now")),
+            bob.set_assistant_published(tutor.id, False),
+        ):
+            with pytest.raises(ReadOnlyAssistant):
+                await change
+        since = published.last_modified_date - timedelta(minutes=1)
+        prompts = await bob.changed_since(CollectionKind.PROMPTS, since)
+        assert {p.id for p in prompts} == {
+            tutor.active_initial_prompt_id,
+            tutor.active_summary_prompt_id,
+        }
+
+        await ada.set_assistant_published(tutor.id, False)
+        assert await bob.list_assistants() == []
+    finally:
+        for machine in (ada, bob):
+            await machine.close()
+
+
 # -- showcase ------------------------------------------------------------------------------------
 
 

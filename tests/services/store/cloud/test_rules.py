@@ -350,8 +350,12 @@ async def test_the_apps_client_sees_the_lobby_but_not_another_users_session(team
     assert (await bob.open()).is_usable
     try:
         bots = await bob.changed_since(CollectionKind.BOTS, _long_ago())
-        assert {document.id for document in bots} >= {"show"}
+        assert {document.id for document in bots} >= {"show", "pub"}
         assert "private" not in {document.id for document in bots}
+        # Of another user's assistant, the active versions only: all the rules let Bob read.
+        prompts = await bob.changed_since(CollectionKind.PROMPTS, _long_ago())
+        assert {document.path for document in prompts} >= {"bots/pub/prompts/active"}
+        assert "bots/pub/prompts/old" not in {document.path for document in prompts}
         with pytest.raises(CloudRefused, match="permission denied"):
             await bob.get_session("s-ada")
     finally:

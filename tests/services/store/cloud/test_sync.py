@@ -4,7 +4,7 @@ set aside with its reason, and two machines see each other's work."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,11 +13,13 @@ import pytest
 import pytest_asyncio
 from google.cloud import firestore
 
-from gptlab_desktop.models import MessageState, Role, Session, SessionStatus
+from gptlab_desktop.models import Assistant, MessageState, Role, Session, SessionStatus, new_id
 from gptlab_desktop.services.crypto import DataKey
+from gptlab_desktop.services.errors import ReadOnlyAssistant
 from gptlab_desktop.services.store.base import ShowcaseEntry
 from gptlab_desktop.services.store.cloud import documents as docs
 from gptlab_desktop.services.store.cloud.documents import RecordCipher
+from gptlab_desktop.services.store.cloud.member_writes import MemberWrites
 from gptlab_desktop.services.store.cloud.puller import CloudPuller
 from gptlab_desktop.services.store.cloud.replayer import OutboxReplayer
 from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
@@ -49,7 +51,9 @@ class Machine:
         await self.store.close()
 
 
-async def a_machine(folder: Path, project: str, cipher: RecordCipher) -> Machine:
+async def a_machine(
+    folder: Path, project: str, cipher: RecordCipher, *, is_member: bool = False
+) -> Machine:
     folder.mkdir(parents=True, exist_ok=True)
     store = SyncedStore(folder / DB_NAME)
     assert (await store.open()).is_usable
@@ -64,19 +68,28 @@ async def a_machine(folder: Path, project: str, cipher: RecordCipher) -> Machine
     async def no_wrapped_key() -> None:
         return None
 
-    replayer = OutboxReplayer(store, cloud, the_cipher, no_wrapped_key, gather_s=0)
+    async def cached_bots(bot_ids: Sequence[str]) -> dict[str, Assistant | None]:
+        return {bot_id: await store.get_assistant(bot_id) for bot_id in bot_ids}
+
+    # A shared project's member sends only what the rules let them write (as CloudSync does).
+    member = MemberWrites(cipher.user_id, cached_bots) if is_member else None
+    replayer = OutboxReplayer(store, cloud, the_cipher, no_wrapped_key, gather_s=0, member=member)
     return Machine(store, cloud, replayer, CloudPuller(store, cloud, the_cipher))
 
 
 @pytest_asyncio.fixture
 async def machine_named(
     tmp_path: Path, emulator_project: str, cipher: RecordCipher
-) -> AsyncIterator[Callable[[str], Awaitable[Machine]]]:
-    """Makes computers of one account on the test's project; closes them afterwards."""
+) -> AsyncIterator[Callable[..., Awaitable[Machine]]]:
+    """Makes computers of one account on the test's project (or, given another ``cipher``, of
+    another member of it); closes them afterwards."""
     made: list[Machine] = []
 
-    async def make(name: str) -> Machine:
-        made.append(await a_machine(tmp_path / name, emulator_project, cipher))
+    async def make(name: str, of: RecordCipher | None = None) -> Machine:
+        account = cipher if of is None else of
+        made.append(
+            await a_machine(tmp_path / name, emulator_project, account, is_member=of is not None)
+        )
         return made[-1]
 
     yield make
@@ -293,3 +306,42 @@ async def test_a_machine_without_the_data_key_sees_encrypted_history_it_cannot_r
         assert await stranger.store.get_session(session.id) is None
     finally:
         await stranger.close()
+
+
+async def test_a_published_assistant_and_its_new_versions_reach_another_members_lobby(
+    machine_named: Callable[..., Awaitable[Machine]], emulator_project: str
+) -> None:
+    ada = await machine_named("ada")
+    bob = await machine_named("bob", RecordCipher(DataKey.generate(), new_id()))
+    author = await ada.store.local_user()
+    tutor = await ada.store.create_assistant(make_draft(name="Tutor"), author.id)
+    await ada.store.create_assistant(make_draft(name="Diary"), author.id)
+    await ada.store.set_assistant_published(tutor.id, True, author_name="Ada")
+    await sent(ada)
+
+    await bob.puller.pull_once()
+
+    [seen] = await bob.store.list_assistants()  # the private one stays Ada's
+    assert (seen.id, seen.published, seen.creator_display_name) == (tutor.id, True, "Ada")
+    with pytest.raises(ReadOnlyAssistant):
+        await bob.store.update_assistant(tutor.id, make_draft(name="Bob's now"))
+    with pytest.raises(ReadOnlyAssistant):
+        await bob.store.set_assistant_published(tutor.id, False)
+
+    await start_session(bob.store, await bob.store.local_user(), tutor.id)
+    await sent(bob)
+    counted = await raw(emulator_project, docs.bot_path(tutor.id))
+    prompt = await raw(emulator_project, docs.prompt_path(tutor.id, tutor.active_initial_prompt_id))
+    assert counted is not None and counted["sessions_started"] == 1
+    assert counted["name"] == "Tutor"  # only counted: nothing else of Ada's was written
+    assert prompt is not None and prompt["sessions_started"] == 1
+
+    await ada.puller.pull_once()
+    await ada.store.update_assistant(tutor.id, make_draft(name="Tutor", initial_prompt="Ask."))
+    await sent(ada)
+    await bob.puller.pull_once()
+
+    details = await bob.store.get_assistant_details(tutor.id)
+    assert details is not None and details.initial_prompt.message == "Ask."
+    assert details.assistant.sessions_started == 1
+    assert details.assistant.version_sessions_started == 0  # the new version has started none
