@@ -60,7 +60,14 @@ class Services:
     @functools.cached_property
     def lobby(self) -> Lobby:
         """The lobby's data: opening the store, the showcase, the assistants, the user."""
-        return Lobby(self.store)
+        account = self.config.storage.signed_in_account
+        return Lobby(
+            self.store,
+            publishing_enabled=account is not None,
+            author_name=None
+            if account is None
+            else (account.display_name or account.email or None),
+        )
 
     @functools.cached_property
     def llm(self) -> LlmClient:

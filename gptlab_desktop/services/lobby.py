@@ -107,14 +107,17 @@ class LobbyData:
 class Lobby:
     """The assistants of the lobby, read from the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, publishing_enabled: bool = False, author_name: str | None = None
+    ) -> None:
         self._store = store
         self._health: StoreHealth | None = None
-        # Set by the composition root from the storage mode: True only on a team's shared
-        # project, where a published assistant has a lobby to appear in.
-        self.publishing_enabled = False
+        # From the storage mode: True only for an account of a team's shared project, where a
+        # published assistant has a lobby to appear in (fixed for a run: another account or
+        # storage reopens the window).
+        self.publishing_enabled = publishing_enabled
         # The signed-in user's display name, written on what they publish (None: not known).
-        self.author_name: str | None = None
+        self.author_name = author_name
 
     @property
     def health(self) -> StoreHealth | None:

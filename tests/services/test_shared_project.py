@@ -21,11 +21,13 @@ from gptlab_desktop.publish_showcase import main as publish_main
 from gptlab_desktop.publish_showcase import publish
 from gptlab_desktop.services.bundle import Services
 from gptlab_desktop.services.crypto import DataKey
-from gptlab_desktop.services.errors import CloudRefused, ServiceError
+from gptlab_desktop.services.errors import CloudRefused, ReadOnlyAssistant, ServiceError
 from gptlab_desktop.services.showcase import load_showcase_entries
-from gptlab_desktop.services.store.cloud.documents import RecordCipher
+from gptlab_desktop.services.store.cloud import documents
+from gptlab_desktop.services.store.cloud.documents import CloudDocument, RecordCipher
 from gptlab_desktop.services.store.cloud.firestore import FirestoreStore
 from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
+from gptlab_desktop.services.store.cloud.writes import CloudWrite
 from gptlab_desktop.services.sync_status import SyncState
 from tests.builders import make_draft, make_message, start_session
 from tests.fakes.auth_emulator import AuthEmulator, unique_email
@@ -231,3 +233,85 @@ async def test_only_an_admin_publishes_the_showcase(
 def test_the_publish_command_says_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
     assert publish_main(["--email", "admin@example.com"], environ={}) == 2
     assert "project id and its Web API key" in capsys.readouterr().err
+
+
+async def test_two_members_share_published_assistants_and_nothing_else(
+    ada: Member, bob: Member, showcase: int, team_project: Project, auth_emulator: AuthEmulator
+) -> None:
+    """The issue's "done when": two users from two data dirs each see the showcase and the
+    other's published assistant, chat with it, and neither can read or change the other's
+    sessions, assistants or counters."""
+    ada_uid = await ada.sign_up("Ada")
+    bob_uid = await bob.sign_up("Bob")
+    gardener = await ada.app.store.create_assistant(make_draft(name="Gardener"), ada_uid)
+    secret = await ada.app.store.create_assistant(make_draft(name="Diary"), ada_uid)
+    assert ada.app.lobby.publishing_enabled and ada.app.lobby.author_name == "Ada"
+    await ada.app.lobby.publish(gardener.id)
+    ada_session = await start_session(ada.app.store, await ada.app.store.local_user(), secret.id)
+    await ada.app.store.add_messages([make_message(ada_session.id, "Dear diary")])
+    await drained(ada)
+
+    # Bob sees the showcase and Ada's published assistant, by her name; not her private one.
+    await bob.app.sync.sync_now()
+    lobby = {a.id: a for a in await bob.app.store.list_assistants()}
+    assert sum(a.showcased for a in lobby.values()) == showcase
+    assert gardener.id in lobby and secret.id not in lobby
+    assert lobby[gardener.id].creator_display_name == "Ada"
+    assert lobby[gardener.id].is_read_only_for(bob_uid)
+
+    # He chats with it: his session is his, and it counts once on Ada's assistant.
+    bob_user = await bob.app.store.local_user()
+    bob_session = await start_session(bob.app.store, bob_user, gardener.id)
+    await bob.app.store.add_messages([make_message(bob_session.id, "Which roses?")])
+    await drained(bob)
+    assert (await bob.app.store.outbox_counts()).dead == 0
+    with pytest.raises(ReadOnlyAssistant):
+        await bob.app.store.update_assistant(gardener.id, make_draft(name="Bob's garden"))
+
+    # Ada's next pull sees Bob's session counted on her assistant and its active version.
+    await ada.app.sync.sync_now()
+    counted = await ada.app.store.get_assistant_details(gardener.id)
+    assert counted is not None
+    assert counted.assistant.sessions_started == 1
+    assert counted.initial_prompt.sessions_started == 1
+    assert await ada.app.store.get_session(bob_session.id) is None
+
+    # Through the rules, neither reads nor changes the other's sessions, assistants, counters.
+    bob_cloud = cloud_as(
+        bob_uid, auth_emulator.sign_in(bob_user_email(bob), PASSWORD).id_token, team_project
+    )
+    assert (await bob_cloud.open()).is_usable
+    try:
+        with pytest.raises(CloudRefused):
+            await bob_cloud.get_session(ada_session.id)
+        with pytest.raises(CloudRefused):
+            await bob_cloud.get_assistant(secret.id)
+        with pytest.raises(ReadOnlyAssistant):  # the app's client refuses before the rules
+            await bob_cloud.update_assistant(gardener.id, make_draft(name="Bob's garden"))
+        bot = documents.bot_path(gardener.id)
+        for forged in (
+            CloudWrite.merge(CloudDocument(bot, {"name": "Bob's garden"})),
+            CloudWrite.update(CloudDocument(bot, {}), increments={"sessions_started": 5}),
+            CloudWrite.update(
+                CloudDocument(documents.user_path(ada_uid), {}), increments={"bots_created": 1}
+            ),
+        ):
+            with pytest.raises(CloudRefused):
+                await bob_cloud.commit([forged])
+    finally:
+        await bob_cloud.close()
+
+    # A new version of the published assistant reaches Bob's lobby at his next pull.
+    await ada.app.store.update_assistant(
+        gardener.id, make_draft(name="Gardener", initial_prompt="You grow roses.")
+    )
+    await drained(ada)
+    await bob.app.sync.sync_now()
+    details = await bob.app.store.get_assistant_details(gardener.id)
+    assert details is not None and details.initial_prompt.message == "You grow roses."
+
+
+def bob_user_email(member: Member) -> str:
+    account = member.app.config.storage.account
+    assert account is not None
+    return account.email
