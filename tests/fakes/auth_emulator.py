@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.firestore_emulator import free_port
+from tests.fakes.firestore_emulator import free_port, stop_process_group
 from tests.fakes.loopback import OnLoopback
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -187,11 +186,7 @@ class AuthEmulator(OnLoopback):
                 start_new_session=True,
                 env=environment,
             )
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._wait_or_stop(self._wait_until_ready)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -222,14 +217,7 @@ class AuthEmulator(OnLoopback):
         """Stop the CLI (its whole process group); idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            if process.poll() is None:
-                process.wait(timeout=5)
+            stop_process_group(process)
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None

@@ -69,6 +69,20 @@ def unique_project_id(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """End a server started in a process group of its own (``start_new_session``): politely,
+    then for good (a child, such as gcloud's Java, may outlive its parent's exit)."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.wait(timeout=5)
+    _wait_until_group_gone(process.pid)
+
+
 def _wait_until_group_gone(group: int, timeout_s: float = 5.0) -> None:
     """Wait until no process of ``group`` is left (a killed Java takes a moment to go), so the
     port is free when ``stop`` returns."""
@@ -118,11 +132,7 @@ class FirestoreEmulator(OnLoopback):
                 start_new_session=True,
                 env={**os.environ, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"},
             )
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self._wait_or_stop(self._wait_until_ready)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -153,16 +163,7 @@ class FirestoreEmulator(OnLoopback):
         """Stop gcloud and its Java child (the whole process group); idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            # Java may outlive gcloud's exit: end whatever is left in the group.
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            if process.poll() is None:
-                process.wait(timeout=5)
-            _wait_until_group_gone(process.pid)
+            stop_process_group(process)
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
             self._log_path = None

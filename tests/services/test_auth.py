@@ -65,24 +65,17 @@ def settings(auth_emulator: AuthEmulator) -> AuthSettings:
     return AuthSettings.for_emulator(auth_emulator.host, project_id=auth_emulator.project_id)
 
 
-@pytest_asyncio.fixture
-async def auth(
+async def _a_run(
     settings: AuthSettings, keyring: MemoryKeyring, clock: Clock
 ) -> AsyncIterator[FirebaseAuth]:
-    """The sign-in of one run of the app."""
     firebase = FirebaseAuth(settings, SecretStore(keyring), clock=clock)
     yield firebase
     await firebase.aclose()
 
 
-@pytest_asyncio.fixture
-async def next_run(
-    settings: AuthSettings, keyring: MemoryKeyring, clock: Clock
-) -> AsyncIterator[FirebaseAuth]:
-    """The sign-in of the app's next run on the same machine."""
-    firebase = FirebaseAuth(settings, SecretStore(keyring), clock=clock)
-    yield firebase
-    await firebase.aclose()
+# The sign-in of one run of the app, and of its next run on the same machine (same keyring).
+auth = pytest_asyncio.fixture(_a_run, name="auth")
+next_run = pytest_asyncio.fixture(_a_run, name="next_run")
 
 
 def _saved(keyring: MemoryKeyring) -> dict:

@@ -3,21 +3,15 @@ firebase-tools is missing the skip says how to install it."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.fakes import auth_emulator as stand_in
 from tests.fakes.auth_emulator import AuthEmulator, token_claims, unique_email
+from tests.fakes.loopback import stopping_frees_its_port
 
 pytestmark = pytest.mark.auth_emulator
-
-
-def _is_listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_its_project_is_a_demo_project(auth_emulator: AuthEmulator) -> None:
@@ -48,14 +42,7 @@ def test_stopping_the_emulator_frees_its_port() -> None:
     reason = stand_in.missing_reason()
     if reason is not None:
         pytest.skip(reason)
-    emulator = AuthEmulator()
-    emulator.start()
-    port = emulator.port
-    assert _is_listening(port)
-
-    emulator.stop()
-
-    assert not _is_listening(port)
+    assert stopping_frees_its_port(AuthEmulator)
 
 
 def test_without_firebase_tools_the_reason_says_how_to_install_it(

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 
 import pytest
 
 from tests.fakes.firestore_emulator import FirestoreEmulator, missing_reason
+from tests.fakes.loopback import stopping_frees_its_port
 
 pytestmark = pytest.mark.firestore
-
-
-def _is_listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_the_emulator_answers_once_started(firestore_emulator: FirestoreEmulator) -> None:
@@ -27,14 +21,7 @@ def test_stopping_the_emulator_frees_its_port() -> None:
     reason = missing_reason()
     if reason is not None:
         pytest.skip(reason)
-    emulator = FirestoreEmulator()
-    emulator.start()
-    port = emulator.port
-    assert _is_listening(port)
-
-    emulator.stop()
-
-    assert not _is_listening(port)
+    assert stopping_frees_its_port(FirestoreEmulator)
 
 
 def test_without_gcloud_the_reason_says_how_to_install_it(
