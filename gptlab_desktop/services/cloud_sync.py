@@ -418,11 +418,7 @@ class CloudSync:
         while True:
             try:
                 await self._pull()
-            except CloudRefused as error:
-                # Never silent: what others changed stops arriving until the cause is fixed.
-                log.warning("The cloud refused a pull: %s", error.reason)
-                self._problem(f"Changes from the cloud could not be read: {error.reason}")
-            except ServiceError as error:  # offline: the replayer says so; tried again later
+            except ServiceError as error:  # reported by _pull; offline: tried again later
                 log.info("Pull failed: %s", error.message)
             self._pull_now.clear()
             with contextlib.suppress(TimeoutError):
@@ -430,7 +426,13 @@ class CloudSync:
 
     async def _pull(self) -> PullReport:
         assert self._puller is not None
-        report = await self._puller.pull_once()
+        try:
+            report = await self._puller.pull_once()
+        except CloudRefused as error:
+            # Never silent: what others changed stops arriving until the cause is fixed.
+            log.warning("The cloud refused a pull: %s", error.reason)
+            self._problem(f"Changes from the cloud could not be read: {error.reason}")
+            raise
         if not report.changes.is_empty:
             for listener in self._pulled_listeners:
                 listener(report)

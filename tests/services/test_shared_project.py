@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from google.oauth2.credentials import Credentials
@@ -315,3 +316,36 @@ def bob_user_email(member: Member) -> str:
     account = member.app.config.storage.account
     assert account is not None
     return account.email
+
+
+LOCKED_RULES = """
+rules_version = '2';
+service cloud.firestore {
+  match /databases/{database}/documents {
+    match /{document=**} { allow read, write: if false; }
+  }
+}
+"""
+
+
+async def test_a_pull_the_rules_refuse_is_reported_not_silent(
+    ada: Member, team_project: Project
+) -> None:
+    await ada.sign_up("Ada")
+    # The team's admin deploys rules that shut members out.
+    reply = httpx.put(
+        f"http://{team_project.tls.emulator.host_port}/emulator/v1/projects/"
+        f"{team_project.project_id}:securityRules",
+        json={"rules": {"files": [{"name": "firestore.rules", "content": LOCKED_RULES}]}},
+        timeout=10,
+    )
+    reply.raise_for_status()
+
+    with pytest.raises(CloudRefused):  # "Sync now" says so at once ...
+        await ada.app.sync.sync_now()
+
+    # ... and the status bar keeps saying it.
+    assert ada.app.sync.status.state is SyncState.PROBLEM
+
+    assert "could not be read" in ada.app.sync.status.reason
+    assert "permission denied" in ada.app.sync.status.reason
