@@ -441,6 +441,10 @@ class CloudSync:
                 f"{report.unreadable:,} records in the cloud are encrypted with a key this "
                 "computer does not have: join with your recovery kit in Settings → Storage…"
             )
+        elif self.status.state is SyncState.OFFLINE and self._replayer is not None:
+            # The cloud answered: online, even when the outbox has had nothing to send (the
+            # replayer speaks only when its state changes).
+            self._publish(replace(self._replayer.status, state=SyncState.ONLINE, reason=""))
         return report
 
     # -- credentials ------------------------------------------------------------------------

@@ -311,6 +311,20 @@ async def test_two_members_share_published_assistants_and_nothing_else(
     details = await bob.app.store.get_assistant_details(gardener.id)
     assert details is not None and details.initial_prompt.message == "You grow roses."
 
+    # Ada takes it back: at Bob's next start it leaves his lobby; his session stays.
+    await ada.app.lobby.unpublish(gardener.id)
+    await drained(ada)
+    await bob.stop()
+    await bob.start()
+    try:
+        await until(lambda: bob.app.sync.status.state is SyncState.ONLINE)
+    except TimeoutError:
+        raise AssertionError(bob.app.sync.status) from None
+    await bob.app.sync.sync_now()
+    assert await bob.app.store.get_assistant(gardener.id) is None
+    kept = await bob.app.store.get_session(bob_session.id)
+    assert kept is not None and kept.bot_initial_prompt_msg  # its copy of the prompt
+
 
 def bob_user_email(member: Member) -> str:
     account = member.app.config.storage.account

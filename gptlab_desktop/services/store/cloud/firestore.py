@@ -459,6 +459,23 @@ class FirestoreStore(Store):
             self._where_equal(docs.BOTS, "creator_user_id", self._user_id),
         ]
 
+    async def still_listed(self, bot_ids: Sequence[str]) -> set[str]:
+        """Which of these assistants are still in the lobby: readable (a shared project's rules
+        hide an unpublished one from everyone but its author) and published or showcased.
+        One read each: a read the rules refuse fails alone, not the others'."""
+        gate = asyncio.Semaphore(_PARALLEL_QUERIES)
+
+        async def listed(bot_id: str) -> bool:
+            async with gate:
+                try:
+                    bot = await self._get(docs.bot_path(bot_id))
+                except CloudRefused:
+                    return False
+            return bot is not None and bool(bot.data.get("published") or bot.data.get("showcased"))
+
+        answers = await asyncio.gather(*(listed(bot_id) for bot_id in bot_ids))
+        return {bot_id for bot_id, is_listed in zip(bot_ids, answers, strict=True) if is_listed}
+
     def _versions_query(self, bot: CloudDocument, collection: str) -> Any:
         """A bot's versions of one kind: all of the user's own bot, the active ones of another
         user's (or the showcase's), which are all the rules let a member read."""

@@ -45,6 +45,9 @@ _KINDS = (
     CollectionKind.TOMBSTONES,
 )
 _WATERMARK_SETTING = "sync.pulled_until.{kind}"
+# Every how many pulls the cached published assistants of others are checked (the first pull,
+# then every ~10 minutes at the usual 30 s interval): one read each.
+LISTED_CHECK_EVERY = 20
 # The cloud collection a tombstone's path names, as an outbox document kind.
 _DELETED_KINDS = {
     documents.BOTS: DocumentKind.BOT,
@@ -62,6 +65,10 @@ class CloudReader(Protocol):
 
     async def changed_since(self, kind: CollectionKind, since: datetime) -> list[CloudDocument]:
         """The user's documents of ``kind`` written at or after ``since`` (server time)."""
+
+    async def still_listed(self, bot_ids: Sequence[str]) -> set[str]:
+        """Which of these other users' assistants the lobby still lists (readable, published
+        or showcased)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +127,14 @@ class CloudPuller:
         store: SyncedStore,
         reader: CloudReader,
         cipher: Callable[[], Awaitable[RecordCipher]],
+        *,
+        listed_check_every: int = LISTED_CHECK_EVERY,
     ) -> None:
         self._store = store
         self._reader = reader
         self._cipher = cipher
+        self._listed_check_every = listed_check_every
+        self._pulls = 0
 
     async def pull_once(self) -> PullReport:
         """One pull of every kind; raises the cloud's typed errors (``CloudUnavailable``…)."""
@@ -141,6 +152,9 @@ class CloudPuller:
                 if isinstance(stamp, datetime) and stamp > newest.get(kind, since):
                     newest[kind] = stamp
         records, deletions, unreadable = await run_blocking(_decode_all, pulled, cipher)
+        if self._pulls % self._listed_check_every == 0:
+            deletions += await self._withdrawn(cipher.user_id)
+        self._pulls += 1
         changes = await self._store.apply_pulled(records, deletions)
         # Only once applied: a crash before this pulls the same documents again, harmlessly.
         for kind, stamp in newest.items():
@@ -150,6 +164,24 @@ class CloudPuller:
         if unreadable:
             log.warning("%d pulled documents could not be decrypted or read", unreadable)
         return PullReport(changes, len(pulled), unreadable)
+
+    async def _withdrawn(self, user_id: str) -> list[tuple[DocumentKind, str]]:
+        """Other users' published assistants cached here that their authors took back.
+
+        Unpublished, an assistant is no longer readable by others (the rules), so no pull can
+        bring its change: the cache asks whether each is still listed, now and then, and
+        forgets those that are not. Sessions had with one keep their copy of it."""
+        cached = [
+            assistant.id
+            for assistant in await self._store.list_assistants(include_archived=True)
+            if assistant.published
+            and not assistant.showcased
+            and assistant.creator_user_id not in (None, user_id)
+        ]
+        if not cached:
+            return []
+        listed = await self._reader.still_listed(cached)
+        return [(DocumentKind.BOT, bot_id) for bot_id in cached if bot_id not in listed]
 
     async def _watermark(self, kind: CollectionKind) -> datetime:
         stored = await self._store.get_setting(_WATERMARK_SETTING.format(kind=kind.value))
