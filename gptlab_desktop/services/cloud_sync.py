@@ -33,7 +33,12 @@ from gptlab_desktop.services.cloud_credentials import (
     service_account_credentials,
     signed_in_credentials,
 )
-from gptlab_desktop.services.errors import CloudRefused, ServiceError
+from gptlab_desktop.services.errors import (
+    AuthUnavailable,
+    CloudRefused,
+    CloudUnavailable,
+    ServiceError,
+)
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.services.store.outbox import DeadLetter
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
@@ -262,12 +267,25 @@ class CloudSync:
 
     # -- connecting -------------------------------------------------------------------------
     async def _run(self) -> None:
-        try:
-            await self._connect()
-        except ServiceError as error:
-            log.warning("Sync could not start: %s", error.message)
-            self._problem(error.message)
-            return
+        attempts = 0
+        while True:
+            try:
+                await self._connect()
+                break
+            except (AuthUnavailable, CloudUnavailable) as error:
+                # Offline at start (a shared project's sign-in needs the network to renew
+                # its token): the cached data works meanwhile, and connecting is tried again.
+                from gptlab_desktop.services.store.cloud.replayer import backoff_s
+
+                delay = backoff_s(attempts)
+                attempts += 1
+                log.info("Sync not connected (%s); trying again in %.0f s", error.message, delay)
+                self._publish(SyncStatus(SyncState.OFFLINE, reason=error.message))
+                await asyncio.sleep(delay)
+            except ServiceError as error:
+                log.warning("Sync could not start: %s", error.message)
+                self._problem(error.message)
+                return
         assert self._replayer is not None
         self._tasks.start("replay", self._replayer.run())
         await self._pull_loop()

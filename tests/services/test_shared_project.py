@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -35,6 +35,7 @@ from tests.fakes.auth_emulator import AuthEmulator, unique_email
 from tests.fakes.firestore_emulator import unique_project_id
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.plugin import FirestoreTls
+from tests.fakes.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.firestore, pytest.mark.auth_emulator, pytest.mark.asyncio]
 
@@ -363,3 +364,29 @@ async def test_a_pull_the_rules_refuse_is_reported_not_silent(
 
     assert "could not be read" in ada.app.sync.status.reason
     assert "permission denied" in ada.app.sync.status.reason
+
+
+async def test_offline_at_start_the_cache_works_and_sync_connects_when_back(
+    tmp_path: Path, team_project: Project, auth_emulator: AuthEmulator
+) -> None:
+    host, port = auth_emulator.host.rsplit(":", 1)
+    with TcpProxy(host, int(port)) as line:
+        environ = {**team_project.environ, "FIREBASE_AUTH_EMULATOR_HOST": line.host_port}
+        ada = Member(tmp_path / "ada", replace(team_project, environ=environ))
+        try:
+            uid = await ada.sign_up("Ada")
+            mine = await ada.app.store.create_assistant(make_draft(name="Gardener"), uid)
+            await drained(ada)
+            await ada.stop()
+            line.cut()  # no network: the sign-in cannot renew its token
+
+            await ada.start()
+            await until(lambda: bool(ada.app.sync.status.reason))
+            assert ada.app.sync.status.state is SyncState.OFFLINE
+            assert "could not be reached" in ada.app.sync.status.reason
+            assert await ada.app.store.get_assistant(mine.id) is not None  # the cache works
+
+            line.restore()
+            await until(lambda: ada.app.sync.status.state is SyncState.ONLINE)
+        finally:
+            await ada.stop()
