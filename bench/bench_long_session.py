@@ -19,7 +19,7 @@ from harness import Figure, StallMeter, open_store_with_assistant, report, run_q
 
 from gptlab_desktop.models import Message, Role, new_id, utcnow
 from gptlab_desktop.services.chat import SessionEngine
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -40,7 +40,7 @@ async def _seed(path: Path, count: int) -> tuple[SqliteStore, SessionEngine, str
     # The engine only reads here; its LLM client is never asked anything.
     engine = SessionEngine(
         store,
-        LlmClient(LlmSettings(base_url="http://127.0.0.1:9", api_key="x")),
+        OpenAIClient(LlmSettings(base_url="http://127.0.0.1:9", api_key="x")),
         TokenCounter(path.parent / "tiktoken"),
     )
     session = await engine.start_session(assistant.id, user.id)

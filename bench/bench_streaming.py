@@ -22,7 +22,7 @@ from loopback_server import serve
 from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.chat_events import ReplyDelta, ReplyFinished, ReplyStarted
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat.pane import STREAM_PUSH_INTERVAL_MS
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -57,7 +57,7 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
         initial_prompt="Be brief.",
         config=ModelConfig(model="gpt-4o-mini", max_tokens=4000),
     )
-    llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
+    llm = OpenAIClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
     engine = SessionEngine(store, llm, tokens)
     session = await engine.start_session(assistant.id, user.id)

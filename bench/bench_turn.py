@@ -30,7 +30,7 @@ from gptlab_desktop.services.chat_events import (
     ReplyFinished,
     ReplyStarted,
 )
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop
 
@@ -49,7 +49,7 @@ async def _turns(
     store, user, assistant = await open_store_with_assistant(
         data_dir / "bench.sqlite3", initial_prompt="You are a tutor. " * 20
     )
-    llm = LlmClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
+    llm = OpenAIClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
     engine = SessionEngine(store, llm, tokens)
     session = await engine.start_session(assistant.id, user.id)

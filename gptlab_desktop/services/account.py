@@ -33,7 +33,7 @@ from gptlab_desktop.config import API_KEY_ENV, AiEndpoint
 from gptlab_desktop.models import User
 from gptlab_desktop.services.errors import LlmTimeout
 from gptlab_desktop.services.identity import is_openai_key, user_hash_async
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.secrets import (
     ApiKey,
     ApiKeySource,
@@ -164,7 +164,7 @@ class Account:
             max_retries=0,
             connect_timeout_s=min(_CHECK_CONNECT_TIMEOUT_S, self._check_timeout_s),
         )
-        client = LlmClient(settings)
+        client = OpenAIClient(settings)
         try:
             async with asyncio.timeout(self._check_timeout_s):
                 await client.check_key()

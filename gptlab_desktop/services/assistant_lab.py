@@ -38,7 +38,7 @@ from gptlab_desktop.services.assistant_format import (
     encode_document,
 )
 from gptlab_desktop.services.errors import NotFound, ServiceError
-from gptlab_desktop.services.llm import ChatTurn, LlmClient, ModelList
+from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, ModelList
 from gptlab_desktop.services.model_catalog import max_output_tokens, ranked_model_ids
 from gptlab_desktop.services.replies import ReplyEnd, ReplyEvent, ReplyStream
 from gptlab_desktop.services.store.base import Store

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.cloud_sync import CloudSync
-    from gptlab_desktop.services.llm import LlmClient
+    from gptlab_desktop.services.llm_api import LlmClient
     from gptlab_desktop.services.secrets import SecretStore
     from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.base import Store
@@ -72,10 +72,10 @@ class Services:
     @functools.cached_property
     def llm(self) -> LlmClient:
         """The AI service's client on this run's server; the key follows the account."""
-        from gptlab_desktop.services.llm import LlmClient, LlmSettings
+        from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 
         endpoint = self.config.ai
-        client = LlmClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
+        client = OpenAIClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
         if endpoint.env_api_key is None:
             # The environment's key wins whenever it is set; else the saved one, once read.
             client.use_api_key_when_read(self._key_in_use())

@@ -45,7 +45,7 @@ from gptlab_desktop.services.chat_events import (
     SessionUpdated,
 )
 from gptlab_desktop.services.errors import NotFound, ServiceError
-from gptlab_desktop.services.llm import ChatTurn, LlmClient
+from gptlab_desktop.services.llm_api import ChatTurn, LlmClient
 from gptlab_desktop.services.model_catalog import context_window
 from gptlab_desktop.services.reply_recorder import ReplyRecorder, ReplyRequest
 from gptlab_desktop.services.store.base import Store

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from gptlab_desktop.models import Message, Session
 from gptlab_desktop.services.errors import ServiceError
-from gptlab_desktop.services.llm import RetryNotice
+from gptlab_desktop.services.llm_api import RetryNotice
 from gptlab_desktop.services.replies import ReplyText
 
 

@@ -1,11 +1,12 @@
-"""The OpenAI-compatible LLM client: streamed chat, model lists, key checks and moderation.
+"""The OpenAI-compatible ``LlmClient``: streamed chat, model lists, key checks and moderation.
 
-Works with OpenAI and with any server speaking its API (Ollama, LM Studio, vLLM). ``openai``
+Works with OpenAI and with any server speaking its API (Ollama, LM Studio, llama.cpp, vLLM,
+OpenRouter, Gemini). ``openai``
 is imported on first use, never at module import: it costs about 0.36 s and must stay off the
 start-up path. Every failure becomes a typed ``LlmError`` (services/errors.py) whose message a
 user can read and which never contains the API key.
 
-The openai client's own retries are off; ``LlmClient`` retries rate limits and server errors
+The openai client's own retries are off; ``OpenAIClient`` retries rate limits and server errors
 itself, only before any text has arrived, and tells the caller about each wait so the UI can
 show a countdown.
 """
@@ -22,7 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.config import OPENAI_BASE_URL, is_openai_url
-from gptlab_desktop.models import ModelConfig, Role
+from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import (
     ConnectionLost,
@@ -30,6 +31,16 @@ from gptlab_desktop.services.errors import (
     MissingApiKey,
     RateLimited,
     ServerError,
+)
+from gptlab_desktop.services.llm_api import (
+    ChatTurn,
+    ModelList,
+    ModerationResult,
+    RetryNotice,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
 )
 from gptlab_desktop.services.llm_errors import (
     FIRST_BACKOFF_S,
@@ -48,16 +59,8 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = [
-    "ChatTurn",
-    "LlmClient",
     "LlmSettings",
-    "ModelList",
-    "ModerationResult",
-    "RetryNotice",
-    "StreamEnd",
-    "StreamEvent",
-    "TextDelta",
-    "Usage",
+    "OpenAIClient",
     "context_window",
     "estimate_cost_usd",
     "max_output_tokens",
@@ -100,70 +103,6 @@ class LlmSettings:
     connect_timeout_s: float = CONNECT_TIMEOUT_S
 
 
-@dataclass(frozen=True, slots=True)
-class ChatTurn:
-    """One message of the conversation as sent to the model."""
-
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts the server reported for one request."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the reply, in order."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEnd:
-    """The reply is complete: why it stopped, what it cost (if reported), which model wrote it."""
-
-    finish_reason: str
-    usage: Usage | None
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryNotice:
-    """The client waits ``wait_s`` seconds before attempt number ``attempt + 1``."""
-
-    attempt: int
-    wait_s: float
-    reason: str
-    # Whether the server asked us to slow down (429), rather than failing (5xx).
-    is_rate_limit: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModelList:
-    """Models to offer; ``is_fallback`` when the server could not be asked (a built-in list)."""
-
-    models: tuple[str, ...]
-    is_fallback: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModerationResult:
-    """The moderation verdict on a text: a warning to show, never a block."""
-
-    flagged: bool
-    categories: tuple[str, ...] = ()
-
-
-# What a reply stream yields: retry notices (before any text), the text, then its end.
-StreamEvent = RetryNotice | TextDelta | StreamEnd
-
-
 def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ...]:
     """The models to offer: OpenAI's known chat models in GPT Lab's order, or all, sorted.
 
@@ -182,7 +121,7 @@ def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ..
 YIELD_EVERY_S = 0.005
 
 
-class LlmClient:
+class OpenAIClient:
     """An OpenAI-compatible client with typed errors and its own bounded retries."""
 
     def __init__(self, settings: LlmSettings) -> None:
@@ -206,7 +145,7 @@ class LlmClient:
         )
 
     def __repr__(self) -> str:
-        return f"LlmClient(base_url={self._display_base_url!r})"
+        return f"OpenAIClient(base_url={self._display_base_url!r})"
 
     # -- facts -------------------------------------------------------------------------------
 

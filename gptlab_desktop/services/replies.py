@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.leak_guard import REFUSAL, leaks_prompt
-from gptlab_desktop.services.llm import (
+from gptlab_desktop.services.llm_api import (
     ChatTurn,
     LlmClient,
     RetryNotice,

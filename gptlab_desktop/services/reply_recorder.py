@@ -39,7 +39,7 @@ from gptlab_desktop.services.chat_events import (
     SessionUpdated,
 )
 from gptlab_desktop.services.errors import ServiceError, failure_kind
-from gptlab_desktop.services.llm import ChatTurn, LlmClient, RetryNotice
+from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, RetryNotice
 from gptlab_desktop.services.replies import ReplyEnd, ReplyStream
 from gptlab_desktop.services.store.base import Store
 

@@ -26,7 +26,7 @@ from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.model_catalog import encoding_name
 
 if TYPE_CHECKING:
-    from gptlab_desktop.services.llm import ChatTurn
+    from gptlab_desktop.services.llm_api import ChatTurn
 
 log = logging.getLogger(__name__)
 

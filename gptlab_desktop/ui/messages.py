@@ -26,7 +26,7 @@ from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox
 
-    from gptlab_desktop.services.llm import RetryNotice
+    from gptlab_desktop.services.llm_api import RetryNotice
 
 log = logging.getLogger(__name__)
 

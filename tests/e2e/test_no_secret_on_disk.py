@@ -31,7 +31,7 @@ from gptlab_desktop.services.account import Account
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.chat_events import ChatEvent
 from gptlab_desktop.services.errors import InvalidApiKey
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.secrets import SecretStore
 from gptlab_desktop.services.store.cloud import documents as cloud_documents
 from gptlab_desktop.services.store.sqlite import SqliteStore
@@ -164,7 +164,7 @@ async def finished_run(
     user = await account.current_user()
     await vault.data_key()
 
-    llm = LlmClient(LlmSettings(base_url=server.base_url, api_key=account.api_key.value))
+    llm = OpenAIClient(LlmSettings(base_url=server.base_url, api_key=account.api_key.value))
     engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     draft = AssistantDraft(
         name="Garden helper",

@@ -11,7 +11,8 @@ import pytest_asyncio
 
 from gptlab_desktop.models import User
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm_api import LlmClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import DB_NAME
@@ -37,7 +38,7 @@ async def user(store: SqliteStore) -> User:
 @pytest_asyncio.fixture
 async def llm(openai_server: FakeOpenAIServer) -> AsyncIterator[LlmClient]:
     """A client of the loopback server."""
-    client = LlmClient(
+    client = OpenAIClient(
         LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key", timeout_s=5.0)
     )
     yield client

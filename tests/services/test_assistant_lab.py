@@ -27,7 +27,7 @@ from gptlab_desktop.services.assistant_lab import (
 )
 from gptlab_desktop.services.errors import NotFound, ReadOnlyAssistant
 from gptlab_desktop.services.leak_guard import REFUSAL
-from gptlab_desktop.services.llm import LlmClient
+from gptlab_desktop.services.llm_api import LlmClient
 from gptlab_desktop.services.replies import ReplyEnd, ReplyGrowth
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.services.store.sqlite import SqliteStore

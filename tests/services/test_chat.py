@@ -50,7 +50,7 @@ from gptlab_desktop.services.chat_events import (
 )
 from gptlab_desktop.services.errors import ConnectionLost, InvalidApiKey
 from gptlab_desktop.services.leak_guard import REFUSAL
-from gptlab_desktop.services.llm import LlmClient
+from gptlab_desktop.services.llm_api import LlmClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply

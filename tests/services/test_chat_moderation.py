@@ -15,7 +15,7 @@ import pytest_asyncio
 from gptlab_desktop.models import ModelConfig, User
 from gptlab_desktop.services.chat import NothingToDo, SessionEngine
 from gptlab_desktop.services.chat_events import ModerationWarning, ReplyFinished
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import make_draft
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.asyncio
 async def engine(
     store: SqliteStore, openai_server: FakeOpenAIServer, tiktoken_cache_dir: Path
 ) -> AsyncIterator[SessionEngine]:
-    llm = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
+    llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
     yield SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     await llm.aclose()
 

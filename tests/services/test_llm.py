@@ -29,9 +29,16 @@ from gptlab_desktop.services.errors import (
     ServerUnreachable,
 )
 from gptlab_desktop.services.llm import (
+    LlmSettings,
+    OpenAIClient,
+    context_window,
+    estimate_cost_usd,
+    max_output_tokens,
+    rank_models,
+)
+from gptlab_desktop.services.llm_api import (
     ChatTurn,
     LlmClient,
-    LlmSettings,
     ModelList,
     ModerationResult,
     RetryNotice,
@@ -39,10 +46,6 @@ from gptlab_desktop.services.llm import (
     StreamEvent,
     TextDelta,
     Usage,
-    context_window,
-    estimate_cost_usd,
-    max_output_tokens,
-    rank_models,
 )
 from gptlab_desktop.services.model_catalog import ranked_model_ids
 from tests.fakes import (
@@ -69,7 +72,7 @@ def make_client(server: FakeOpenAIServer, **settings: object) -> LlmClient:
     """A client of the loopback server with short timeouts (nothing here should be slow)."""
     options: dict[str, object] = {"timeout_s": 5.0, "connect_timeout_s": 2.0}
     options.update(settings)
-    return LlmClient(LlmSettings(base_url=server.base_url, api_key=KEY, **options))  # type: ignore[arg-type]
+    return OpenAIClient(LlmSettings(base_url=server.base_url, api_key=KEY, **options))  # type: ignore[arg-type]
 
 
 @pytest_asyncio.fixture
@@ -229,7 +232,7 @@ async def test_stream_with_finish_reason_but_no_done_marker_is_complete(
 @pytest.mark.asyncio
 async def test_unreachable_server_raises_server_unreachable_quickly() -> None:
     url = unused_loopback_url()
-    llm = LlmClient(LlmSettings(base_url=url, api_key=KEY))
+    llm = OpenAIClient(LlmSettings(base_url=url, api_key=KEY))
     started = time.monotonic()
     with pytest.raises(ServerUnreachable) as caught:
         await collect(llm)
@@ -318,7 +321,7 @@ async def test_server_error_message_carries_the_servers_words(
 
 @pytest.mark.asyncio
 async def test_missing_key_for_openai_raises_missing_api_key_without_a_request() -> None:
-    llm = LlmClient(LlmSettings())
+    llm = OpenAIClient(LlmSettings())
     assert llm.is_openai
     assert not llm.has_api_key
     with pytest.raises(MissingApiKey):
@@ -446,7 +449,7 @@ async def test_api_key_never_appears_in_an_error(
 def test_api_key_is_not_in_the_settings_or_client_repr() -> None:
     settings = LlmSettings(base_url="http://127.0.0.1:1/v1", api_key=KEY)
     assert KEY not in repr(settings)
-    assert KEY not in repr(LlmClient(settings))
+    assert KEY not in repr(OpenAIClient(settings))
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -460,7 +463,7 @@ async def test_base_url_and_key_come_from_the_resolved_environment(
     endpoint = resolve_ai_endpoint(
         {"OPENAI_BASE_URL": openai_server.base_url + "/", "OPENAI_API_KEY": f" {KEY} "}
     )
-    llm = LlmClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
+    llm = OpenAIClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
     assert llm.base_url == openai_server.base_url
     await llm.check_key()
     await llm.aclose()
@@ -472,21 +475,21 @@ async def test_settings_win_over_the_environment(
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", unused_loopback_url())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
-    llm = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key=KEY))
+    llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key=KEY))
     await collect(llm)
     assert openai_server.requests_to("chat")[0].headers["authorization"] == f"Bearer {KEY}"
     await llm.aclose()
 
 
 def test_openai_is_the_default_server() -> None:
-    assert LlmClient(LlmSettings()).base_url == "https://api.openai.com/v1"
+    assert OpenAIClient(LlmSettings()).base_url == "https://api.openai.com/v1"
 
 
 @pytest.mark.asyncio
 async def test_compatible_server_without_a_key_gets_a_placeholder_key(
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = LlmClient(LlmSettings(base_url=openai_server.base_url))
+    llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url))
     await collect(llm)
     assert openai_server.requests_to("chat")[0].headers["authorization"] == "Bearer not-needed"
     await llm.aclose()
@@ -495,9 +498,9 @@ async def test_compatible_server_without_a_key_gets_a_placeholder_key(
 def test_importing_the_llm_service_does_not_import_openai() -> None:
     code = (
         "import sys\n"
-        "from gptlab_desktop.services.llm import LlmClient, LlmSettings\n"
+        "from gptlab_desktop.services.llm import OpenAIClient, LlmSettings\n"
         "import gptlab_desktop.services.tokens\n"
-        "LlmClient(LlmSettings(base_url='http://127.0.0.1:1/v1'))\n"
+        "OpenAIClient(LlmSettings(base_url='http://127.0.0.1:1/v1'))\n"
         "assert 'openai' not in sys.modules, 'openai imported'\n"
         "assert 'httpx2' not in sys.modules, 'httpx2 imported'\n"
         "assert 'tiktoken' not in sys.modules, 'tiktoken imported'\n"
@@ -510,7 +513,7 @@ def test_importing_the_llm_service_does_not_import_openai() -> None:
 
 @pytest.mark.asyncio
 async def test_warm_up_imports_openai() -> None:
-    await LlmClient(LlmSettings(base_url="http://127.0.0.1:1/v1")).warm_up()
+    await OpenAIClient(LlmSettings(base_url="http://127.0.0.1:1/v1")).warm_up()
     assert "openai" in sys.modules
 
 
@@ -555,7 +558,7 @@ async def test_model_list_is_asked_once_and_cached(
 
 @pytest.mark.asyncio
 async def test_unreachable_server_gives_the_flagged_built_in_model_list() -> None:
-    llm = LlmClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
+    llm = OpenAIClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
     models = await llm.list_models()
     assert models == ModelList(ranked_model_ids(), is_fallback=True)
     assert models.models[:5] == ("gpt-4o", "gpt-4o-mini", "gpt-4-turbo", "gpt-4", "gpt-4-32k")
@@ -597,7 +600,7 @@ async def test_check_key_rejects_a_wrong_key(openai_server: FakeOpenAIServer) ->
 
 @pytest.mark.asyncio
 async def test_check_key_on_an_unreachable_server_raises_server_unreachable() -> None:
-    llm = LlmClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
+    llm = OpenAIClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
     with pytest.raises(ServerUnreachable):
         await llm.check_key()
     await llm.aclose()
@@ -633,7 +636,7 @@ async def test_server_without_moderation_gives_none_and_is_not_asked_again(
 
 @pytest.mark.asyncio
 async def test_moderation_on_an_unreachable_server_gives_none() -> None:
-    llm = LlmClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
+    llm = OpenAIClient(LlmSettings(base_url=unused_loopback_url(), api_key=KEY))
     assert await llm.moderate("hello") is None
     await llm.aclose()
 
@@ -688,7 +691,7 @@ def test_cost_of_an_unknown_model_is_unknown() -> None:
 @pytest.mark.asyncio
 async def test_a_new_key_is_used_for_the_next_request(openai_server: FakeOpenAIServer) -> None:
     openai_server.api_key = "sk-new-key"
-    client = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-old-key"))
+    client = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-old-key"))
     try:
         with pytest.raises(InvalidApiKey):
             await client.check_key()

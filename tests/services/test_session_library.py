@@ -32,7 +32,7 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import NotFound
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.services.session_library import (
     DeletionOutcome,
     ExportFailed,
@@ -365,7 +365,7 @@ async def test_end_leaves_a_concluded_session_as_it_is(library, store, user, ass
 async def test_end_through_the_engine_records_a_model_failure(
     store, user, assistant, openai_server: FakeOpenAIServer, tiktoken_cache_dir
 ) -> None:
-    llm = LlmClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
+    llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
     engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
     library = SessionLibrary(store, ender=engine)
     session = await make_session(store, user, assistant, ("Hello",))

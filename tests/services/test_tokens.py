@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gptlab_desktop.models import Role
-from gptlab_desktop.services.llm import ChatTurn
+from gptlab_desktop.services.llm_api import ChatTurn
 from gptlab_desktop.services.tokens import (
     TokenCounter,
     seed_tiktoken_cache,

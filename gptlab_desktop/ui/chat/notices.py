@@ -7,7 +7,7 @@ import math
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from gptlab_desktop.services.llm import RetryNotice
+from gptlab_desktop.services.llm_api import RetryNotice
 from gptlab_desktop.ui.naming import name_widget
 
 

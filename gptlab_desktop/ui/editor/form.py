@@ -43,7 +43,7 @@ from gptlab_desktop.ui.editor.token_count import PromptTokenCount
 from gptlab_desktop.ui.naming import name_widget
 
 if TYPE_CHECKING:
-    from gptlab_desktop.services.llm import ModelList
+    from gptlab_desktop.services.llm_api import ModelList
 
 
 def blank_draft() -> AssistantDraft:

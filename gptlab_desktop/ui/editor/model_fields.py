@@ -12,7 +12,7 @@ from gptlab_desktop.ui.editor.form_rows import add_row, hint_label, mark_problem
 from gptlab_desktop.ui.naming import name_widget
 
 if TYPE_CHECKING:
-    from gptlab_desktop.services.llm import ModelList
+    from gptlab_desktop.services.llm_api import ModelList
 
 # With no model limit known, the response limit still needs a ceiling for the spin box.
 UNKNOWN_MODEL_MAX_TOKENS = 1_000_000

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLa
 from gptlab_desktop.models import AssistantDraft, Message, MessageState, Role, new_id, utcnow
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.assistant_lab import AssistantLab, TryItConversation
-from gptlab_desktop.services.llm import RetryNotice
+from gptlab_desktop.services.llm_api import RetryNotice
 from gptlab_desktop.services.replies import ReplyEnd, ReplyGrowth
 from gptlab_desktop.ui.chat.view import ChatStreamView
 from gptlab_desktop.ui.editor.buttons import editor_button

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPus
 
 from gptlab_desktop.models import User
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm_api import LlmClient
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
@@ -59,7 +60,7 @@ def user(qtbot: Any, store: SqliteStore) -> User:
 def llm(
     qtbot: Any, qt_loop: qasync.QEventLoop, openai_server: FakeOpenAIServer
 ) -> Iterator[LlmClient]:
-    client = LlmClient(
+    client = OpenAIClient(
         LlmSettings(base_url=openai_server.base_url, api_key="sk-test", timeout_s=5.0)
     )
     yield client

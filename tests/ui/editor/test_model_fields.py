@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmClient, LlmSettings
+from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from tests.fakes.openai_server import unused_loopback_url
 from tests.ui.conftest import WAIT_MS
@@ -21,7 +21,7 @@ from tests.ui.editor.conftest import (
 
 
 def test_an_unreachable_server_offers_the_built_in_list_flagged(qtbot, store, user) -> None:
-    client = LlmClient(
+    client = OpenAIClient(
         LlmSettings(base_url=unused_loopback_url(), api_key="k", timeout_s=2, max_retries=0)
     )
     dialog = AssistantEditorDialog(AssistantLab(store, client), creator_user_id=user.id)
