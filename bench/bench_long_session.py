@@ -19,7 +19,8 @@ from harness import Figure, StallMeter, open_store_with_assistant, report, run_q
 
 from gptlab_desktop.models import Message, Role, new_id, utcnow
 from gptlab_desktop.services.chat import SessionEngine
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop

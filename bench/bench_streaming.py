@@ -22,7 +22,8 @@ from loopback_server import serve
 from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.chat_events import ReplyDelta, ReplyFinished, ReplyStarted
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat.pane import STREAM_PUSH_INTERVAL_MS
 from gptlab_desktop.ui.event_loop import qt_event_loop

@@ -30,7 +30,8 @@ from gptlab_desktop.services.chat_events import (
     ReplyFinished,
     ReplyStarted,
 )
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop
 

@@ -33,7 +33,8 @@ from gptlab_desktop.config import API_KEY_ENV, AiEndpoint
 from gptlab_desktop.models import User
 from gptlab_desktop.services.errors import LlmTimeout
 from gptlab_desktop.services.identity import is_openai_key, user_hash_async
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.secrets import (
     ApiKey,
     ApiKeySource,

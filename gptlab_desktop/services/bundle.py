@@ -72,7 +72,8 @@ class Services:
     @functools.cached_property
     def llm(self) -> LlmClient:
         """The AI service's client on this run's server; the key follows the account."""
-        from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+        from gptlab_desktop.services.llm import OpenAIClient
+        from gptlab_desktop.services.llm_api import LlmSettings
 
         endpoint = self.config.ai
         client = OpenAIClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))

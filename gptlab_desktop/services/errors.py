@@ -144,15 +144,19 @@ class ContextTooLong(LlmError):
 
     title = "Conversation too long"
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, *, limit: int | None = None) -> None:
         which = f"“{model}”" if model else "the model"
+        size = f" ({limit:,} tokens)" if limit else ""
         super().__init__(
-            f"The conversation is longer than {which} can read at once. Start a new session, "
-            "or choose a model with a larger context window.",
+            f"The conversation is longer than {which} can read at once{size}. Start a new "
+            "session, or choose a model with a larger context window.",
             status=400,
             code="context_length_exceeded",
         )
         self.model = model
+        # The context window the server said it has, where its error tells (learned by the
+        # session engine, per provider and model, to fit the next requests).
+        self.limit = limit
 
 
 class RequestRejected(LlmError):

@@ -18,11 +18,10 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from gptlab_desktop.config import OPENAI_BASE_URL, is_openai_url
+from gptlab_desktop.config import is_openai_url
 from gptlab_desktop.models import ModelConfig
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.errors import (
@@ -34,6 +33,7 @@ from gptlab_desktop.services.errors import (
 )
 from gptlab_desktop.services.llm_api import (
     ChatTurn,
+    LlmSettings,
     ModelList,
     ModerationResult,
     RetryNotice,
@@ -72,7 +72,6 @@ log = logging.getLogger(__name__)
 # OpenAI-compatible local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_API_KEY = "not-needed"
 CONNECT_TIMEOUT_S = 10.0
-# A server asking us to wait longer than this gets a typed error instead of a silent wait.
 MAX_RETRY_WAIT_S = 60.0
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _NO_MODERATION_STATUSES = frozenset({404, 405, 501})
@@ -90,17 +89,6 @@ def _import_openai() -> ModuleType:
         import openai
 
     return openai
-
-
-@dataclass(frozen=True, slots=True)
-class LlmSettings:
-    """Where the AI service is, the key it gets, and how patient to be with it."""
-
-    base_url: str = OPENAI_BASE_URL
-    api_key: str | None = field(default=None, repr=False)
-    timeout_s: float = 60.0
-    max_retries: int = 3
-    connect_timeout_s: float = CONNECT_TIMEOUT_S
 
 
 def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ...]:

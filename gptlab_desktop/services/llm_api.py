@@ -15,7 +15,26 @@ from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gptlab_desktop.config import OPENAI_BASE_URL
 from gptlab_desktop.models import ModelConfig, Role
+
+# How long a connection may take to open; the read timeout is the settings'.
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    """Where the AI service is, the key it gets, and how patient to be with it."""
+
+    base_url: str = OPENAI_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    # Which kind of server this is, where known (a provider preset: "ollama", "llamacpp",
+    # "lmstudio", "vllm", "openrouter", "gemini", "openai", "anthropic"; "" for any other):
+    # it tells the client where the server reports its models' context windows.
+    preset: str = ""
+    timeout_s: float = 60.0
+    max_retries: int = 3
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)

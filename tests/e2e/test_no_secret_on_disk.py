@@ -31,7 +31,8 @@ from gptlab_desktop.services.account import Account
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.chat_events import ChatEvent
 from gptlab_desktop.services.errors import InvalidApiKey
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.secrets import SecretStore
 from gptlab_desktop.services.store.cloud import documents as cloud_documents
 from gptlab_desktop.services.store.sqlite import SqliteStore

@@ -11,8 +11,8 @@ import pytest_asyncio
 
 from gptlab_desktop.models import User
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
-from gptlab_desktop.services.llm_api import LlmClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import DB_NAME

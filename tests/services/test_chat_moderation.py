@@ -15,7 +15,8 @@ import pytest_asyncio
 from gptlab_desktop.models import ModelConfig, User
 from gptlab_desktop.services.chat import NothingToDo, SessionEngine
 from gptlab_desktop.services.chat_events import ModerationWarning, ReplyFinished
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import make_draft

@@ -29,7 +29,6 @@ from gptlab_desktop.services.errors import (
     ServerUnreachable,
 )
 from gptlab_desktop.services.llm import (
-    LlmSettings,
     OpenAIClient,
     context_window,
     estimate_cost_usd,
@@ -39,6 +38,7 @@ from gptlab_desktop.services.llm import (
 from gptlab_desktop.services.llm_api import (
     ChatTurn,
     LlmClient,
+    LlmSettings,
     ModelList,
     ModerationResult,
     RetryNotice,
@@ -498,7 +498,8 @@ async def test_compatible_server_without_a_key_gets_a_placeholder_key(
 def test_importing_the_llm_service_does_not_import_openai() -> None:
     code = (
         "import sys\n"
-        "from gptlab_desktop.services.llm import OpenAIClient, LlmSettings\n"
+        "from gptlab_desktop.services.llm import OpenAIClient\n"
+        "from gptlab_desktop.services.llm_api import LlmSettings\n"
         "import gptlab_desktop.services.tokens\n"
         "OpenAIClient(LlmSettings(base_url='http://127.0.0.1:1/v1'))\n"
         "assert 'openai' not in sys.modules, 'openai imported'\n"

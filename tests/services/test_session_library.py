@@ -32,7 +32,8 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import NotFound
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.services.session_library import (
     DeletionOutcome,
     ExportFailed,

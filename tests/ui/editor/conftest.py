@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPus
 
 from gptlab_desktop.models import User
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
-from gptlab_desktop.services.llm_api import LlmClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmClient, LlmSettings
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog

@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from gptlab_desktop.services.assistant_lab import AssistantLab
-from gptlab_desktop.services.llm import LlmSettings, OpenAIClient
+from gptlab_desktop.services.llm import OpenAIClient
+from gptlab_desktop.services.llm_api import LlmSettings
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from tests.fakes.openai_server import unused_loopback_url
 from tests.ui.conftest import WAIT_MS
