@@ -21,6 +21,7 @@ from gptlab_desktop.models import Message, Role, new_id, utcnow
 from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -41,7 +42,7 @@ async def _seed(path: Path, count: int) -> tuple[SqliteStore, SessionEngine, str
     # The engine only reads here; its LLM client is never asked anything.
     engine = SessionEngine(
         store,
-        OpenAIClient(LlmSettings(base_url="http://127.0.0.1:9", api_key="x")),
+        Providers.of_client(OpenAIClient(LlmSettings(base_url="http://127.0.0.1:9", api_key="x"))),
         TokenCounter(path.parent / "tiktoken"),
     )
     session = await engine.start_session(assistant.id, user.id)

@@ -24,6 +24,7 @@ from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.chat_events import ReplyDelta, ReplyFinished, ReplyStarted
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.chat.pane import STREAM_PUSH_INTERVAL_MS
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -60,7 +61,7 @@ async def _app(base_url: str, data_dir: Path, view: object) -> float:
     )
     llm = OpenAIClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
-    engine = SessionEngine(store, llm, tokens)
+    engine = SessionEngine(store, Providers.of_client(llm), tokens)
     session = await engine.start_session(assistant.id, user.id)
     # The app warms the client up in the background right after its first paint; the
     # tokenizer is loaded only for a request near a limit (this one is far from it).

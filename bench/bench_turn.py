@@ -32,6 +32,7 @@ from gptlab_desktop.services.chat_events import (
 )
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.event_loop import qt_event_loop
 
@@ -52,7 +53,7 @@ async def _turns(
     )
     llm = OpenAIClient(LlmSettings(base_url=base_url, api_key="sk-bench"))
     tokens = TokenCounter(data_dir / "tiktoken")
-    engine = SessionEngine(store, llm, tokens)
+    engine = SessionEngine(store, Providers.of_client(llm), tokens)
     session = await engine.start_session(assistant.id, user.id)
     await llm.warm_up()  # as the app does after its first paint (not the tokenizer)
     gc.freeze()  # as the app does once warmed up (app.resume_collecting_after_start)

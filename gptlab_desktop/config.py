@@ -23,7 +23,14 @@ environment. The environment variables the app understands:
 * ``FIREBASE_AUTH_EMULATOR_HOST`` — a Firebase Authentication emulator's ``host:port`` instead
   of Google's sign-in servers (as Firebase's own SDKs read it);
 * ``GPTLAB_FIRESTORE_ENDPOINT`` — the ``host:port`` the Firestore client connects to instead
-  of Google's (its ``api_endpoint``, over TLS: a regional endpoint, a proxy, a test's TLS front).
+  of Google's (its ``api_endpoint``, over TLS: a regional endpoint, a proxy, a test's TLS front);
+* ``GPTLAB_LOCAL_SERVERS`` — where to look for local AI servers on the first run, as
+  ``preset=base_url`` pairs separated by commas (``ollama=http://127.0.0.1:11434/v1,…``;
+  ``none`` looks nowhere). Default: Ollama, LM Studio and llama.cpp on their usual ports.
+
+``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``, where set, define a provider profile named
+"Environment" (``environment_profile``) that new chats use by default; the profiles the user
+set up in Settings → Providers live in ``preferences.json`` (``preferences.py``).
 
 The storage choice made in Settings → Storage… lives in the data directory's ``storage.json``
 (``read_storage_settings``); a variable set in the environment wins over it for this run.
@@ -47,6 +54,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gptlab_desktop.paths import AppPaths, app_paths
+from gptlab_desktop.preferences import (
+    PRESETS,
+    Preferences,
+    ProviderProfile,
+    read_preferences,
+)
 
 if TYPE_CHECKING:
     from gptlab_desktop.services.recovery_kit import RecoveryKit
@@ -61,6 +74,9 @@ FIRESTORE_EMULATOR_ENV = "FIRESTORE_EMULATOR_HOST"
 FIREBASE_API_KEY_ENV = "GPTLAB_FIREBASE_API_KEY"
 AUTH_EMULATOR_ENV = "FIREBASE_AUTH_EMULATOR_HOST"
 FIRESTORE_ENDPOINT_ENV = "GPTLAB_FIRESTORE_ENDPOINT"
+LOCAL_SERVERS_ENV = "GPTLAB_LOCAL_SERVERS"
+# The id of the profile OPENAI_BASE_URL / OPENAI_API_KEY define for a run.
+ENVIRONMENT_PROFILE_ID = "environment"
 DEFAULT_FIRESTORE_DATABASE = "(default)"
 
 log = logging.getLogger(__name__)
@@ -90,6 +106,13 @@ class AiEndpoint:
     base_url: str = OPENAI_BASE_URL
     # OPENAI_API_KEY: a secret, so never part of a repr that could reach a log.
     env_api_key: str | None = field(default=None, repr=False)
+    # Whether OPENAI_BASE_URL was set (else base_url is OpenAI's default).
+    env_base_url: bool = False
+
+    @property
+    def is_from_environment(self) -> bool:
+        """Whether the environment names a server or a key."""
+        return self.env_base_url or self.env_api_key is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.strip().rstrip("/"))
@@ -103,6 +126,23 @@ class AiEndpoint:
     def needs_key(self) -> bool:
         """Whether requests fail without a key (compatible servers may need none)."""
         return self.is_openai
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServer:
+    """Where a local AI server may be listening (looked for on the first run)."""
+
+    preset_id: str
+    base_url: str
+
+
+def default_local_servers() -> tuple[LocalServer, ...]:
+    """The usual addresses of the local servers people run (the presets with a local port)."""
+    return tuple(
+        LocalServer(each.id, f"http://127.0.0.1:{each.local_port}/v1")
+        for each in PRESETS
+        if each.local_port is not None
+    )
 
 
 class StorageMode(StrEnum):
@@ -285,6 +325,15 @@ class AppConfig:
     # GPTLAB_RECOVERY_KIT, read; None: a first machine makes a new secret key. Its repr is safe,
     # but it is a secret's holder, so it stays out of this one's.
     recovery_kit: RecoveryKit | None = field(default=None, repr=False)
+    # The Settings window's preferences as saved when the run started (providers, chat).
+    preferences: Preferences = field(default_factory=Preferences)
+    # Where the first run looks for local AI servers.
+    local_servers: tuple[LocalServer, ...] = field(default_factory=default_local_servers)
+
+    @property
+    def environment_profile(self) -> ProviderProfile | None:
+        """The provider ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` define, if either is set."""
+        return environment_profile(self.ai) if self.ai.is_from_environment else None
 
     @property
     def database_file(self) -> Path:
@@ -310,10 +359,46 @@ def _value(environ: Mapping[str, str], name: str) -> str | None:
 
 def resolve_ai_endpoint(environ: Mapping[str, str]) -> AiEndpoint:
     """The AI server and the environment's key, from ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``."""
+    base_url = _value(environ, BASE_URL_ENV)
     return AiEndpoint(
-        base_url=_value(environ, BASE_URL_ENV) or OPENAI_BASE_URL,
+        base_url=base_url or OPENAI_BASE_URL,
         env_api_key=_value(environ, API_KEY_ENV),
+        env_base_url=base_url is not None,
     )
+
+
+def environment_profile(endpoint: AiEndpoint) -> ProviderProfile:
+    """The "Environment" profile: the server and key the environment names (the preset is
+    the one whose usual address it is, else OpenAI's or any compatible server)."""
+    preset_id = "openai" if endpoint.is_openai else "custom"
+    for each in PRESETS:
+        if each.local_port is not None and urlsplit(endpoint.base_url).port == each.local_port:
+            preset_id = each.id
+    return ProviderProfile(
+        ENVIRONMENT_PROFILE_ID,
+        "Environment",
+        preset_id,
+        endpoint.base_url,
+        is_environment=True,
+    )
+
+
+def resolve_local_servers(environ: Mapping[str, str]) -> tuple[LocalServer, ...]:
+    """Where to look for local servers: ``GPTLAB_LOCAL_SERVERS``, else the usual ports."""
+    value = _value(environ, LOCAL_SERVERS_ENV)
+    if value is None:
+        return default_local_servers()
+    if value.lower() == "none":
+        return ()
+    known = {each.id for each in PRESETS}
+    found: list[LocalServer] = []
+    for pair in value.split(","):
+        preset_id, _, base_url = pair.strip().partition("=")
+        if preset_id.strip() in known and base_url.strip().startswith(("http://", "https://")):
+            found.append(LocalServer(preset_id.strip(), base_url.strip().rstrip("/")))
+        else:
+            log.warning("%s: %r is not preset=http://host:port/v1", LOCAL_SERVERS_ENV, pair)
+    return tuple(found)
 
 
 def resolve_recovery_kit(environ: Mapping[str, str]) -> RecoveryKit | None:
@@ -346,6 +431,8 @@ def resolve_config(
         tiktoken_cache_dir=Path(tiktoken_dir) if tiktoken_dir else None,
         storage=resolve_storage(read_storage_settings(paths.storage_file), env),
         recovery_kit=resolve_recovery_kit(env),
+        preferences=read_preferences(paths.preferences_file),
+        local_servers=resolve_local_servers(env),
     )
 
 

@@ -149,6 +149,18 @@ class MessageDetails:
     withheld: bool = False
     # A condensing note: how many messages it stands for.
     summarised_messages: int | None = None
+    # The token counts were counted here: the server reported no usage (local servers).
+    usage_estimated: bool = False
+
+    @property
+    def is_cut_at_length(self) -> bool:
+        """Whether the reply stopped at the response token limit (it can be continued)."""
+        return self.finish_reason == "length"
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether the provider's content filter stopped the reply."""
+        return self.finish_reason == "content_filter"
 
     def with_changes(self, **changes: object) -> MessageDetails:
         """A copy with the given fields changed."""
@@ -181,6 +193,7 @@ class MessageDetails:
             stopped=bool(data.get("stopped")),
             withheld=bool(data.get("withheld")),
             summarised_messages=_int_or_none(data.get("summarised_messages")),
+            usage_estimated=bool(data.get("usage_estimated")),
         )
 
 
@@ -194,6 +207,7 @@ _DETAIL_FIELDS = (
     "stopped",
     "withheld",
     "summarised_messages",
+    "usage_estimated",
 )
 
 
@@ -503,6 +517,9 @@ class Session:
     user_liked: UserLiked | None = None
     recap: str = ""
     session_schema_version: int = SESSION_SCHEMA_VERSION
+    # The provider profile the chat talks to (None: the default one); a profile's id is this
+    # machine's (``preferences.py``): another machine's default serves a session it lacks.
+    provider_id: str | None = None
 
     def with_changes(self, **changes: object) -> Session:
         """A copy with the given fields changed."""

@@ -45,6 +45,11 @@ class AppPaths:
         return self.data_dir / "settings.ini"
 
     @property
+    def preferences_file(self) -> Path:
+        """The typed settings of the Settings window (providers, chat defaults): JSON, 0600."""
+        return self.data_dir / "preferences.json"
+
+    @property
     def storage_file(self) -> Path:
         """Where the data is kept (local only, or a Firestore project): JSON, read before start."""
         return self.data_dir / "storage.json"

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gptlab_desktop.models import (
     NAME_MAX,
@@ -42,6 +43,9 @@ from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, ModelList
 from gptlab_desktop.services.model_catalog import max_output_tokens, ranked_model_ids
 from gptlab_desktop.services.replies import ReplyEnd, ReplyEvent, ReplyStream
 from gptlab_desktop.services.store.base import Store
+
+if TYPE_CHECKING:
+    from gptlab_desktop.services.providers import Providers
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +222,16 @@ class TryItConversation:
 
 
 class AssistantLab:
-    """What the assistant editor does, on a store and (for try-it and models) an LLM client."""
+    """What the assistant editor does, on a store and (for try-it and models) the providers:
+    the editor lists and tries with the provider new chats use."""
 
-    def __init__(self, store: Store, llm: LlmClient | None = None) -> None:
+    def __init__(self, store: Store, providers: Providers | None = None) -> None:
         self._store = store
-        self._llm = llm
+        self._providers = providers
+
+    @property
+    def _llm(self) -> LlmClient | None:
+        return None if self._providers is None else self._providers.client(None)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -243,9 +252,10 @@ class AssistantLab:
 
     async def list_models(self) -> ModelList:
         """The models to offer in the editor; the built-in list, flagged, without a server."""
-        if self._llm is None:
+        llm = self._llm
+        if llm is None:
             return ModelList(ranked_model_ids(), is_fallback=True)
-        return await self._llm.list_models()
+        return await llm.list_models()
 
     # -- saving -------------------------------------------------------------------------------
 
@@ -302,14 +312,15 @@ class AssistantLab:
 
     @property
     def can_try_it(self) -> bool:
-        """Whether test drives are possible (an LLM client was given)."""
-        return self._llm is not None
+        """Whether test drives are possible (providers were given)."""
+        return self._providers is not None
 
     def try_it(self, draft: AssistantDraft) -> TryItConversation:
         """A test drive of ``draft`` that stores nothing; needs an LLM client."""
-        if self._llm is None:
-            raise RuntimeError("AssistantLab was built without an LLM client")
-        return TryItConversation(self._llm, draft)
+        llm = self._llm
+        if llm is None:
+            raise RuntimeError("AssistantLab was built without providers")
+        return TryItConversation(llm, draft)
 
     # -- import and export --------------------------------------------------------------------
 

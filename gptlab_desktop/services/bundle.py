@@ -28,12 +28,14 @@ from gptlab_desktop.services.lobby import Lobby
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from gptlab_desktop.preferences import Preferences
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.assistant_lab import AssistantLab
     from gptlab_desktop.services.auth import AuthSettings, FirebaseAuth
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.cloud_sync import CloudSync
     from gptlab_desktop.services.llm_api import LlmClient
+    from gptlab_desktop.services.providers import Providers
     from gptlab_desktop.services.secrets import SecretStore
     from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.store.base import Store
@@ -70,17 +72,30 @@ class Services:
         )
 
     @functools.cached_property
-    def llm(self) -> LlmClient:
-        """The AI service's client on this run's server; the key follows the account."""
-        from gptlab_desktop.services.llm import OpenAIClient
-        from gptlab_desktop.services.llm_api import LlmSettings
+    def providers(self) -> Providers:
+        """The AI providers: the environment's and the user's profiles, a client for each."""
+        from gptlab_desktop.preferences import write_preferences
+        from gptlab_desktop.services.provider_keys import ProviderKeys
+        from gptlab_desktop.services.providers import Providers
 
-        endpoint = self.config.ai
-        client = OpenAIClient(LlmSettings(base_url=endpoint.base_url, api_key=endpoint.env_api_key))
-        if endpoint.env_api_key is None:
-            # The environment's key wins whenever it is set; else the saved one, once read.
-            client.use_api_key_when_read(self._key_in_use())
-        return client
+        preferences_file = self.config.paths.preferences_file
+
+        async def save(preferences: Preferences) -> None:
+            await run_blocking(write_preferences, preferences_file, preferences)
+
+        return Providers(
+            self.config.preferences,
+            environment=self.config.environment_profile,
+            environment_key=self.config.ai.env_api_key,
+            account_key=self._key_in_use,
+            keys=ProviderKeys(self.secrets),
+            save=save,
+        )
+
+    @property
+    def llm(self) -> LlmClient:
+        """The client of the provider new chats use (warmed up after the first paint)."""
+        return self.providers.client(None)
 
     @functools.cached_property
     def tokens(self) -> TokenCounter:
@@ -94,7 +109,7 @@ class Services:
         """Chat sessions: sending, streaming, storing."""
         from gptlab_desktop.services.chat import SessionEngine
 
-        return SessionEngine(self.store, self.llm, self.tokens)
+        return SessionEngine(self.store, self.providers, self.tokens)
 
     @functools.cached_property
     def library(self) -> SessionLibrary:
@@ -108,7 +123,7 @@ class Services:
         """Writing assistants: create, version, try, import and export."""
         from gptlab_desktop.services.assistant_lab import AssistantLab
 
-        return AssistantLab(self.store, self.llm)
+        return AssistantLab(self.store, self.providers)
 
     @functools.cached_property
     def secrets(self) -> SecretStore:
@@ -191,8 +206,12 @@ class Services:
 
     async def use_current_key(self) -> None:
         """Make the chat send the account's key in use now (one saved or removed in Settings)."""
+        from gptlab_desktop.config import ENVIRONMENT_PROFILE_ID
+        from gptlab_desktop.preferences import OPENAI_PROFILE_ID
+
         key = self.account.api_key
-        await self.llm.use_api_key(key.value if key is not None else None)
+        for profile_id in (OPENAI_PROFILE_ID, ENVIRONMENT_PROFILE_ID):
+            await self.providers.use_key(profile_id, key.value if key is not None else None)
 
     # -- closing ----------------------------------------------------------------------------
     async def close(self) -> None:
@@ -212,11 +231,8 @@ class Services:
                 await auth.aclose()
             except Exception:
                 log.exception("Closing the sign-in's connections failed")
-        if "llm" in self.__dict__:  # built: there may be connections
-            try:
-                await self.llm.aclose()
-            except Exception:
-                log.exception("Closing the AI service's connections failed")
+        if "providers" in self.__dict__:  # built: there may be connections
+            await self.providers.aclose()
         try:
             await self.store.close()
         except Exception:

@@ -6,6 +6,12 @@ it streams and completed at the end. A reply cut short (an error, Stop, a droppe
 stays stored and is marked interrupted; one left streaming by a crash is marked interrupted when
 its session is next opened.
 Each operation is an async iterator of ``ChatEvent`` values that the UI renders as they come.
+
+Which provider answers is the session's (``Session.provider_id``, resolved by ``Providers``);
+the engine never knows which kind of server it is. What it does know of a provider's limits
+comes from there: a context window the server listed or named in an error. A request a server
+refuses as too long, with the limit in its words, is planned again within that limit (older
+turns trimmed or condensed) and sent once more, instead of failing the session for good.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.chat_events import (
     ChatEvent,
+    MessageRemoved,
     MessageStored,
     ModerationWarning,
     ReplyDelta,
@@ -44,9 +51,9 @@ from gptlab_desktop.services.chat_events import (
     RetryScheduled,
     SessionUpdated,
 )
-from gptlab_desktop.services.errors import NotFound, ServiceError
-from gptlab_desktop.services.llm_api import ChatTurn, LlmClient
-from gptlab_desktop.services.model_catalog import context_window
+from gptlab_desktop.services.errors import ContextTooLong, NotFound, ServiceError
+from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, Usage
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.reply_recorder import ReplyRecorder, ReplyRequest
 from gptlab_desktop.services.store.base import Store
 from gptlab_desktop.services.tokens import (
@@ -78,6 +85,22 @@ class NothingToDo(ServiceError):
     title = "Not possible"
 
 
+class ModelNeedsSubstitute(ServiceError):
+    """The chat's provider does not serve its model: the user picks one it does (remembered
+    for that provider), rather than the app sending a name the server does not list."""
+
+    title = "Choose a model"
+
+    def __init__(self, model: str, provider_name: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"{provider_name} does not serve “{model}”. Choose one of its models for this "
+            "assistant; the choice is remembered for this provider."
+        )
+        self.model = model
+        self.provider_name = provider_name
+        self.available = tuple(available)
+
+
 # -- events ------------------------------------------------------------------------------------
 # Events that show the model's answer has begun (or ended): the request is out.
 _REPLY_UNDER_WAY = (ReplyDelta, ReplyFinished, ReplyInterrupted, RetryScheduled)
@@ -89,19 +112,19 @@ class SessionEngine:
     def __init__(
         self,
         store: Store,
-        llm: LlmClient,
+        providers: Providers,
         tokens: TokenCounter,
         *,
         flush_interval_s: float = 0.5,
     ) -> None:
         self._store = store
-        self._llm = llm
+        self._providers = providers
         self._tokens = tokens
         self._recorder = ReplyRecorder(
             store,
-            llm,
             flush_interval_s=flush_interval_s,
             with_context_entry=self._with_context_entry,
+            estimate_usage=self._estimate_usage,
         )
         # Each message is tokenised once, not on every turn of a long session.
         self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
@@ -113,17 +136,45 @@ class SessionEngine:
             + self._tokens.count(content, model)
         )
 
+    def _llm(self, session: Session) -> LlmClient:
+        return self._providers.client(session.provider_id)
+
+    async def _estimate_usage(self, turns: Sequence[ChatTurn], reply: str, model: str) -> Usage:
+        """A reply's tokens counted here (the server reported none), off the event loop."""
+
+        def count() -> Usage:
+            prompt = TOKENS_REPLY_PRIMING + sum(
+                self._turn_tokens(turn.role, turn.content, model) for turn in turns
+            )
+            completion = self._tokens.count(reply, model)
+            return Usage(prompt, completion, prompt + completion)
+
+        return await run_blocking(count)
+
+    def note_typing(self) -> None:
+        """The user is typing: background requests (titles) wait until they pause."""
+        self._providers.note_typing()
+
     # -- sessions -----------------------------------------------------------------------------
     async def start_session(
-        self, assistant_id: str, user_id: str, *, model: str | None = None
+        self,
+        assistant_id: str,
+        user_id: str,
+        *,
+        model: str | None = None,
+        provider_id: str | None = None,
     ) -> Session:
-        """Create a session with a snapshot of the assistant's active prompts and config."""
+        """Create a session with a snapshot of the assistant's active prompts and config, on
+        ``provider_id``'s provider (None: the default one) with ``model`` if given (else the
+        Chat page's default model, else the assistant's)."""
         details = await self._store.get_assistant_details(assistant_id)
         if details is None:
             raise NotFound("That assistant no longer exists.")
         config = details.model_config.config
+        model = model or self._providers.preferences.chat.model
         if model and model != config.model:
             config = replace(config, model=model)
+        provider = self._providers.resolve(provider_id)
         now = utcnow()
         session = Session(
             id=new_id(),
@@ -139,8 +190,52 @@ class SessionEngine:
             created_date=now,
             last_modified_date=now,
             title=details.assistant.name,
+            provider_id=provider.id,
         )
         return await self._store.create_session(session)
+
+    async def change_model(
+        self,
+        session_id: str,
+        model: str,
+        *,
+        provider_id: str | None = None,
+        temperature: float | None = None,
+    ) -> Session:
+        """Make the chat talk to ``model`` on ``provider_id``'s provider (None: keep the
+        chat's), at ``temperature`` if given; the assistant itself is unchanged."""
+        session = await self._require(session_id)
+        config = replace(session.bot_model_config, model=model.strip())
+        if temperature is not None:
+            config = replace(config, temperature=temperature)
+        problems = config.problems()
+        if problems:
+            raise NothingToDo(next(iter(problems.values())))
+        provider = self._providers.resolve(provider_id or session.provider_id)
+        await self._store.change_session_model(session_id, config, provider.id)
+        return session.with_changes(bot_model_config=config, provider_id=provider.id)
+
+    async def _served_config(self, session: Session) -> Session:
+        """The session with a model its provider serves: the one it has, or the substitute
+        chosen earlier for that provider; ``ModelNeedsSubstitute`` when none was chosen."""
+        model = session.bot_model_config.model
+        if self._providers.serves(session.provider_id, model) is not False:
+            return session
+        substitute = self._providers.substitute_for(session.provider_id, model)
+        if substitute is not None and self._providers.serves(session.provider_id, substitute):
+            return await self.change_model(session.id, substitute)
+        provider = self._providers.resolve(session.provider_id)
+        listed = self._llm(session).cached_models
+        raise ModelNeedsSubstitute(model, provider.name, listed.models if listed else ())
+
+    async def choose_substitute(self, session_id: str, model: str) -> Session:
+        """Use ``model`` for this chat, and for the chat's original model on this provider
+        from now on (``ModelNeedsSubstitute``'s answer)."""
+        session = await self._require(session_id)
+        await self._providers.remember_substitute(
+            session.provider_id, session.bot_model_config.model, model
+        )
+        return await self.change_model(session_id, model)
 
     async def open_session(self, session_id: str) -> tuple[Session, list[Message]]:
         """A session and its transcript; replies a crash left streaming become interrupted."""
@@ -162,21 +257,23 @@ class SessionEngine:
     # -- turns ----------------------------------------------------------------------------------
     async def greet(self, session_id: str) -> AsyncIterator[ChatEvent]:
         """The assistant speaks first, from its system prompt alone."""
-        session = await self._require_open(session_id)
+        session = await self._served_config(await self._require_open(session_id))
         request = ReplyRequest(
             session=session,
+            llm=self._llm(session),
             turns=[ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg)],
             config=session.bot_model_config,
         )
-        async for event in self._recorder.record(request):
-            yield event
+        async with self._providers.busy(session.provider_id):
+            async for event in self._recorder.record(request):
+                yield event
 
     async def send(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
         """Store the user's message, then stream the assistant's reply."""
         text = text.strip()
         if not text:
             raise NothingToDo("Type a message first.")
-        session = await self._require_open(session_id)
+        session = await self._served_config(await self._require_open(session_id))
         message = Message(
             id=new_id(),
             session_id=session.id,
@@ -185,30 +282,42 @@ class SessionEngine:
             created_date=utcnow(),
         )
         session = self._with_context_entry(session, message)
+        moderates = self._moderates(session)
         # Moderation is asked once the reply is under way, not before: its request would
         # otherwise go out first and hold back the one the user waits for.
         moderation: asyncio.Future[object] | None = None
+        llm = self._llm(session)
         try:
             async for event in self._answer(session, question=message):
-                if moderation is None and isinstance(event, _REPLY_UNDER_WAY):
-                    moderation = asyncio.ensure_future(self._llm.moderate(text))
+                if moderates and moderation is None and isinstance(event, _REPLY_UNDER_WAY):
+                    moderation = asyncio.ensure_future(llm.moderate(text))
                 yield event
         except BaseException:
             if moderation is not None:
                 moderation.cancel()
             raise
+        if not moderates:
+            return
         if moderation is None:
-            moderation = asyncio.ensure_future(self._llm.moderate(text))
+            moderation = asyncio.ensure_future(llm.moderate(text))
         flagged = await _flagged_categories(moderation)
         if flagged:
             yield ModerationWarning(flagged)
+
+    def _moderates(self, session: Session) -> bool:
+        """Whether the user's messages are moderated: where the Chat page says so, by servers
+        speaking OpenAI's API (one without the endpoint is asked once, ``OpenAIClient``);
+        Anthropic has none."""
+        if not self._providers.preferences.chat.moderation:
+            return False
+        return self._providers.resolve(session.provider_id).kind.speaks_openai
 
     async def regenerate(self, session_id: str) -> AsyncIterator[ChatEvent]:
         """Ask again from the same context; the old reply goes only once the new one is whole.
 
         A new reply that fails or is stopped stays beside the old one, so nothing is lost.
         """
-        session = await self._require_open(session_id)
+        session = await self._served_config(await self._require_open(session_id))
         messages = await self._store.list_messages(session_id)
         last = messages[-1] if messages else None
         if last is None or last.role is not Role.ASSISTANT:
@@ -220,11 +329,12 @@ class SessionEngine:
             yield event
 
     async def continue_reply(self, session_id: str) -> AsyncIterator[ChatEvent]:
-        """Ask the model to carry on an interrupted reply, extending the same message."""
-        session = await self._require_open(session_id)
+        """Ask the model to carry on an interrupted reply, or one cut at the length limit,
+        extending the same message."""
+        session = await self._served_config(await self._require_open(session_id))
         messages = await self._store.list_messages(session_id)
         last = messages[-1] if messages else None
-        if last is None or last.role is not Role.ASSISTANT or last.state is MessageState.COMPLETE:
+        if last is None or not can_continue(last):
             raise NothingToDo("There is no interrupted reply to continue.")
         session = await self._drop_context_reply(session, last)
         plan = await self._plan(session)
@@ -233,9 +343,12 @@ class SessionEngine:
             ChatTurn(Role.ASSISTANT, last.message),
             ChatTurn(Role.USER, CONTINUE_INSTRUCTION),
         ]
-        request = ReplyRequest(session, turns, session.bot_model_config, extend=last)
-        async for event in self._recorder.record(request):
-            yield event
+        request = ReplyRequest(
+            session, self._llm(session), turns, session.bot_model_config, extend=last
+        )
+        async with self._providers.busy(session.provider_id):
+            async for event in self._recorder.record(request):
+                yield event
 
     async def edit_last_user_message(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
         """Replace the last user message (and the reply to it), then send the new text."""
@@ -272,12 +385,14 @@ class SessionEngine:
         ]
         request = ReplyRequest(
             session,
+            self._llm(session),
             turns,
             session.bot_model_config,
             details=MessageDetails(kind=MessageKind.RECAP),
         )
-        async for event in self._recorder.record(request, add_to_context=False):
-            yield event
+        async with self._providers.busy(session.provider_id):
+            async for event in self._recorder.record(request, add_to_context=False):
+                yield event
 
     async def finish(self, session_id: str, liked: UserLiked | None) -> Session:
         """Close a concluded session as completed with the user's rating."""
@@ -301,18 +416,29 @@ class SessionEngine:
         return await self._store.end_session(session_id, status)
 
     async def suggest_title(self, session_id: str) -> str:
-        """A short title from the first exchange; falls back to the first user words."""
+        """A short title from the first exchange; falls back to the first user words.
+
+        The model is asked only where the Chat page allows it, and only once no reply is due
+        on the chat's provider and the user has paused typing (``Providers.wait_until_quiet``):
+        a local server serves one request at a time and caches one prompt. The request begins
+        like the chat's own (its system prompt, then the exchange), so it shares that prefix.
+        """
         session = await self._require(session_id)
         messages = await self._store.list_messages(session_id)
         exchange = [m for m in messages if m.role in (Role.USER, Role.ASSISTANT)][:3]
         first_user = next((m.message for m in exchange if m.role is Role.USER), "")
         title = ""
-        if first_user:
-            turns = [ChatTurn(m.role, m.message[:2000]) for m in exchange]
-            turns.append(ChatTurn(Role.USER, TITLE_INSTRUCTION))
+        if first_user and self._providers.preferences.chat.titles:
+            await self._providers.wait_until_quiet(session.provider_id)
+            turns = [
+                ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg),
+                *(ChatTurn(m.role, m.message[:2000]) for m in exchange),
+                ChatTurn(Role.USER, TITLE_INSTRUCTION),
+            ]
             config = ModelConfig(model=session.bot_model_config.model, max_tokens=20)
             try:
-                title = (await self._llm.complete(turns, config)).strip().strip("\"'").strip()
+                title = (await self._llm(session).complete(turns, config)).strip()
+                title = title.strip("\"'").strip()
             except ServiceError as error:
                 log.info("Title suggestion failed: %s", type(error).__name__)
         if not title:
@@ -364,7 +490,7 @@ class SessionEngine:
         model = session.bot_model_config.model
         prompt = session.bot_initial_prompt_msg
         limits = {
-            "context_window": context_window(model),
+            "context_window": self._providers.context_window(session.provider_id, model),
             "max_reply_tokens": session.bot_model_config.max_tokens,
         }
 
@@ -407,26 +533,56 @@ class SessionEngine:
         too long for the model is refused before anything is stored; otherwise it is stored
         with the reply's first row, or before the condensing that must come first.
         """
-        plan = await self._plan(session)
-        if plan.should_condense:
-            if question is not None:
-                await self._store.add_message(question, context=session.context)
-                yield MessageStored(question)
-                question = None
-            async for event in self._condense(session, plan.context):
-                if isinstance(event, SessionUpdated):
-                    session = event.session
-                yield event
-            plan = await self._plan(session)
-        request = ReplyRequest(
-            session,
-            self._request_turns(session, plan.context),
-            session.bot_model_config,
-            replaces=replaces,
-            question=question,
-        )
-        async for event in self._recorder.record(request):
-            yield event
+        async with self._providers.busy(session.provider_id):
+            refitted = False
+            while True:
+                plan = await self._plan(session)
+                if plan.should_condense:
+                    if question is not None:
+                        await self._store.add_message(question, context=session.context)
+                        yield MessageStored(question)
+                        question = None
+                    async for event in self._condense(session, plan.context):
+                        if isinstance(event, SessionUpdated):
+                            session = event.session
+                        yield event
+                    plan = await self._plan(session)
+                request = ReplyRequest(
+                    session,
+                    self._llm(session),
+                    self._request_turns(session, plan.context),
+                    session.bot_model_config,
+                    replaces=replaces,
+                    question=question,
+                )
+                retry = False
+                async for event in self._recorder.record(request):
+                    if not refitted and await self._learned_from(session, event):
+                        # Nothing arrived: the empty reply goes, and the request is planned
+                        # again within the limit the server named, once.
+                        await self._store.delete_message(event.message.id)
+                        yield MessageRemoved(event.message.id)
+                        retry = True
+                        continue
+                    yield event
+                if not retry:
+                    return
+                refitted = True
+                question = None  # stored with the first attempt's reply
+
+    async def _learned_from(self, session: Session, event: ChatEvent) -> bool:
+        """Whether ``event`` is a reply refused as too long before any text, by a server that
+        named its context window; that window is then remembered for the chat's model."""
+        if not isinstance(event, ReplyInterrupted) or event.message.message:
+            return False
+        error = event.error
+        if not isinstance(error, ContextTooLong) or not error.limit:
+            return False
+        model = session.bot_model_config.model
+        before = self._providers.context_window(session.provider_id, model)
+        await self._providers.learn_context_window(session.provider_id, model, error.limit)
+        # Planned again only where the window shrank: otherwise trimming to it changes nothing.
+        return self._providers.context_window(session.provider_id, model) < before
 
     async def _condense(
         self, session: Session, context: Sequence[ContextMessage]
@@ -436,7 +592,7 @@ class SessionEngine:
             *self._request_turns(session, context[:-1]),
             ChatTurn(Role.USER, session.bot_summary_prompt_msg),
         ]
-        summary = await self._llm.complete(turns, session.bot_model_config)
+        summary = await self._llm(session).complete(turns, session.bot_model_config)
         now = utcnow()
         new_context = context_policy.condensed(
             session.context, ContextMessage(Role.ASSISTANT, summary, now)
@@ -463,6 +619,13 @@ class SessionEngine:
         False when no reply streams there.
         """
         return self._recorder.stop(session_id)
+
+
+def can_continue(message: Message) -> bool:
+    """Whether a reply can be continued: interrupted, or cut at the response token limit."""
+    if message.role is not Role.ASSISTANT:
+        return False
+    return message.state is not MessageState.COMPLETE or message.meta.is_cut_at_length
 
 
 def _turn_ceiling(role: Role, content: str) -> int:

@@ -94,6 +94,8 @@ class ReplyEnd:
     stopped: bool = False
     withheld: bool = False
     error: ServiceError | None = None
+    # ``usage`` was counted here, the server having reported none.
+    usage_estimated: bool = False
 
 
 ReplyEvent = RetryNotice | ReplyGrowth

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from gptlab_desktop.models import (
@@ -39,16 +40,24 @@ from gptlab_desktop.services.chat_events import (
     SessionUpdated,
 )
 from gptlab_desktop.services.errors import ServiceError, failure_kind
-from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, RetryNotice
+from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, RetryNotice, Usage
 from gptlab_desktop.services.replies import ReplyEnd, ReplyStream
 from gptlab_desktop.services.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+# Counts a reply's tokens where the server reported none: (turns, reply text, model) -> usage.
+EstimateUsage = Callable[[Sequence[ChatTurn], str, str], Awaitable[Usage]]
 
 
 @dataclass(slots=True)
 class ReplyRequest:
-    """One request to the model: what to send, and how to store the answer."""
+    """One request to the model: what to send, to which provider, and how to store the
+    answer."""
 
     session: Session
+    llm: LlmClient
     turns: list[ChatTurn]
     config: ModelConfig
     # continue an interrupted reply: the stored message to extend, and its text so far
@@ -67,15 +76,15 @@ class ReplyRecorder:
     def __init__(
         self,
         store: Store,
-        llm: LlmClient,
         *,
         flush_interval_s: float,
         with_context_entry: Callable[[Session, Message], Session],
+        estimate_usage: EstimateUsage | None = None,
     ) -> None:
         self._store = store
-        self._llm = llm
         self._flush_interval_s = flush_interval_s
         self._with_context_entry = with_context_entry
+        self._estimate_usage = estimate_usage
         # Messages streaming in this process, so a crash's leftovers can be told apart.
         self._streaming: set[str] = set()
         # The reply streaming in each session, for ``stop``.
@@ -115,7 +124,7 @@ class ReplyRecorder:
             )
         # Registered before the first write: Stop works from the first moment on.
         reply = ReplyStream(
-            self._llm,
+            request.llm,
             request.turns,
             request.config,
             prefix=prefix,
@@ -165,6 +174,8 @@ class ReplyRecorder:
             if self._replies.get(session.id) is reply:
                 del self._replies[session.id]
             end = reply.end(error, cancelled=cancelled)
+            if end.is_complete and end.usage is None and not cancelled:
+                end = await self._with_estimated_usage(request, end)
             final, session = await self._store_final(
                 request, message, end, add_to_context=add_to_context
             )
@@ -177,6 +188,18 @@ class ReplyRecorder:
             yield ReplyFinished(final)
         else:
             yield ReplyInterrupted(final, error)
+
+    async def _with_estimated_usage(self, request: ReplyRequest, end: ReplyEnd) -> ReplyEnd:
+        """``end`` with its tokens counted here, marked as an estimate (the server reported
+        none); as it was when counting fails, which must never lose the reply."""
+        if self._estimate_usage is None:
+            return end
+        try:
+            usage = await self._estimate_usage(request.turns, end.text, request.config.model)
+        except Exception:
+            log.warning("Counting a reply's tokens failed", exc_info=True)
+            return end
+        return replace(end, usage=usage, usage_estimated=True)
 
     def _forget(self, session_id: str, reply: ReplyStream, message_id: str) -> None:
         if self._replies.get(session_id) is reply:
@@ -236,6 +259,7 @@ def _final_meta(meta: MessageDetails, end: ReplyEnd) -> MessageDetails:
             meta = meta.with_changes(
                 prompt_tokens=end.usage.prompt_tokens,
                 completion_tokens=end.usage.completion_tokens,
+                usage_estimated=end.usage_estimated,
             )
     if end.error is not None:
         meta = meta.with_changes(failure=failure_kind(end.error))

@@ -44,6 +44,9 @@ class SecretName(StrEnum):
     SYNC_SECRET = "sync_secret"
     # The saved Firebase sign-ins of shared projects (services/auth.py), by project id, as JSON.
     FIREBASE_SIGN_IN = "firebase_sign_in"
+    # The API keys of provider profiles other than the built-in OpenAI one
+    # (services/provider_keys.py), by profile id, as JSON.
+    PROVIDER_API_KEYS = "provider_api_keys"
 
 
 class KeyringState(StrEnum):

@@ -33,6 +33,7 @@ from gptlab_desktop.services.chat_events import ChatEvent
 from gptlab_desktop.services.errors import InvalidApiKey
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.secrets import SecretStore
 from gptlab_desktop.services.store.cloud import documents as cloud_documents
 from gptlab_desktop.services.store.sqlite import SqliteStore
@@ -166,7 +167,7 @@ async def finished_run(
     await vault.data_key()
 
     llm = OpenAIClient(LlmSettings(base_url=server.base_url, api_key=account.api_key.value))
-    engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
+    engine = SessionEngine(store, Providers.of_client(llm), TokenCounter(tiktoken_cache_dir))
     draft = AssistantDraft(
         name="Garden helper",
         tag_line="Finds lost pets",

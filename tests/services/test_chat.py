@@ -51,6 +51,7 @@ from gptlab_desktop.services.chat_events import (
 from gptlab_desktop.services.errors import ConnectionLost, InvalidApiKey
 from gptlab_desktop.services.leak_guard import REFUSAL
 from gptlab_desktop.services.llm_api import LlmClient
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
@@ -63,7 +64,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest.fixture
 def engine(store: SqliteStore, llm: LlmClient, tokens: TokenCounter) -> SessionEngine:
-    return SessionEngine(store, llm, tokens, flush_interval_s=0.05)
+    return SessionEngine(store, Providers.of_client(llm), tokens, flush_interval_s=0.05)
 
 
 async def make_assistant(
@@ -616,7 +617,7 @@ async def _session_on(
     assert (await store.open()).is_usable
     try:
         user = await store.local_user()
-        engine = SessionEngine(store, llm, tokens)
+        engine = SessionEngine(store, Providers.of_client(llm), tokens)
         yield engine, await engine.start_session(await make_assistant(store, user), user.id)
     finally:
         await store.close()

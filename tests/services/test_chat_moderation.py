@@ -17,6 +17,7 @@ from gptlab_desktop.services.chat import NothingToDo, SessionEngine
 from gptlab_desktop.services.chat_events import ModerationWarning, ReplyFinished
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import make_draft
@@ -30,7 +31,7 @@ async def engine(
     store: SqliteStore, openai_server: FakeOpenAIServer, tiktoken_cache_dir: Path
 ) -> AsyncIterator[SessionEngine]:
     llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
-    yield SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
+    yield SessionEngine(store, Providers.of_client(llm), TokenCounter(tiktoken_cache_dir))
     await llm.aclose()
 
 

@@ -34,6 +34,7 @@ from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.errors import NotFound
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.session_library import (
     DeletionOutcome,
     ExportFailed,
@@ -367,7 +368,7 @@ async def test_end_through_the_engine_records_a_model_failure(
     store, user, assistant, openai_server: FakeOpenAIServer, tiktoken_cache_dir
 ) -> None:
     llm = OpenAIClient(LlmSettings(base_url=openai_server.base_url, api_key="sk-test-key"))
-    engine = SessionEngine(store, llm, TokenCounter(tiktoken_cache_dir))
+    engine = SessionEngine(store, Providers.of_client(llm), TokenCounter(tiktoken_cache_dir))
     library = SessionLibrary(store, ender=engine)
     session = await make_session(store, user, assistant, ("Hello",))
     cut = message(session.id, "Half a rep", Role.ASSISTANT, state=MessageState.INTERRUPTED)

@@ -215,6 +215,13 @@ class Store(ABC):
         """Give a session a title."""
 
     @abstractmethod
+    async def change_session_model(
+        self, session_id: str, config: ModelConfig, provider_id: str | None
+    ) -> None:
+        """Make the chat talk to ``config``'s model (and sampling) on that provider profile
+        (None: the default one): a per-chat override of the assistant's model."""
+
+    @abstractmethod
     async def end_session(
         self,
         session_id: str,

@@ -161,6 +161,7 @@ def _columns(record: object) -> dict[str, object]:
             "user_liked": None if record.user_liked is None else int(record.user_liked),
             "recap": record.recap,
             "guards_prompt_leak": int(record.guards_prompt_leak),
+            "provider_id": record.provider_id,
         }
     if isinstance(record, Message):
         return {

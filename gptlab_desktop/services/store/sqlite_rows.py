@@ -234,6 +234,7 @@ def session_from_row(row: sqlite3.Row) -> Session:
         recap=row["recap"],
         guards_prompt_leak=bool(row["guards_prompt_leak"]),
         session_schema_version=row["session_schema_version"],
+        provider_id=row["provider_id"],
     )
 
 

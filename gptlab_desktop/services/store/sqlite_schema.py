@@ -411,6 +411,10 @@ _PUBLISHED = _script(
 )
 
 
+# 9: the provider a chat talks to (a chat can change provider and model mid-way).
+_SESSION_PROVIDER = _script("ALTER TABLE sessions ADD COLUMN provider_id TEXT")
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -422,6 +426,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _OUTBOX_OF_REFERENCES,
     _stable_showcase_ids,
     _PUBLISHED,
+    _SESSION_PROVIDER,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from gptlab_desktop.models import ContextMessage, Session, SessionStatus, UserLiked, utcnow
+from gptlab_desktop.models import (
+    ContextMessage,
+    ModelConfig,
+    Session,
+    SessionStatus,
+    UserLiked,
+    utcnow,
+)
 from gptlab_desktop.services.errors import NotFound
 from gptlab_desktop.services.store.sqlite_database import SqliteDatabase
 from gptlab_desktop.services.store.sqlite_rows import (
@@ -60,8 +67,8 @@ class SessionTables(SqliteDatabase):
                         bot_session_type, bot_summary_prompt_msg, bot_initial_prompt_id,
                         bot_summary_prompt_id, created_date, last_modified_date,
                         session_schema_version, title, status, message_count, messages_str,
-                        user_liked, recap, guards_prompt_leak
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        user_liked, recap, guards_prompt_leak, provider_id
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO NOTHING
                     """,
                     (
@@ -84,6 +91,7 @@ class SessionTables(SqliteDatabase):
                         None if session.user_liked is None else int(session.user_liked),
                         session.recap,
                         int(session.guards_prompt_leak),
+                        session.provider_id,
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -145,6 +153,22 @@ class SessionTables(SqliteDatabase):
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title."""
         await self._run(self._do_update_session, session_id, "title", title)
+
+    async def change_session_model(
+        self, session_id: str, config: ModelConfig, provider_id: str | None
+    ) -> None:
+        """Make the chat talk to ``config``'s model (and temperature) on that provider."""
+        await self._run(self._do_change_model, session_id, config_to_json(config), provider_id)
+
+    def _do_change_model(self, session_id: str, config: str, provider_id: str | None) -> None:
+        with self._transaction() as conn:
+            updated = conn.execute(
+                "UPDATE sessions SET bot_model_config = ?, provider_id = ?, "
+                "last_modified_date = ? WHERE id = ?",
+                (config, provider_id, to_text(utcnow()), session_id),
+            )
+            if updated.rowcount == 0:
+                raise NotFound("This session no longer exists.")
 
     def _do_update_session(self, session_id: str, column: str, value: str) -> None:
         if column not in ("messages_str", "title"):

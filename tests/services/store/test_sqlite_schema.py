@@ -192,15 +192,23 @@ VERSION_7_BOT_COLUMNS = (
     "active_summary_prompt_id, showcased, is_active, guards_prompt_leak, sessions_started, "
     "sessions_ended, showcase_key"
 )
+# The columns of sessions before version 9 added the chat's provider.
+VERSION_8_SESSION_COLUMNS = (
+    "id, user_id, bot_id, bot_initial_prompt_msg, bot_model_config, bot_session_type, "
+    "bot_summary_prompt_msg, bot_initial_prompt_id, bot_summary_prompt_id, created_date, "
+    "last_modified_date, session_schema_version, title, status, message_count, messages_str, "
+    "user_liked, recap, guards_prompt_leak"
+)
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the entity tables, in a stable order, read behind the store's back
-    (messages without their details, which version 5 rewrites in their typed form; bots with
-    the columns they had before version 8 added its own)."""
+    (messages without their details, which version 5 rewrites in their typed form; bots and
+    sessions with the columns they had before versions 8 and 9 added their own)."""
     queries = {
         "messages": "SELECT seq, id, session_id, role, message, created_date, state FROM messages",
         "bots": f"SELECT {VERSION_7_BOT_COLUMNS} FROM bots",
+        "sessions": f"SELECT {VERSION_8_SESSION_COLUMNS} FROM sessions",
     }
     with closing(sqlite3.connect(path)) as conn:
         return {
@@ -744,6 +752,8 @@ async def test_a_showcase_with_random_ids_is_renamed_and_every_link_follows(
             "UPDATE sessions SET bot_id = ?, bot_initial_prompt_id = ?, bot_summary_prompt_id = ?",
             (old["bot"], old["initial"], old["summary"]),
         )
+        # Version 9's column did not exist yet.
+        conn.execute("ALTER TABLE sessions DROP COLUMN provider_id")
         conn.execute("PRAGMA user_version = 6")
 
     store = SqliteStore(path)

@@ -19,6 +19,7 @@ from gptlab_desktop.models import User
 from gptlab_desktop.services.assistant_lab import AssistantLab
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmClient, LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
@@ -69,7 +70,7 @@ def llm(
 
 @pytest.fixture
 def lab(store: SqliteStore, llm: LlmClient) -> AssistantLab:
-    return AssistantLab(store, llm)
+    return AssistantLab(store, Providers.of_client(llm))
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 from gptlab_desktop.services.assistant_lab import AssistantLab
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
 from tests.fakes.openai_server import unused_loopback_url
 from tests.ui.conftest import WAIT_MS
@@ -25,7 +26,9 @@ def test_an_unreachable_server_offers_the_built_in_list_flagged(qtbot, store, us
     client = OpenAIClient(
         LlmSettings(base_url=unused_loopback_url(), api_key="k", timeout_s=2, max_retries=0)
     )
-    dialog = AssistantEditorDialog(AssistantLab(store, client), creator_user_id=user.id)
+    dialog = AssistantEditorDialog(
+        AssistantLab(store, Providers.of_client(client)), creator_user_id=user.id
+    )
     qtbot.waitUntil(dialog.start_new().done, timeout=WAIT_MS)
     hint = child(dialog, QLabel, "modelHint")
     assert hint.property("isFallback") is True

@@ -515,6 +515,8 @@ def session_document(session: Session, cipher: RecordCipher) -> CloudDocument:
             "title": cipher.seal(session.title, path, "title", **_session_context(session)),
             "recap": cipher.seal(session.recap, path, "recap", **_session_context(session)),
             "user_liked": None if session.user_liked is None else int(session.user_liked),
+            # An addition to GPT Lab's layout: the provider profile the chat talks to.
+            "provider_id": session.provider_id,
         },
     )
 
@@ -560,6 +562,7 @@ def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Sess
             user_liked=None if liked is None else UserLiked(int(liked)),
             recap=recap,
             session_schema_version=int(data.get("session_schema_version", SESSION_SCHEMA_VERSION)),
+            provider_id=_optional_str(data.get("provider_id")),
         )
 
 
@@ -654,6 +657,7 @@ def session_changes(
     recap: str | None = None,
     status: SessionStatus | None = None,
     user_liked: UserLiked | None = None,
+    model: tuple[ModelConfig, str | None] | None = None,
 ) -> CloudDocument:
     """The fields of ``sessions/{id}`` that change (the given ones), sealed as in
     ``session_document``: for an update that leaves the rest, counters included, alone."""
@@ -672,6 +676,9 @@ def session_changes(
         data["status"] = int(status)
     if user_liked is not None:
         data["user_liked"] = int(user_liked)
+    if model is not None:
+        data["bot_model_config"] = model[0].to_dict()
+        data["provider_id"] = model[1]
     return CloudDocument(path, data)
 
 

@@ -61,6 +61,7 @@ from gptlab_desktop.models import (
     Message,
     MessageDetails,
     MessageState,
+    ModelConfig,
     ModelConfigVersion,
     Prompt,
     PromptType,
@@ -1061,6 +1062,20 @@ class FirestoreStore(Store):
                 created_date=await self._created_of_session(session_id),
                 last_modified_date=utcnow(),
                 title=title,
+            )
+        )
+
+    async def change_session_model(
+        self, session_id: str, config: ModelConfig, provider_id: str | None
+    ) -> None:
+        """Change the chat's model and provider; no read."""
+        await self._update_session(
+            docs.session_changes(
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=utcnow(),
+                model=(config, provider_id),
             )
         )
 
