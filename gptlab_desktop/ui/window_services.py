@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from gptlab_desktop.config import LocalServer
     from gptlab_desktop.services.account import Account
     from gptlab_desktop.services.assistant_lab import AssistantLab
     from gptlab_desktop.services.chat import SessionEngine
     from gptlab_desktop.services.lobby import Lobby
+    from gptlab_desktop.services.providers import Providers
     from gptlab_desktop.services.session_library import SessionLibrary
     from gptlab_desktop.services.tokens import TokenCounter
 
@@ -44,6 +46,14 @@ class WindowServices(Protocol):
     @property
     def tokens(self) -> TokenCounter:
         """Token counting."""
+
+    @property
+    def providers(self) -> Providers:
+        """The AI providers: profiles, their models, keys and what is known of them."""
+
+    @property
+    def local_servers(self) -> tuple[LocalServer, ...]:
+        """Where the first run looks for local AI servers."""
 
     async def use_current_key(self) -> None:
         """Make the chat send the account's key in use now."""
