@@ -28,6 +28,7 @@ from gptlab_desktop.services.lobby import Lobby
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
+    from gptlab_desktop.config import LocalServer
     from gptlab_desktop.preferences import Preferences
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.assistant_lab import AssistantLab
@@ -91,6 +92,11 @@ class Services:
             keys=ProviderKeys(self.secrets),
             save=save,
         )
+
+    @property
+    def local_servers(self) -> tuple[LocalServer, ...]:
+        """Where the first run looks for local AI servers (``config.py``)."""
+        return self.config.local_servers
 
     @property
     def llm(self) -> LlmClient:
