@@ -182,6 +182,27 @@ def test_a_session_reads_back_equal(cipher: RecordCipher) -> None:
     assert session_from_document(session_document(session, cipher), cipher) == session
 
 
+def test_a_sessions_provider_and_model_change_travel(cipher: RecordCipher) -> None:
+    session = a_session().with_changes(provider_id="ollama-at-home")
+    document = session_document(session, cipher)
+    assert document.data["provider_id"] == "ollama-at-home"
+    assert session_from_document(document, cipher) == session
+
+    config = ModelConfig(model="llama3.2", temperature=1.2)
+    changes = documents.session_changes(
+        session.id,
+        cipher,
+        created_date=session.created_date,
+        last_modified_date=session.created_date,
+        model=(config, "two"),
+    )
+    assert changes.data["provider_id"] == "two"
+    assert changes.data["bot_model_config"] == config.to_dict()
+    # A session stored before the field existed reads with none.
+    older = {key: value for key, value in document.data.items() if key != "provider_id"}
+    assert session_from_document(replace(document, data=older), cipher).provider_id is None
+
+
 def test_a_session_reads_back_equal_through_json(cipher: RecordCipher) -> None:
     session = a_session()
     document = session_document(session, cipher)
