@@ -169,7 +169,7 @@ class AppRun:
             await services.account.current_user()
         except ServiceError:
             log.warning("Recording the user's key hash failed", exc_info=True)
-        self.window.show_key_state(state, needs_key=services.config.ai.needs_key)
+        self.window.show_key_state(state, needs_key=services.needs_account_key)
 
     def _on_close_requested(self) -> None:
         if self._shutdown is None:

@@ -94,6 +94,16 @@ class Services:
         )
 
     @property
+    def needs_account_key(self) -> bool:
+        """Whether the provider new chats use needs the account's key (OpenAI's built-in
+        profile, or the environment's pointing at OpenAI): the start asks for it only then."""
+        from gptlab_desktop.config import ENVIRONMENT_PROFILE_ID
+        from gptlab_desktop.preferences import OPENAI_PROFILE_ID
+
+        default = self.providers.default_profile
+        return default.id in (OPENAI_PROFILE_ID, ENVIRONMENT_PROFILE_ID) and default.needs_key
+
+    @property
     def local_servers(self) -> tuple[LocalServer, ...]:
         """Where the first run looks for local AI servers (``config.py``)."""
         return self.config.local_servers

@@ -407,3 +407,20 @@ async def test_of_client_serves_one_provider() -> None:
     providers = Providers.of_client(client)
     assert providers.client(None) is client
     assert providers.client("anything") is client
+
+
+async def test_the_start_asks_for_the_accounts_key_only_where_the_default_provider_needs_it(
+    tmp_path: Path,
+) -> None:
+    from gptlab_desktop.app import build_services
+
+    config = resolve_config(str(tmp_path), {})
+    assert build_services(config).needs_account_key  # OpenAI's built-in profile
+    local = ProviderProfile("home", "Home", "ollama", "http://127.0.0.1:11434/v1")
+    write_preferences(
+        config.paths.preferences_file,
+        Preferences(profiles=(BUILT_IN_OPENAI, local), default_profile_id="home"),
+    )
+    assert not build_services(resolve_config(str(tmp_path), {})).needs_account_key
+    environ = {"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}
+    assert not build_services(resolve_config(str(tmp_path), environ)).needs_account_key
