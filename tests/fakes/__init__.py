@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from tests.fakes.openai_server import (
+    SMOLLM2_PATH,
+    EmptyStream,
     ErrorReply,
     FakeOpenAIServer,
+    LlamaCpp,
+    LmStudio,
     ModelsReply,
     ModerationReply,
+    Ollama,
+    OpenRouter,
+    Personality,
     RecordedRequest,
     Reply,
+    Vllm,
+    count_prompt_tokens,
+    cut_to_words,
     unused_loopback_url,
 )
 
 __all__ = [
+    "SMOLLM2_PATH",
+    "EmptyStream",
     "ErrorReply",
     "FakeOpenAIServer",
+    "LlamaCpp",
+    "LmStudio",
     "ModelsReply",
     "ModerationReply",
+    "Ollama",
+    "OpenRouter",
+    "Personality",
     "RecordedRequest",
     "Reply",
+    "Vllm",
+    "count_prompt_tokens",
+    "cut_to_words",
     "unused_loopback_url",
 ]

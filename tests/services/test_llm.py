@@ -302,8 +302,9 @@ async def test_context_too_long_names_the_model(
     client: LlmClient, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(ErrorReply.context_length_exceeded())
-    with pytest.raises(ContextTooLong, match="gpt-4o-mini"):
+    with pytest.raises(ContextTooLong, match="gpt-4o-mini") as caught:
         await collect(client)
+    assert caught.value.limit == 8192, "the limit OpenAI names in its words"
 
 
 @pytest.mark.asyncio
@@ -543,6 +544,16 @@ async def test_compatible_server_models_are_all_kept_sorted(
     openai_server.script(ModelsReply(("mistral:7b", "Llama3:8b", "gpt-4o", "codellama")))
     models = await client.list_models()
     assert models == ModelList(("codellama", "gpt-4o", "Llama3:8b", "mistral:7b"))
+
+
+@pytest.mark.asyncio
+async def test_a_model_list_that_is_not_one_gives_the_flagged_built_in_list(
+    client: LlmClient, openai_server: FakeOpenAIServer
+) -> None:
+    # An ErrorReply sends whatever body it is given, with whatever status.
+    openai_server.script(ErrorReply(200, {"models": "none here"}), endpoint="models")
+    models = await client.list_models()
+    assert models.is_fallback
 
 
 @pytest.mark.asyncio
