@@ -66,6 +66,9 @@ from gptlab_desktop.services.tokens import (
 log = logging.getLogger(__name__)
 
 CONCLUDE_AFTER_MESSAGES = 5
+# How many times one request refused as too long is planned again within a named limit (the
+# second with a smaller window: the server's tokenizer may count more than the app's).
+MAX_REFITS = 2
 CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
 TITLE_INSTRUCTION = (
     "Give this conversation a short title of at most six words. Reply with the title only, "
@@ -534,7 +537,7 @@ class SessionEngine:
         with the reply's first row, or before the condensing that must come first.
         """
         async with self._providers.busy(session.provider_id):
-            refitted = False
+            refits = 0
             while True:
                 plan = await self._plan(session)
                 if plan.should_condense:
@@ -557,9 +560,9 @@ class SessionEngine:
                 )
                 retry = False
                 async for event in self._recorder.record(request):
-                    if not refitted and await self._learned_from(session, event):
+                    if refits < MAX_REFITS and await self._learned_from(session, event):
                         # Nothing arrived: the empty reply goes, and the request is planned
-                        # again within the limit the server named, once.
+                        # again within the limit the server named.
                         await self._store.delete_message(event.message.id)
                         yield MessageRemoved(event.message.id)
                         retry = True
@@ -567,7 +570,7 @@ class SessionEngine:
                     yield event
                 if not retry:
                     return
-                refitted = True
+                refits += 1
                 question = None  # stored with the first attempt's reply
 
     async def _learned_from(self, session: Session, event: ChatEvent) -> bool:
