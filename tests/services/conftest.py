@@ -3,16 +3,21 @@ OpenAI-compatible loopback server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from gptlab_desktop.models import User
+from gptlab_desktop.models import Session, User
+from gptlab_desktop.preferences import Preferences, ProviderProfile
 from gptlab_desktop.services.assistant_lab import AssistantLab
+from gptlab_desktop.services.chat import SessionEngine
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmClient, LlmSettings
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import DB_NAME
@@ -55,3 +60,39 @@ def tokens(tiktoken_cache_dir: Path) -> TokenCounter:
 def lab(store: SqliteStore) -> AssistantLab:
     """The assistant lab on the test's store."""
     return AssistantLab(store)
+
+
+@dataclass
+class ProviderChat:
+    """A session engine on its own providers, with the store and user it works on."""
+
+    engine: SessionEngine
+    store: SqliteStore
+    user: User
+    providers: Providers
+
+    async def start(self, **assistant: Any) -> Session:
+        """A session with a new tutor assistant (``make_assistant``'s options)."""
+        from tests.services.test_chat import make_assistant
+
+        assistant_id = await make_assistant(self.store, self.user, **assistant)
+        return await self.engine.start_session(assistant_id, self.user.id)
+
+
+@pytest_asyncio.fixture
+async def chat_on(
+    store: SqliteStore, user: User, tokens: TokenCounter
+) -> AsyncIterator[Callable[..., ProviderChat]]:
+    """Builds a ``ProviderChat`` on these profiles (the first the default); closes them."""
+    built: list[Providers] = []
+
+    def make(*profiles: ProviderProfile) -> ProviderChat:
+        preferences = Preferences(profiles=profiles, default_profile_id=profiles[0].id)
+        providers = Providers(preferences)
+        built.append(providers)
+        engine = SessionEngine(store, providers, tokens, flush_interval_s=0.05)
+        return ProviderChat(engine, store, user, providers)
+
+    yield make
+    for providers in built:
+        await providers.aclose()

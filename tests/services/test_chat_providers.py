@@ -9,205 +9,163 @@ Real parts: a real SQLite file, the real openai client, loopback OpenAI-compatib
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from gptlab_desktop.models import MessageState, Role, User
-from gptlab_desktop.preferences import ChatDefaults, Preferences, ProviderProfile
-from gptlab_desktop.services.chat import ModelNeedsSubstitute, SessionEngine
+from gptlab_desktop.models import MessageState, Role
+from gptlab_desktop.preferences import ChatDefaults, ProviderProfile
+from gptlab_desktop.services.chat import ModelNeedsSubstitute
 from gptlab_desktop.services.chat_events import ReplyFinished
-from gptlab_desktop.services.providers import Providers
-from gptlab_desktop.services.store.sqlite import SqliteStore
-from gptlab_desktop.services.tokens import TokenCounter
 from tests.fakes.openai_server import FakeOpenAIServer, ModelsReply, Reply
-from tests.services.test_chat import chat_bodies, collect, make_assistant
+from tests.services.conftest import ProviderChat
+from tests.services.test_chat import chat_bodies, collect
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-def second_server() -> AsyncIterator[FakeOpenAIServer]:
+def second_server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
-        yield server  # type: ignore[misc]
-
-
-def profile(profile_id: str, name: str, server: FakeOpenAIServer) -> ProviderProfile:
-    return ProviderProfile(profile_id, name, "custom", server.base_url)
-
-
-@pytest_asyncio.fixture
-async def providers(
-    openai_server: FakeOpenAIServer, second_server: FakeOpenAIServer
-) -> AsyncIterator[Providers]:
-    built = Providers(
-        Preferences(
-            profiles=(profile("one", "One", openai_server), profile("two", "Two", second_server)),
-            default_profile_id="one",
-        )
-    )
-    yield built
-    await built.aclose()
+        yield server
 
 
 @pytest.fixture
-def engine(store: SqliteStore, providers: Providers, tokens: TokenCounter) -> SessionEngine:
-    return SessionEngine(store, providers, tokens, flush_interval_s=0.05)
+def chat(
+    chat_on: Callable[..., ProviderChat],
+    openai_server: FakeOpenAIServer,
+    second_server: FakeOpenAIServer,
+) -> ProviderChat:
+    return chat_on(
+        ProviderProfile("one", "One", "custom", openai_server.base_url),
+        ProviderProfile("two", "Two", "custom", second_server.base_url),
+    )
 
 
 async def test_a_chat_remembers_its_provider_and_can_switch_model_and_provider(
-    engine: SessionEngine,
-    store: SqliteStore,
-    user: User,
-    openai_server: FakeOpenAIServer,
-    second_server: FakeOpenAIServer,
+    chat: ProviderChat, openai_server: FakeOpenAIServer, second_server: FakeOpenAIServer
 ) -> None:
-    assistant_id = await make_assistant(store, user)
-    session = await engine.start_session(assistant_id, user.id)
+    session = await chat.start()
     assert session.provider_id == "one"
     openai_server.script(Reply("From one."))
-    await collect(engine.send(session.id, "Hello"))
+    await collect(chat.engine.send(session.id, "Hello"))
 
-    changed = await engine.change_model(session.id, "llama3.2", provider_id="two", temperature=1.3)
-    stored = await store.get_session(session.id)
+    changed = await chat.engine.change_model(
+        session.id, "llama3.2", provider_id="two", temperature=1.3
+    )
+    stored = await chat.store.get_session(session.id)
     assert stored is not None
     assert (stored.provider_id, stored.bot_model_config.model) == ("two", "llama3.2")
     assert stored.bot_model_config.temperature == 1.3
     assert (changed.provider_id, changed.bot_model_config) == ("two", stored.bot_model_config)
     second_server.script(Reply("From two."))
-    await collect(engine.send(session.id, "Again"))
+    await collect(chat.engine.send(session.id, "Again"))
     [body] = chat_bodies(second_server)
     assert (body["model"], body["temperature"]) == ("llama3.2", 1.3)
     assert len(chat_bodies(openai_server)) == 1
     # The assistant itself is unchanged.
-    details = await store.get_assistant_details(assistant_id)
+    assert stored.bot_id is not None
+    details = await chat.store.get_assistant_details(stored.bot_id)
     assert details is not None and details.model_config.config.model == "gpt-4o-mini"
 
 
 async def test_a_chat_whose_provider_is_gone_uses_the_default_one(
-    engine: SessionEngine,
-    store: SqliteStore,
-    user: User,
-    providers: Providers,
-    openai_server: FakeOpenAIServer,
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    assistant_id = await make_assistant(store, user)
-    session = await engine.start_session(assistant_id, user.id, provider_id="two")
-    await providers.remove_profile("two")
+    session = await chat.start()
+    await chat.engine.change_model(session.id, "gpt-4o-mini", provider_id="two")
+    await chat.providers.remove_profile("two")
     openai_server.script(Reply("Still here."))
-    events = await collect(engine.send(session.id, "Hello"))
+    events = await collect(chat.engine.send(session.id, "Hello"))
     assert isinstance(events[-1], ReplyFinished)
 
 
 async def test_a_model_the_server_does_not_list_asks_for_a_substitute_remembered(
-    engine: SessionEngine,
-    store: SqliteStore,
-    user: User,
-    providers: Providers,
-    openai_server: FakeOpenAIServer,
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    assistant_id = await make_assistant(store, user, model="gpt-4o-mini")
     openai_server.script(ModelsReply(["llama3.2", "qwen2.5"]))
-    await providers.list_models("one")
-    session = await engine.start_session(assistant_id, user.id)
+    await chat.providers.list_models("one")
+    session = await chat.start(model="gpt-4o-mini")
 
     with pytest.raises(ModelNeedsSubstitute) as asked:
-        await collect(engine.send(session.id, "Hello"))
+        await collect(chat.engine.send(session.id, "Hello"))
     assert asked.value.available == ("llama3.2", "qwen2.5")
     assert "One" in asked.value.message and "gpt-4o-mini" in asked.value.message
-    assert await store.list_messages(session.id) == []  # nothing stored, nothing sent
+    assert await chat.store.list_messages(session.id) == []  # nothing stored, nothing sent
     assert chat_bodies(openai_server) == []
 
-    await engine.choose_substitute(session.id, "qwen2.5")
+    await chat.engine.choose_substitute(session.id, "qwen2.5")
     openai_server.script(Reply("Hi."), Reply("Hi again."))
-    await collect(engine.send(session.id, "Hello"))
+    await collect(chat.engine.send(session.id, "Hello"))
     assert chat_bodies(openai_server)[-1]["model"] == "qwen2.5"
     # The next chat with that assistant on that provider takes the substitute by itself.
-    later = await engine.start_session(assistant_id, user.id)
-    await collect(engine.send(later.id, "Hello"))
+    later = await chat.start(model="gpt-4o-mini")
+    await collect(chat.engine.send(later.id, "Hello"))
     assert chat_bodies(openai_server)[-1]["model"] == "qwen2.5"
-    assert providers.substitute_for("one", "gpt-4o-mini") == "qwen2.5"
+    assert chat.providers.substitute_for("one", "gpt-4o-mini") == "qwen2.5"
 
 
 async def test_usage_a_server_did_not_report_is_counted_and_marked_an_estimate(
-    engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    session = await engine.start_session(await make_assistant(store, user), user.id)
+    session = await chat.start()
     openai_server.script(Reply("Three quarters is more than a half.", usage=False))
-    await collect(engine.send(session.id, "Which is more, 3/4 or 1/2?"))
-    reply = (await store.list_messages(session.id))[-1]
+    await collect(chat.engine.send(session.id, "Which is more, 3/4 or 1/2?"))
+    reply = (await chat.store.list_messages(session.id))[-1]
     assert reply.meta.usage_estimated
     assert (reply.meta.prompt_tokens or 0) > 20 and (reply.meta.completion_tokens or 0) >= 5
 
 
 async def test_a_reply_cut_at_the_length_limit_can_be_continued(
-    engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    session = await engine.start_session(await make_assistant(store, user), user.id)
+    session = await chat.start()
     openai_server.script(Reply("The answer begins", finish_reason="length"))
-    await collect(engine.send(session.id, "Explain"))
-    cut = (await store.list_messages(session.id))[-1]
+    await collect(chat.engine.send(session.id, "Explain"))
+    cut = (await chat.store.list_messages(session.id))[-1]
     assert cut.state is MessageState.COMPLETE and cut.meta.is_cut_at_length
 
     openai_server.script(Reply(" and ends here."))
-    await collect(engine.continue_reply(session.id))
-    messages = await store.list_messages(session.id)
+    await collect(chat.engine.continue_reply(session.id))
+    messages = await chat.store.list_messages(session.id)
     assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT]
     assert messages[-1].message == "The answer begins and ends here."
     assert not messages[-1].meta.is_cut_at_length
 
 
 async def test_a_title_waits_for_the_reply_and_shares_its_system_prompt(
-    engine: SessionEngine,
-    store: SqliteStore,
-    user: User,
-    providers: Providers,
-    openai_server: FakeOpenAIServer,
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    session = await engine.start_session(await make_assistant(store, user), user.id)
+    session = await chat.start()
     openai_server.script(Reply("A half is less.", delay_s=0.05), Reply("Comparing fractions"))
-    sending = asyncio.ensure_future(collect(engine.send(session.id, "Is 1/2 less than 3/4?")))
+    sending = asyncio.ensure_future(collect(chat.engine.send(session.id, "Is 1/2 < 3/4?")))
     await asyncio.sleep(0.02)
-    engine.note_typing()
-    titled = asyncio.ensure_future(engine.suggest_title(session.id))
+    chat.engine.note_typing()
+    titled = asyncio.ensure_future(chat.engine.suggest_title(session.id))
     await sending
     assert not titled.done()  # the user typed less than 2 s ago
-    title = await asyncio.wait_for(titled, 5)
-    assert title == "Comparing fractions"
+    assert await asyncio.wait_for(titled, 5) == "Comparing fractions"
     reply_body, title_body = chat_bodies(openai_server)
     assert title_body["messages"][0] == reply_body["messages"][0]  # type: ignore[index]
     assert title_body["messages"][0]["role"] == "system"  # type: ignore[index]
 
 
 async def test_titles_and_moderation_switched_off_send_nothing_extra(
-    store: SqliteStore,
-    user: User,
-    providers: Providers,
-    tokens: TokenCounter,
-    openai_server: FakeOpenAIServer,
-    tmp_path: Path,
+    chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
     off = ChatDefaults(titles=False, moderation=False)
-    await providers.change_preferences(replace(providers.preferences, chat=off))
-    engine = SessionEngine(store, providers, tokens)
-    session = await engine.start_session(await make_assistant(store, user), user.id)
+    await chat.providers.change_preferences(replace(chat.providers.preferences, chat=off))
+    session = await chat.start()
     openai_server.script(Reply("Sure."))
-    await collect(engine.send(session.id, "Call me Ada"))
-    title = await engine.suggest_title(session.id)
-    assert title == "Call me Ada"
+    await collect(chat.engine.send(session.id, "Call me Ada"))
+    assert await chat.engine.suggest_title(session.id) == "Call me Ada"
     assert len(chat_bodies(openai_server)) == 1
     assert openai_server.requests_to("moderations") == []
 
 
-async def test_the_chat_pages_default_model_starts_new_chats(
-    store: SqliteStore, user: User, providers: Providers, tokens: TokenCounter
-) -> None:
-    await providers.change_preferences(
-        replace(providers.preferences, chat=ChatDefaults(model="llama3.2"))
+async def test_the_chat_pages_default_model_starts_new_chats(chat: ProviderChat) -> None:
+    await chat.providers.change_preferences(
+        replace(chat.providers.preferences, chat=ChatDefaults(model="llama3.2"))
     )
-    engine = SessionEngine(store, providers, tokens)
-    session = await engine.start_session(await make_assistant(store, user), user.id)
-    assert session.bot_model_config.model == "llama3.2"
+    assert (await chat.start()).bot_model_config.model == "llama3.2"
