@@ -13,16 +13,14 @@ message). No pytest here: ``bench/`` scripts import it too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from tests.fakes.http_stub import StubHandler, StubRequest, StubServer
 
 Endpoint = Literal["chat", "models", "moderations"]
 
@@ -157,14 +155,8 @@ class ModerationReply:
 Scripted = Reply | ErrorReply | ModelsReply | ModerationReply
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
+class RecordedRequest(StubRequest):
     """One request the server received; ``headers`` keys are lower-case."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: Any
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -176,68 +168,16 @@ def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(StubServer[Endpoint, RecordedRequest, Scripted]):
     """An OpenAI-compatible loopback server running in a background thread."""
 
     def __init__(self, *, api_key: str | None = None) -> None:
+        endpoints: tuple[Endpoint, ...] = ("chat", "models", "moderations")
+        super().__init__(_Handler, thread_name="fake-openai-server", endpoints=endpoints)
         # With api_key set, requests with another bearer token get OpenAI's 401.
         self.api_key = api_key
         self.models: tuple[str, ...] = DEFAULT_MODELS
         self.moderation_available = True
-        self._queues: dict[Endpoint, deque[Scripted]] = {
-            "chat": deque(),
-            "models": deque(),
-            "moderations": deque(),
-        }
-        self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAIServer:
-        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut every open connection (streams in progress end abruptly)."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            with self._lock:
-                connections = list(self._connections)
-            for conn in connections:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        assert self._httpd is not None, "start() the server first"
-        return int(self._httpd.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -256,43 +196,10 @@ class FakeOpenAIServer:
             for response in responses:
                 self._queues[endpoint or _default_endpoint(response)].append(response)
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(self, endpoint: Endpoint) -> list[RecordedRequest]:
-        """The requests received by one endpoint, oldest first."""
-        return [request for request in self.requests if request.endpoint == endpoint]
-
     def pending(self, endpoint: Endpoint = "chat") -> int:
         """How many scripted responses are still queued for an endpoint."""
         with self._lock:
             return len(self._queues[endpoint])
-
-    # -- used by the handler -----------------------------------------------------------------
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next(self, endpoint: Endpoint) -> Scripted | None:
-        with self._lock:
-            queue = self._queues[endpoint]
-            return queue.popleft() if queue else None
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
-    def _sleep(self, seconds: float) -> None:
-        # Interrupted by stop(), so a slow scripted reply never holds up the teardown.
-        if seconds > 0:
-            self._stopping.wait(seconds)
 
 
 def _default_endpoint(response: Scripted) -> Endpoint:
@@ -311,52 +218,12 @@ def unused_loopback_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: FakeOpenAIServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-reply is part of what tests do; stay quiet about it.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Each SSE event is its own small write: with Nagle's algorithm on, the client's delayed
-    # ACK held every response for ~40 ms, which no real server does.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        self.server.fake._track(self.connection, add=False)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(StubHandler):
     @property
     def fake(self) -> FakeOpenAIServer:
         return self.server.fake
 
     # -- dispatch ----------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        self._dispatch(None)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self._dispatch(body)
 
     def _dispatch(self, body: Any) -> None:
         path = self.path.split("?", 1)[0]
@@ -436,11 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(reply, model, text, usage if wants_usage else None)
 
     def _stream(self, reply: Reply, model: str, text: str, usage: dict[str, int] | None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._begin_event_stream()
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> dict[str, Any]:
@@ -479,32 +342,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _event(self, data: Mapping[str, Any]) -> None:
         self._write_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _drop(self) -> None:
-        # Close mid-body, before the terminating zero-length chunk: the client sees a cut.
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _send_json(
-        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-    ) -> None:
-        payload = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
 
 
 def _echo(messages: Any) -> str:
