@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from tests.fakes.anthropic_server import (
+    AnthropicErrorReply,
+    AnthropicModelsReply,
+    FakeAnthropicServer,
+    MessageReply,
+)
 from tests.fakes.openai_server import (
     ErrorReply,
     FakeOpenAIServer,
@@ -13,8 +19,12 @@ from tests.fakes.openai_server import (
 )
 
 __all__ = [
+    "AnthropicErrorReply",
+    "AnthropicModelsReply",
     "ErrorReply",
+    "FakeAnthropicServer",
     "FakeOpenAIServer",
+    "MessageReply",
     "ModelsReply",
     "ModerationReply",
     "RecordedRequest",
