@@ -85,9 +85,10 @@ class MissingApiKey(InvalidApiKey):
 
     title = "API key needed"
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "No API key is set. Add your OpenAI API key in Settings, or point the app at an "
+            message
+            or "No API key is set. Add your OpenAI API key in Settings, or point the app at an "
             "OpenAI-compatible server that needs none.",
             status=None,
         )

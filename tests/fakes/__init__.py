@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from tests.fakes.anthropic_server import (
+    AnthropicErrorReply,
+    AnthropicModelsReply,
+    FakeAnthropicServer,
+    MessageReply,
+)
 from tests.fakes.openai_server import (
     SMOLLM2_PATH,
     EmptyStream,
@@ -24,11 +30,15 @@ from tests.fakes.openai_server import (
 
 __all__ = [
     "SMOLLM2_PATH",
+    "AnthropicErrorReply",
+    "AnthropicModelsReply",
     "EmptyStream",
     "ErrorReply",
+    "FakeAnthropicServer",
     "FakeOpenAIServer",
     "LlamaCpp",
     "LmStudio",
+    "MessageReply",
     "ModelsReply",
     "ModerationReply",
     "Ollama",

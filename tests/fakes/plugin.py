@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import auth_emulator as auth_emulator_module
+from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.auth_emulator import REPO_ROOT, AuthEmulator
 from tests.fakes.firestore_emulator import (
     EMULATOR_HOST_ENV,
@@ -35,6 +36,13 @@ def openai_server() -> Iterator[FakeOpenAIServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def anthropic_server() -> Iterator[FakeAnthropicServer]:
+    """A running Anthropic Messages API loopback server, stopped after the test."""
+    with FakeAnthropicServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
