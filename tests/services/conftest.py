@@ -15,13 +15,14 @@ from gptlab_desktop.models import Session, User
 from gptlab_desktop.preferences import Preferences, ProviderProfile
 from gptlab_desktop.services.assistant_lab import AssistantLab
 from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat_events import ChatEvent
 from gptlab_desktop.services.llm import OpenAIClient
 from gptlab_desktop.services.llm_api import LlmClient, LlmSettings
 from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.services.tokens import TokenCounter
 from tests.builders import DB_NAME
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 
 @pytest_asyncio.fixture
@@ -70,6 +71,15 @@ class ProviderChat:
     store: SqliteStore
     user: User
     providers: Providers
+
+    async def exchange(
+        self, server: FakeOpenAIServer, reply: Reply, text: str, session: Session | None = None
+    ) -> tuple[Session, list[ChatEvent]]:
+        """Send ``text`` in ``session`` (a new one if None), ``server`` answering ``reply``."""
+        if session is None:
+            session = await self.start()
+        server.script(reply)
+        return session, [event async for event in self.engine.send(session.id, text)]
 
     async def start(self, **assistant: Any) -> Session:
         """A session with a new tutor assistant (``make_assistant``'s options)."""

@@ -86,9 +86,7 @@ async def test_a_listed_window_is_planned_for_before_anything_overflows(
 async def test_a_title_never_cuts_a_reply_on_a_one_slot_server(
     chat: ProviderChat, llama: FakeOpenAIServer
 ) -> None:
-    session = await chat.start()
-    llama.script(Reply("Tomatoes like sun.", usage=False))
-    await collect(chat.engine.send(session.id, "What do tomatoes like?"))
+    session, _ = await chat.exchange(llama, Reply("Tomatoes", usage=False), "What do they like?")
     # The window asks for a title after the first exchange; the user sends again at once.
     titled = asyncio.ensure_future(chat.engine.suggest_title(session.id))
     llama.script(Reply("Water them early. " + prose(4), delay_s=0.02, usage=False))

@@ -46,10 +46,8 @@ def chat(
 async def test_a_chat_remembers_its_provider_and_can_switch_model_and_provider(
     chat: ProviderChat, openai_server: FakeOpenAIServer, second_server: FakeOpenAIServer
 ) -> None:
-    session = await chat.start()
+    session, _ = await chat.exchange(openai_server, Reply("From one."), "Hello")
     assert session.provider_id == "one"
-    openai_server.script(Reply("From one."))
-    await collect(chat.engine.send(session.id, "Hello"))
 
     changed = await chat.engine.change_model(
         session.id, "llama3.2", provider_id="two", temperature=1.3
@@ -109,9 +107,8 @@ async def test_a_model_the_server_does_not_list_asks_for_a_substitute_remembered
 async def test_usage_a_server_did_not_report_is_counted_and_marked_an_estimate(
     chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    session = await chat.start()
-    openai_server.script(Reply("Three quarters is more than a half.", usage=False))
-    await collect(chat.engine.send(session.id, "Which is more, 3/4 or 1/2?"))
+    more = Reply("Three quarters is more than a half.", usage=False)
+    session, _ = await chat.exchange(openai_server, more, "Which is more, 3/4 or 1/2?")
     reply = (await chat.store.list_messages(session.id))[-1]
     assert reply.meta.usage_estimated
     assert (reply.meta.prompt_tokens or 0) > 20 and (reply.meta.completion_tokens or 0) >= 5
@@ -120,9 +117,8 @@ async def test_usage_a_server_did_not_report_is_counted_and_marked_an_estimate(
 async def test_a_reply_cut_at_the_length_limit_can_be_continued(
     chat: ProviderChat, openai_server: FakeOpenAIServer
 ) -> None:
-    session = await chat.start()
-    openai_server.script(Reply("The answer begins", finish_reason="length"))
-    await collect(chat.engine.send(session.id, "Explain"))
+    cut_short = Reply("The answer begins", finish_reason="length")
+    session, _ = await chat.exchange(openai_server, cut_short, "Explain")
     cut = (await chat.store.list_messages(session.id))[-1]
     assert cut.state is MessageState.COMPLETE and cut.meta.is_cut_at_length
 
@@ -156,9 +152,7 @@ async def test_titles_and_moderation_switched_off_send_nothing_extra(
 ) -> None:
     off = ChatDefaults(titles=False, moderation=False)
     await chat.providers.change_preferences(replace(chat.providers.preferences, chat=off))
-    session = await chat.start()
-    openai_server.script(Reply("Sure."))
-    await collect(chat.engine.send(session.id, "Call me Ada"))
+    session, _ = await chat.exchange(openai_server, Reply("Sure."), "Call me Ada")
     assert await chat.engine.suggest_title(session.id) == "Call me Ada"
     assert len(chat_bodies(openai_server)) == 1
     assert openai_server.requests_to("moderations") == []

@@ -12,10 +12,12 @@ import asyncio
 import json
 import os
 import stat
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from gptlab_desktop.config import ENVIRONMENT_PROFILE_ID, LocalServer, resolve_config
 from gptlab_desktop.models import SessionType
@@ -58,6 +60,25 @@ def saved_providers(path: Path, secrets: SecretStore, **kwargs: object) -> Provi
 @pytest.fixture
 def secrets() -> SecretStore:
     return SecretStore(MemoryKeyring())
+
+
+@pytest_asyncio.fixture
+async def saved(tmp_path: Path, secrets: SecretStore) -> AsyncIterator[Providers]:
+    """The app's providers on the test's preferences file; their clients closed afterwards."""
+    providers = saved_providers(tmp_path / "p.json", secrets)
+    yield providers
+    await providers.aclose()
+
+
+async def served_profile(
+    providers: Providers, preset_id: str, server: FakeOpenAIServer, *models: str, **named: str
+) -> ProviderProfile:
+    """A saved profile of ``server`` (listing ``models``)."""
+    server.script(ModelsReply(list(models)))
+    key = named.pop("api_key", None)
+    profile = providers.new_profile(preset_id, base_url=server.base_url, **named)
+    await providers.save_profile(profile, api_key=key)
+    return profile
 
 
 # -- the preferences file ---------------------------------------------------------------------
@@ -180,40 +201,22 @@ async def test_local_servers_to_look_for_come_from_config(tmp_path: Path) -> Non
 
 
 # -- clients and keys -------------------------------------------------------------------------
-async def test_each_profile_gets_its_own_client_and_key(
-    tmp_path: Path, secrets: SecretStore
-) -> None:
+async def test_each_profile_gets_its_own_client_and_key(saved: Providers) -> None:
     with FakeOpenAIServer(api_key="key-of-a") as a, FakeOpenAIServer(api_key="key-of-b") as b:
-        a.script(ModelsReply(["model-a"]))
-        b.script(ModelsReply(["model-b"]))
-        providers = saved_providers(tmp_path / "p.json", secrets)
-        first = providers.new_profile("custom", name="A", base_url=a.base_url)
-        second = providers.new_profile("custom", name="B", base_url=b.base_url)
-        await providers.save_profile(first, api_key="key-of-a")
-        await providers.save_profile(second, api_key="key-of-b")
-        try:
-            assert (await providers.list_models(first.id)).models == ("model-a",)
-            assert (await providers.list_models(second.id)).models == ("model-b",)
-            assert providers.client(first.id) is not providers.client(second.id)
-            assert providers.serves(first.id, "model-a") is True
-            assert providers.serves(first.id, "model-b") is False
-        finally:
-            await providers.aclose()
+        first = await served_profile(saved, "custom", a, "model-a", name="A", api_key="key-of-a")
+        second = await served_profile(saved, "custom", b, "model-b", name="B", api_key="key-of-b")
+        assert (await saved.list_models(first.id)).models == ("model-a",)
+        assert (await saved.list_models(second.id)).models == ("model-b",)
+        assert saved.client(first.id) is not saved.client(second.id)
+        assert saved.serves(first.id, "model-a") is True
+        assert saved.serves(first.id, "model-b") is False
 
 
-async def test_a_local_server_without_a_key_is_sent_its_placeholder(
-    tmp_path: Path, secrets: SecretStore
-) -> None:
+async def test_a_local_server_without_a_key_is_sent_its_placeholder(saved: Providers) -> None:
     with FakeOpenAIServer(api_key="ollama") as server:
-        server.script(ModelsReply(["llama3.2"]))
-        providers = saved_providers(tmp_path / "p.json", secrets)
-        profile = providers.new_profile("ollama", base_url=server.base_url)
-        await providers.save_profile(profile)
-        try:
-            assert await providers.has_key(profile.id)
-            assert (await providers.list_models(profile.id)).models == ("llama3.2",)
-        finally:
-            await providers.aclose()
+        profile = await served_profile(saved, "ollama", server, "llama3.2")
+        assert await saved.has_key(profile.id)
+        assert (await saved.list_models(profile.id)).models == ("llama3.2",)
 
 
 async def test_the_built_in_and_environment_profiles_use_the_accounts_key(
@@ -250,32 +253,29 @@ async def test_test_connection_says_what_the_server_said_and_saves_nothing(
         assert await ProviderKeys(secrets).get(profile.id) is None
 
 
-async def test_all_models_lists_every_provider_and_says_why_one_failed(
-    tmp_path: Path, secrets: SecretStore
-) -> None:
+async def test_all_models_lists_every_provider_and_says_why_one_failed(saved: Providers) -> None:
     with FakeOpenAIServer() as server:
-        server.script(ModelsReply(["here"]))
-        providers = saved_providers(tmp_path / "p.json", secrets)
-        good = providers.new_profile("custom", name="Good", base_url=server.base_url)
-        gone = providers.new_profile("custom", name="Gone", base_url=unused_loopback_url())
-        await providers.save_profile(good)
-        await providers.save_profile(gone)
-        await providers.remove_profile(OPENAI_PROFILE_ID)
-        try:
-            listed = {each.profile.name: each for each in await providers.all_models()}
-        finally:
-            await providers.aclose()
+        await served_profile(saved, "custom", server, "here", name="Good")
+        gone = saved.new_profile("custom", name="Gone", base_url=unused_loopback_url())
+        await saved.save_profile(gone)
+        await saved.remove_profile(OPENAI_PROFILE_ID)
+        listed = {each.profile.name: each for each in await saved.all_models()}
     assert listed["Good"].models.models == ("here",) and not listed["Good"].problem
     assert listed["Gone"].problem
 
 
 # -- what is known of models ------------------------------------------------------------------
+async def saved_profile(providers: Providers, preset_id: str) -> ProviderProfile:
+    profile = providers.new_profile(preset_id)
+    await providers.save_profile(profile)
+    return profile
+
+
 async def test_context_windows_learned_beat_the_catalog_with_a_margin_for_other_tokenizers(
     tmp_path: Path, secrets: SecretStore
 ) -> None:
     providers = saved_providers(tmp_path / "p.json", secrets)
-    local = providers.new_profile("llamacpp")
-    await providers.save_profile(local)
+    local = await saved_profile(providers, "llamacpp")
     assert providers.context_window(local.id, "smollm2.gguf") == 4096  # the catalog's default
     await providers.learn_context_window(local.id, "smollm2.gguf", 2048)
     assert providers.context_window(local.id, "smollm2.gguf") == int(2048 * 0.85)
@@ -291,24 +291,21 @@ async def test_context_windows_learned_beat_the_catalog_with_a_margin_for_other_
 
 
 async def test_cost_is_known_only_for_openai_list_prices_or_a_profiles_own(
-    tmp_path: Path, secrets: SecretStore
+    saved: Providers,
 ) -> None:
-    providers = saved_providers(tmp_path / "p.json", secrets)
-    local = providers.new_profile("ollama")
-    priced = replace(providers.new_profile("openrouter"), prices=Prices(1.0, 2.0))
-    await providers.save_profile(local)
-    await providers.save_profile(priced)
-    assert providers.cost_usd(local.id, "gpt-4o-mini", 1000, 1000) is None
-    assert providers.cost_usd(priced.id, "anything", 1_000_000, 500_000) == pytest.approx(2.0)
-    assert (providers.cost_usd(OPENAI_PROFILE_ID, "gpt-4o-mini", 1000, 1000) or 0) > 0
+    local = await saved_profile(saved, "ollama")
+    priced = replace(saved.new_profile("openrouter"), prices=Prices(1.0, 2.0))
+    await saved.save_profile(priced)
+    assert saved.cost_usd(local.id, "gpt-4o-mini", 1000, 1000) is None
+    assert saved.cost_usd(priced.id, "anything", 1_000_000, 500_000) == pytest.approx(2.0)
+    assert (saved.cost_usd(OPENAI_PROFILE_ID, "gpt-4o-mini", 1000, 1000) or 0) > 0
 
 
 async def test_a_substitute_is_remembered_per_provider(
     tmp_path: Path, secrets: SecretStore
 ) -> None:
     providers = saved_providers(tmp_path / "p.json", secrets)
-    local = providers.new_profile("ollama")
-    await providers.save_profile(local)
+    local = await saved_profile(providers, "ollama")
     await providers.remember_substitute(local.id, "gpt-4o-mini", "llama3.2")
     assert providers.substitute_for(local.id, "gpt-4o-mini") == "llama3.2"
     assert providers.substitute_for(OPENAI_PROFILE_ID, "gpt-4o-mini") is None
