@@ -14,13 +14,20 @@ from dataclasses import replace
 
 import pytest
 
-from gptlab_desktop.models import MessageState, Role
-from gptlab_desktop.preferences import ChatDefaults, ProviderProfile
-from gptlab_desktop.services.chat import ModelNeedsSubstitute
+from gptlab_desktop.models import MessageState, Role, User
+from gptlab_desktop.preferences import ChatDefaults, Preferences, ProviderProfile
+from gptlab_desktop.services.chat import ModelNeedsSubstitute, SessionEngine
 from gptlab_desktop.services.chat_events import ReplyFinished
-from tests.fakes.openai_server import FakeOpenAIServer, ModelsReply, Reply
+from gptlab_desktop.services.provider_keys import ProviderKeys
+from gptlab_desktop.services.providers import Providers
+from gptlab_desktop.services.secrets import SecretStore
+from gptlab_desktop.services.store.sqlite import SqliteStore
+from gptlab_desktop.services.tokens import TokenCounter
+from tests.fakes.anthropic_server import FakeAnthropicServer, MessageReply
+from tests.fakes.memory_keyring import MemoryKeyring
+from tests.fakes.openai_server import FakeOpenAIServer, ModelsReply, Ollama, Reply
 from tests.services.conftest import ProviderChat
-from tests.services.test_chat import chat_bodies, collect
+from tests.services.test_chat import chat_bodies, collect, make_assistant
 
 pytestmark = pytest.mark.asyncio
 
@@ -163,3 +170,55 @@ async def test_the_chat_pages_default_model_starts_new_chats(chat: ProviderChat)
         replace(chat.providers.preferences, chat=ChatDefaults(model="llama3.2"))
     )
     assert (await chat.start()).bot_model_config.model == "llama3.2"
+
+
+async def test_one_chat_switches_between_a_local_server_and_anthropic(
+    store: SqliteStore, user: User, tokens: TokenCounter
+) -> None:
+    keys = ProviderKeys(SecretStore(MemoryKeyring()))
+    with (
+        FakeOpenAIServer(personality=Ollama({"llama3.2:3b": 131_072})) as local,
+        FakeAnthropicServer(api_key="sk-ant-test-1234") as claude,
+    ):
+        providers = Providers(
+            Preferences(
+                profiles=(
+                    ProviderProfile("home", "Ollama", "ollama", local.base_url),
+                    ProviderProfile("claude", "Anthropic", "anthropic", claude.base_url),
+                ),
+                default_profile_id="home",
+            ),
+            keys=keys,
+        )
+        await keys.save("claude", "sk-ant-test-1234")
+        engine = SessionEngine(store, providers, tokens, flush_interval_s=0.05)
+        try:
+            listed = {each.profile.id: each.models for each in await providers.all_models()}
+            assert listed["home"].context_windows["llama3.2:3b"] == 131_072
+            assert "claude-haiku-4-5" in listed["claude"].models
+            assert listed["claude"].context_windows["claude-haiku-4-5"] == 200_000
+
+            assistant_id = await make_assistant(store, user, model="llama3.2:3b")
+            session = await engine.start_session(assistant_id, user.id)
+            local.script(Reply("From the local model.", usage=False))
+            await collect(engine.send(session.id, "Hello"))
+            await engine.change_model(session.id, "claude-haiku-4-5", provider_id="claude")
+            claude.script(MessageReply(text="From Claude."))
+            events = await collect(engine.send(session.id, "And you?"))
+            assert isinstance(events[-1], ReplyFinished)
+
+            [to_claude] = claude.requests_to("messages")
+            assert to_claude.body["model"] == "claude-haiku-4-5"
+            # The whole conversation went along, the local model's reply included.
+            texts = [m["content"] for m in to_claude.body["messages"]]
+            assert any("From the local model." in str(text) for text in texts)
+            messages = await store.list_messages(session.id)
+            assert [m.message for m in messages if m.role is Role.ASSISTANT] == [
+                "From the local model.",
+                "From Claude.",
+            ]
+            # Neither has prices: cost unknown, never a wrong figure.
+            assert providers.cost_usd("home", "llama3.2:3b", 100, 100) is None
+            assert providers.cost_usd("claude", "claude-haiku-4-5", 100, 100) is None
+        finally:
+            await providers.aclose()
