@@ -520,6 +520,8 @@ class Session:
     # The provider profile the chat talks to (None: the default one); a profile's id is this
     # machine's (``preferences.py``): another machine's default serves a session it lacks.
     provider_id: str | None = None
+    # The last message of the branch shown (None: the branch of the newest message).
+    shown_leaf_id: str | None = None
 
     def with_changes(self, **changes: object) -> Session:
         """A copy with the given fields changed."""
@@ -541,11 +543,19 @@ class Message:
     state: MessageState = MessageState.COMPLETE
     # What is kept with it: model, kind, how it ended, token usage.
     meta: MessageDetails = field(default_factory=lambda: NO_DETAILS, compare=False, hash=False)
+    # The message it answers or follows in the conversation's tree (``services/branches.py``):
+    # ``ROOT_PARENT`` for a first message; None for one stored before branches existed, whose
+    # parent is the message before it.
+    parent_id: str | None = None
 
     @property
     def kind(self) -> MessageKind | None:
         """What the message is beyond its role, if anything special."""
         return self.meta.kind
+
+
+# ``Message.parent_id`` of a message that starts the conversation (a tree may have several).
+ROOT_PARENT = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from gptlab_desktop.models import (
+    ROOT_PARENT,
     ContextMessage,
     FailureKind,
     Message,
@@ -40,7 +41,9 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
+from gptlab_desktop.services.branches import Conversation, ConversationTree, branch_context
 from gptlab_desktop.services.chat_events import (
+    BranchShown,
     ChatEvent,
     MessageRemoved,
     MessageStored,
@@ -48,6 +51,7 @@ from gptlab_desktop.services.chat_events import (
     ReplyDelta,
     ReplyFinished,
     ReplyInterrupted,
+    ReplyStarted,
     RetryScheduled,
     SessionUpdated,
 )
@@ -131,6 +135,8 @@ class SessionEngine:
         )
         # Each message is tokenised once, not on every turn of a long session.
         self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
+        # The last message of each open session's shown branch: what a new message follows.
+        self._leaves: dict[str, str] = {}
 
     def _count_turn(self, role: Role, content: str, model: str) -> int:
         return (
@@ -241,7 +247,13 @@ class SessionEngine:
         return await self.change_model(session_id, model)
 
     async def open_session(self, session_id: str) -> tuple[Session, list[Message]]:
-        """A session and its transcript; replies a crash left streaming become interrupted."""
+        """A session and its shown branch (``open_conversation``)."""
+        conversation = await self.open_conversation(session_id)
+        return conversation.session, conversation.shown
+
+    async def open_conversation(self, session_id: str) -> Conversation:
+        """A session, its conversation's tree and the branch it shows; replies a crash left
+        streaming become interrupted."""
         session = await self._require(session_id)
         messages = await self._store.list_messages(session_id)
         for index, message in enumerate(messages):
@@ -251,7 +263,89 @@ class SessionEngine:
                     message.id, text=message.message, state=MessageState.INTERRUPTED
                 )
                 messages[index] = replace(message, state=MessageState.INTERRUPTED)
-        return session, messages
+        return self._conversation(session, ConversationTree(messages))
+
+    def _conversation(self, session: Session, tree: ConversationTree) -> Conversation:
+        shown = tree.branch(session.shown_leaf_id)
+        self._follow(session.id, shown[-1].id if shown else None)
+        return Conversation(session, tree, shown)
+
+    def _follow(self, session_id: str, leaf_id: str | None) -> None:
+        """Remember what a new message of that session follows."""
+        if leaf_id is None:
+            self._leaves.pop(session_id, None)
+        else:
+            self._leaves[session_id] = leaf_id
+
+    async def _leaf(self, session: Session) -> str:
+        """The id of the shown branch's last message (``ROOT_PARENT`` for an empty one)."""
+        leaf = self._leaves.get(session.id)
+        if leaf is None:
+            shown = ConversationTree(await self._store.list_messages(session.id)).branch(
+                session.shown_leaf_id
+            )
+            leaf = shown[-1].id if shown else ROOT_PARENT
+            self._follow(session.id, leaf or None)
+        return leaf
+
+    async def _tracked(
+        self, session_id: str, events: AsyncIterator[ChatEvent]
+    ) -> AsyncIterator[ChatEvent]:
+        """``events``, following the shown branch's end as messages are stored and removed."""
+        async for event in events:
+            if isinstance(event, MessageStored | ReplyStarted):
+                self._follow(session_id, event.message.id)
+            elif isinstance(event, MessageRemoved) and self._leaves.get(session_id) == (
+                event.message_id
+            ):
+                self._follow(session_id, None)
+            yield event
+
+    # -- branches -----------------------------------------------------------------------------
+    async def show_variant(self, session_id: str, message_id: str) -> Conversation:
+        """Show the branch through ``message_id`` (one of a message's variants), to the newest
+        message under it; remembered with the session."""
+        session = await self._require(session_id)
+        tree = ConversationTree(await self._store.list_messages(session_id))
+        leaf = tree.newest_leaf(message_id)
+        if leaf is None:
+            raise NotFound("That message no longer exists.")
+        return await self._show(session, tree, leaf.id)
+
+    async def delete_message(self, session_id: str, message_id: str) -> Conversation:
+        """Delete a message and everything that followed it (its subtree, on every branch);
+        the shown branch stays where it can, else the newest one is shown."""
+        session = await self._require(session_id)
+        messages = await self._store.list_messages(session_id)
+        doomed = set(ConversationTree(messages).subtree(message_id))
+        if not doomed:
+            raise NotFound("That message no longer exists.")
+        await self._store.delete_messages([m.id for m in messages if m.id in doomed])
+        kept = [m for m in messages if m.id not in doomed]
+        leaf = session.shown_leaf_id if session.shown_leaf_id not in doomed else None
+        return await self._show(session, ConversationTree(kept), leaf)
+
+    async def _show(
+        self, session: Session, tree: ConversationTree, leaf_id: str | None
+    ) -> Conversation:
+        """Make the branch ending at ``leaf_id`` (None: the newest) the session's: its context
+        and message count (GPT Lab's meaning, for the branch shown)."""
+        shown = tree.branch(leaf_id)
+        newest = tree.newest_leaf()
+        stored_leaf = None if newest is None or (shown and shown[-1].id == newest.id) else leaf_id
+        context = branch_context(shown, session.bot_session_type)
+        await self._store.show_branch(session.id, stored_leaf, context, len(shown))
+        session = session.with_changes(
+            shown_leaf_id=stored_leaf, context=context, message_count=len(shown)
+        )
+        return self._conversation(session, tree)
+
+    async def _settle_fork(self, session_id: str) -> AsyncIterator[ChatEvent]:
+        """After a fork (an edit, a regeneration), show the new branch and say so."""
+        session = await self._require(session_id)
+        tree = ConversationTree(await self._store.list_messages(session_id))
+        conversation = await self._show(session, tree, None)
+        yield BranchShown(conversation)
 
     def can_conclude(self, messages: Sequence[Message]) -> bool:
         """GPT Lab's rule: a session can be concluded after more than five messages."""
@@ -266,23 +360,60 @@ class SessionEngine:
             llm=self._llm(session),
             turns=[ChatTurn(Role.SYSTEM, session.bot_initial_prompt_msg)],
             config=session.bot_model_config,
+            parent_id=ROOT_PARENT,
         )
         async with self._providers.busy(session.provider_id):
-            async for event in self._recorder.record(request):
+            async for event in self._tracked(session.id, self._recorder.record(request)):
                 yield event
 
     async def send(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
-        """Store the user's message, then stream the assistant's reply."""
-        text = text.strip()
-        if not text:
-            raise NothingToDo("Type a message first.")
+        """Store the user's message at the end of the shown branch, then stream the reply."""
+        text = _required(text)
         session = await self._served_config(await self._require_open(session_id))
+        try:
+            async for event in self._ask(session, text, await self._leaf(session)):
+                yield event
+        finally:
+            if session.shown_leaf_id is not None:
+                await self._unpin(session_id)
+
+    async def _unpin(self, session_id: str) -> None:
+        """The branch shown was an older one, and grew: from now on the newest is shown."""
+        session = await self._require(session_id)
+        await self._store.show_branch(session_id, None, session.context, session.message_count)
+
+    async def edit_message(
+        self, session_id: str, message_id: str, text: str
+    ) -> AsyncIterator[ChatEvent]:
+        """Ask ``text`` instead of one of the user's messages (any of them): the conversation
+        forks there, the original and what followed it kept as the other branch."""
+        text = _required(text)
+        session = await self._served_config(await self._require_open(session_id))
+        tree = ConversationTree(await self._store.list_messages(session_id))
+        edited = tree.get(message_id)
+        if edited is None or edited.role is not Role.USER:
+            raise NothingToDo("Only your own messages can be edited.")
+        before = tree.branch(edited.id)[:-1]
+        shown = tree.branch(session.shown_leaf_id)
+        for left in shown[len(before) :]:
+            yield MessageRemoved(left.id)  # on the other branch from now on
+        forked = session.with_changes(context=branch_context(before, session.bot_session_type))
+        parent = before[-1].id if before else ROOT_PARENT
+        async for event in self._ask(forked, text, parent):
+            yield event
+        async for event in self._settle_fork(session_id):
+            yield event
+
+    async def _ask(self, session: Session, text: str, parent_id: str) -> AsyncIterator[ChatEvent]:
+        """Store ``text`` as the user's message after ``parent_id`` and stream the reply to the
+        session's context with it; moderation, where on, once the reply is under way."""
         message = Message(
             id=new_id(),
             session_id=session.id,
             role=Role.USER,
             message=text,
             created_date=utcnow(),
+            parent_id=parent_id,
         )
         session = self._with_context_entry(session, message)
         moderates = self._moderates(session)
@@ -291,7 +422,7 @@ class SessionEngine:
         moderation: asyncio.Future[object] | None = None
         llm = self._llm(session)
         try:
-            async for event in self._answer(session, question=message):
+            async for event in self._tracked(session.id, self._answer(session, question=message)):
                 if moderates and moderation is None and isinstance(event, _REPLY_UNDER_WAY):
                     moderation = asyncio.ensure_future(llm.moderate(text))
                 yield event
@@ -315,28 +446,35 @@ class SessionEngine:
             return False
         return self._providers.resolve(session.provider_id).kind.speaks_openai
 
-    async def regenerate(self, session_id: str) -> AsyncIterator[ChatEvent]:
-        """Ask again from the same context; the old reply goes only once the new one is whole.
-
-        A new reply that fails or is stopped stays beside the old one, so nothing is lost.
-        """
+    async def regenerate(
+        self, session_id: str, message_id: str | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Ask again for a reply (the shown branch's last one, or ``message_id``): the
+        conversation forks there, the old reply and what followed it kept as a variant."""
         session = await self._served_config(await self._require_open(session_id))
-        messages = await self._store.list_messages(session_id)
-        last = messages[-1] if messages else None
-        if last is None or last.role is not Role.ASSISTANT:
+        tree = ConversationTree(await self._store.list_messages(session_id))
+        shown = tree.branch(session.shown_leaf_id)
+        target = tree.get(message_id) if message_id is not None else (shown or [None])[-1]
+        if target is None or target.role is not Role.ASSISTANT or target.kind is not None:
             raise NothingToDo("There is no reply to regenerate.")
-        kept = session.context
-        if kept and kept[-1].role is Role.ASSISTANT and kept[-1].message == last.message:
-            kept = kept[:-1]
-        async for event in self._answer(session.with_changes(context=kept), replaces=last.id):
+        before = tree.branch(target.id)[:-1]
+        for left in shown[len(before) :]:
+            yield MessageRemoved(left.id)  # on the other branch from now on
+        forked = session.with_changes(context=branch_context(before, session.bot_session_type))
+        parent = before[-1].id if before else ROOT_PARENT
+        async for event in self._tracked(session.id, self._answer(forked, parent_id=parent)):
+            yield event
+        async for event in self._settle_fork(session_id):
             yield event
 
     async def continue_reply(self, session_id: str) -> AsyncIterator[ChatEvent]:
         """Ask the model to carry on an interrupted reply, or one cut at the length limit,
         extending the same message."""
         session = await self._served_config(await self._require_open(session_id))
-        messages = await self._store.list_messages(session_id)
-        last = messages[-1] if messages else None
+        shown = ConversationTree(await self._store.list_messages(session_id)).branch(
+            session.shown_leaf_id
+        )
+        last = shown[-1] if shown else None
         if last is None or not can_continue(last):
             raise NothingToDo("There is no interrupted reply to continue.")
         session = await self._drop_context_reply(session, last)
@@ -354,23 +492,12 @@ class SessionEngine:
                 yield event
 
     async def edit_last_user_message(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
-        """Replace the last user message (and the reply to it), then send the new text."""
-        session = await self._require_open(session_id)
-        messages = await self._store.list_messages(session_id)
-        users = [m for m in messages if m.role is Role.USER]
+        """Ask ``text`` instead of the shown branch's last user message (``edit_message``)."""
+        _, shown = await self.open_session(session_id)
+        users = [m for m in shown if m.role is Role.USER]
         if not users:
             raise NothingToDo("There is no message of yours to edit.")
-        last_user = users[-1]
-        later = messages[messages.index(last_user) :]
-        for message in later:
-            await self._store.delete_message(message.id)
-        dropped = {m.message for m in later}
-        # drop the edited turn from the context the model sees, newest first
-        kept = list(session.context)
-        while kept and kept[-1].message in dropped:
-            kept.pop()
-        await self._store.update_session_context(session.id, kept)
-        async for event in self.send(session_id, text):
+        async for event in self.edit_message(session_id, users[-1].id, text):
             yield event
 
     async def conclude(self, session_id: str) -> AsyncIterator[ChatEvent]:
@@ -392,10 +519,14 @@ class SessionEngine:
             turns,
             session.bot_model_config,
             details=MessageDetails(kind=MessageKind.RECAP),
+            parent_id=await self._leaf(session),
         )
         async with self._providers.busy(session.provider_id):
-            async for event in self._recorder.record(request, add_to_context=False):
+            recorded = self._recorder.record(request, add_to_context=False)
+            async for event in self._tracked(session.id, recorded):
                 yield event
+        if session.shown_leaf_id is not None:
+            await self._unpin(session_id)
 
     async def finish(self, session_id: str, liked: UserLiked | None) -> Session:
         """Close a concluded session as completed with the user's rating."""
@@ -528,14 +659,20 @@ class SessionEngine:
             raise NothingToDo(str(error)) from None
 
     async def _answer(
-        self, session: Session, *, replaces: str | None = None, question: Message | None = None
+        self,
+        session: Session,
+        *,
+        question: Message | None = None,
+        parent_id: str | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream a reply to the session's context, condensing it first where due.
 
         ``question`` is the user's message the context ends with, not yet stored: a message
         too long for the model is refused before anything is stored; otherwise it is stored
-        with the reply's first row, or before the condensing that must come first.
+        with the reply's first row, or before the condensing that must come first. The reply
+        follows the question, else ``parent_id`` (a regeneration), else a condensing note.
         """
+        parent = question.id if question is not None else parent_id
         async with self._providers.busy(session.provider_id):
             refits = 0
             while True:
@@ -545,9 +682,11 @@ class SessionEngine:
                         await self._store.add_message(question, context=session.context)
                         yield MessageStored(question)
                         question = None
-                    async for event in self._condense(session, plan.context):
+                    async for event in self._condense(session, plan.context, parent):
                         if isinstance(event, SessionUpdated):
                             session = event.session
+                        elif isinstance(event, MessageStored):
+                            parent = event.message.id
                         yield event
                     plan = await self._plan(session)
                 request = ReplyRequest(
@@ -555,8 +694,8 @@ class SessionEngine:
                     self._llm(session),
                     self._request_turns(session, plan.context),
                     session.bot_model_config,
-                    replaces=replaces,
                     question=question,
+                    parent_id=parent,
                 )
                 retry = False
                 async for event in self._recorder.record(request):
@@ -588,7 +727,7 @@ class SessionEngine:
         return self._providers.context_window(session.provider_id, model) < before
 
     async def _condense(
-        self, session: Session, context: Sequence[ContextMessage]
+        self, session: Session, context: Sequence[ContextMessage], parent_id: str | None
     ) -> AsyncIterator[ChatEvent]:
         """Summarise the context with the summary prompt; the summary stands in for it."""
         turns = [
@@ -610,6 +749,7 @@ class SessionEngine:
             meta=MessageDetails(
                 kind=MessageKind.CONTEXT_SUMMARY, summarised_messages=len(context) - 1
             ),
+            parent_id=parent_id,
         )
         await self._store.add_message(notice)
         yield MessageStored(notice)
@@ -622,6 +762,14 @@ class SessionEngine:
         False when no reply streams there.
         """
         return self._recorder.stop(session_id)
+
+
+def _required(text: str) -> str:
+    """A message's text without surrounding space; ``NothingToDo`` when there is none."""
+    text = text.strip()
+    if not text:
+        raise NothingToDo("Type a message first.")
+    return text
 
 
 def can_continue(message: Message) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gptlab_desktop.models import Message, Session
+from gptlab_desktop.services.branches import Conversation
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.llm_api import RetryNotice
 from gptlab_desktop.services.replies import ReplyText
@@ -59,7 +60,8 @@ class ReplyInterrupted:
 
 @dataclass(frozen=True, slots=True)
 class MessageRemoved:
-    """A message left the transcript (the reply a regenerated one replaced)."""
+    """A message left the shown transcript: deleted (an empty reply planned again), or on
+    another branch now (an edit or a regeneration forked the conversation before it)."""
 
     message_id: str
 
@@ -79,6 +81,14 @@ class ModerationWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class BranchShown:
+    """The session now shows another branch of its conversation (after an edit or a
+    regeneration forked it): the transcript to show is ``conversation.shown``."""
+
+    conversation: Conversation
+
+
+@dataclass(frozen=True, slots=True)
 class SessionUpdated:
     """The session's record changed (title, context, status)."""
 
@@ -95,6 +105,7 @@ ChatEvent = (
     | RetryScheduled
     | ModerationWarning
     | SessionUpdated
+    | BranchShown
 )
 
 

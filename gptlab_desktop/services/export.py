@@ -9,6 +9,7 @@ from typing import Any
 
 from gptlab_desktop import __version__
 from gptlab_desktop.models import Message, MessageKind, MessageState, Role, Session
+from gptlab_desktop.services.branches import ConversationTree
 
 _SPEAKER = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "Note"}
 
@@ -50,8 +51,15 @@ def session_to_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def session_to_json(session: Session, messages: Sequence[Message]) -> str:
-    """The session and its transcript as a JSON document (ISO-8601 UTC timestamps)."""
+def session_to_json(
+    session: Session,
+    messages: Sequence[Message],
+    *,
+    every_branch: Sequence[Message] | None = None,
+) -> str:
+    """The session and its transcript (the branch shown) as a JSON document (ISO-8601 UTC
+    timestamps); with ``every_branch``, also every message of the conversation's tree, each
+    with the id of the one it follows (``parent_id``, null for a first message)."""
     doc: dict[str, Any] = {
         "format": "gptlab-desktop.session",
         "version": 1,
@@ -68,15 +76,28 @@ def session_to_json(session: Session, messages: Sequence[Message]) -> str:
             "user_liked": None if session.user_liked is None else bool(session.user_liked),
             "recap": session.recap,
         },
-        "messages": [
-            {
-                "role": message.role.value,
-                "message": message.message,
-                "created_date": message.created_date.isoformat(),
-                "state": message.state.value,
-                **({"kind": message.meta.kind.value} if message.meta.kind else {}),
-            }
-            for message in messages
-        ],
+        "messages": [_message_entry(message) for message in messages],
     }
+    if every_branch is not None:
+        tree = ConversationTree(every_branch)
+        doc["all_branches"] = [
+            {**_message_entry(message), "parent_id": _parent_of(tree, message)}
+            for message in every_branch
+        ]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _message_entry(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "role": message.role.value,
+        "message": message.message,
+        "created_date": message.created_date.isoformat(),
+        "state": message.state.value,
+        **({"kind": message.meta.kind.value} if message.meta.kind else {}),
+    }
+
+
+def _parent_of(tree: ConversationTree, message: Message) -> str | None:
+    parent = tree.parent(message.id)
+    return None if parent is None else parent.id

@@ -30,7 +30,6 @@ from gptlab_desktop.models import (
 )
 from gptlab_desktop.services.chat_events import (
     ChatEvent,
-    MessageRemoved,
     MessageStored,
     ReplyDelta,
     ReplyFinished,
@@ -62,12 +61,12 @@ class ReplyRequest:
     config: ModelConfig
     # continue an interrupted reply: the stored message to extend, and its text so far
     extend: Message | None = None
-    # regenerate: the reply this one replaces, removed only once this one is complete
-    replaces: str | None = None
     # send: the user's message, stored with the reply's first row in one write
     question: Message | None = None
     # what the reply is beyond its role (a recap)
     details: MessageDetails = NO_DETAILS
+    # the message the reply follows in the conversation's tree (``ROOT_PARENT``: none)
+    parent_id: str | None = None
 
 
 class ReplyRecorder:
@@ -115,6 +114,7 @@ class ReplyRecorder:
                 created_date=utcnow(),
                 state=MessageState.STREAMING,
                 meta=request.details.with_changes(model=request.config.model),
+                parent_id=request.parent_id,
             )
             # The question and the reply's row in one write: one trip to the store, and one
             # repaint showing both.
@@ -182,9 +182,6 @@ class ReplyRecorder:
         if end.is_complete:
             if add_to_context:
                 yield SessionUpdated(session)
-            if request.replaces is not None:
-                await self._store.delete_message(request.replaces)
-                yield MessageRemoved(request.replaces)
             yield ReplyFinished(final)
         else:
             yield ReplyInterrupted(final, error)

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from gptlab_desktop.models import SearchHit, Session, SessionStatus
 from gptlab_desktop.services.aio import run_blocking
+from gptlab_desktop.services.branches import ConversationTree
 from gptlab_desktop.services.errors import NotFound, ServiceError
 from gptlab_desktop.services.export import session_to_json, session_to_markdown
 
@@ -278,17 +279,21 @@ class SessionLibrary:
             return await self._ender.abandon(session_id)
         return await self._store.end_session(session_id, SessionStatus.ABANDONED_BY_USER)
 
-    async def export(self, session_id: str, path: Path, fmt: ExportFormat) -> Path:
-        """Write the session's transcript to ``path`` (replaced whole, never half-written)."""
+    async def export(
+        self, session_id: str, path: Path, fmt: ExportFormat, *, all_branches: bool = False
+    ) -> Path:
+        """Write the session's transcript — the branch it shows — to ``path`` (replaced whole,
+        never half-written); a JSON file can also hold every branch (``all_branches``)."""
         session = await self._store.get_session(session_id)
         if session is None or session_id in self._pending:
             raise NotFound("This session no longer exists.")
         messages = await self._store.list_messages(session_id)
+        shown = ConversationTree(messages).branch(session.shown_leaf_id)
         if fmt is ExportFormat.MARKDOWN:
             name = await self._assistant_name(session)
-            text = session_to_markdown(session, messages, assistant_name=name or None)
+            text = session_to_markdown(session, shown, assistant_name=name or None)
         else:
-            text = session_to_json(session, messages)
+            text = session_to_json(session, shown, every_branch=messages if all_branches else None)
         try:
             await run_blocking(_write_atomically, path, text)
         except OSError as error:

@@ -31,6 +31,7 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
+from gptlab_desktop.services.branches import Variant
 from gptlab_desktop.services.chat import (
     CONTINUE_INSTRUCTION,
     NothingToDo,
@@ -374,15 +375,19 @@ async def test_abandoning_after_an_llm_error_records_status_four(
 
 
 # -- regenerate, continue, edit ----------------------------------------------------------------
-async def test_regenerate_replaces_the_last_reply(
+async def test_regenerate_shows_the_new_reply_and_keeps_the_old_as_a_variant(
     engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(Reply(text="First try."), Reply(text="Second try."))
     session = await engine.start_session(await make_assistant(store, user), user.id)
     await collect(engine.send(session.id, "Tell me"))
     await collect(engine.regenerate(session.id))
+    conversation = await engine.open_conversation(session.id)
+    assert [m.message for m in conversation.shown] == ["Tell me", "Second try."]
+    assert conversation.variant(conversation.shown[-1].id) == Variant(2, 2)
     assert [m.message for m in await store.list_messages(session.id)] == [
         "Tell me",
+        "First try.",
         "Second try.",
     ]
     second = chat_bodies(openai_server)[1]
@@ -400,8 +405,11 @@ async def test_a_failed_regeneration_keeps_the_old_reply(
     openai_server.script(Reply(text="A good answer."), ErrorReply.insufficient_quota())
     session = await engine.start_session(await make_assistant(store, user), user.id)
     await collect(engine.send(session.id, "Tell me"))
-    events = await collect(engine.regenerate(session.id))
-    assert not any(isinstance(e, MessageRemoved) for e in events)
+    good = (await store.list_messages(session.id))[-1]
+    await collect(engine.regenerate(session.id))
+    # The failed one is shown; the good one is a variant, one switch away.
+    switched = await engine.show_variant(session.id, good.id)
+    assert [m.message for m in switched.shown] == ["Tell me", "A good answer."]
     messages = await store.list_messages(session.id)
     assert [(m.message, m.state) for m in messages[:2]] == [
         ("Tell me", MessageState.COMPLETE),
@@ -439,17 +447,16 @@ async def test_continue_extends_an_interrupted_reply_in_place(
     assert sent[-2:] == [("assistant", "The f"), ("user", CONTINUE_INSTRUCTION)]
 
 
-async def test_edit_and_resend_replaces_the_last_exchange(
+async def test_edit_and_resend_forks_the_last_exchange(
     engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.script(Reply(text="Answer one."), Reply(text="Answer two."))
     session = await engine.start_session(await make_assistant(store, user), user.id)
     await collect(engine.send(session.id, "Qestion with a typo"))
     await collect(engine.edit_last_user_message(session.id, "Question fixed"))
-    assert [m.message for m in await store.list_messages(session.id)] == [
-        "Question fixed",
-        "Answer two.",
-    ]
+    _, shown = await engine.open_session(session.id)
+    assert [m.message for m in shown] == ["Question fixed", "Answer two."]
+    assert len(await store.list_messages(session.id)) == 4
     assert roles_and_texts(chat_bodies(openai_server)[1])[1:] == [("user", "Question fixed")]
 
 

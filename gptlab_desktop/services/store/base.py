@@ -215,6 +215,17 @@ class Store(ABC):
         """Give a session a title."""
 
     @abstractmethod
+    async def show_branch(
+        self,
+        session_id: str,
+        leaf_id: str | None,
+        context: Sequence[ContextMessage],
+        message_count: int,
+    ) -> None:
+        """Show the conversation's branch ending at ``leaf_id`` (None: the newest message's):
+        the session's context and message count become that branch's."""
+
+    @abstractmethod
     async def change_session_model(
         self, session_id: str, config: ModelConfig, provider_id: str | None
     ) -> None:
@@ -272,6 +283,11 @@ class Store(ABC):
     @abstractmethod
     async def delete_message(self, message_id: str) -> None:
         """Remove one message (regenerate, edit-and-resend); counts message_count down."""
+
+    @abstractmethod
+    async def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Remove messages of one session together (a subtree), leaving tombstones where the
+        store syncs; counts message_count down. Ids no longer stored are skipped."""
 
     @abstractmethod
     async def list_messages(self, session_id: str) -> list[Message]:

@@ -83,6 +83,7 @@ class MessageTables(SqliteDatabase):
                 to_text(message.created_date),
                 MessageState(message.state).value,
                 json.dumps(message.meta.to_dict(), ensure_ascii=False),
+                message.parent_id,
             )
             for message in messages
         ]
@@ -90,8 +91,8 @@ class MessageTables(SqliteDatabase):
             try:
                 added = conn.executemany(
                     "INSERT INTO messages "
-                    "(id, session_id, role, message, created_date, state, meta) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    "(id, session_id, role, message, created_date, state, meta, parent_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     rows,
                 ).rowcount
             except sqlite3.IntegrityError as error:
@@ -160,6 +161,28 @@ class MessageTables(SqliteDatabase):
                 "last_modified_date = ? WHERE id = ?",
                 (to_text(utcnow()), row["session_id"]),
             )
+
+    async def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Remove messages of one session together (a subtree of its conversation), counting
+        message_count down; ids no longer stored are skipped."""
+        if message_ids:
+            await self._run(self._do_delete_messages, tuple(message_ids))
+
+    def _do_delete_messages(self, message_ids: tuple[str, ...]) -> None:
+        with self._transaction() as conn:
+            sessions: dict[str, int] = {}
+            for message_id in message_ids:
+                row = conn.execute(
+                    "DELETE FROM messages WHERE id = ? RETURNING session_id", (message_id,)
+                ).fetchone()
+                if row is not None:
+                    sessions[row["session_id"]] = sessions.get(row["session_id"], 0) + 1
+            for session_id, removed in sessions.items():
+                conn.execute(
+                    "UPDATE sessions SET message_count = max(message_count - ?, 0), "
+                    "last_modified_date = ? WHERE id = ?",
+                    (removed, to_text(utcnow()), session_id),
+                )
 
     async def list_messages(self, session_id: str) -> list[Message]:
         """The transcript in ``created_date`` order (insertion order among equal dates)."""

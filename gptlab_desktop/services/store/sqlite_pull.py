@@ -162,6 +162,7 @@ def _columns(record: object) -> dict[str, object]:
             "recap": record.recap,
             "guards_prompt_leak": int(record.guards_prompt_leak),
             "provider_id": record.provider_id,
+            "shown_leaf_id": record.shown_leaf_id,
         }
     if isinstance(record, Message):
         return {
@@ -172,6 +173,7 @@ def _columns(record: object) -> dict[str, object]:
             "created_date": to_text(record.created_date),
             "state": record.state.value,
             "meta": json.dumps(record.meta.to_dict(), ensure_ascii=False),
+            "parent_id": record.parent_id,
         }
     raise TypeError(f"{type(record).__name__} is not a cloud document's value")
 

@@ -235,6 +235,7 @@ def session_from_row(row: sqlite3.Row) -> Session:
         guards_prompt_leak=bool(row["guards_prompt_leak"]),
         session_schema_version=row["session_schema_version"],
         provider_id=row["provider_id"],
+        shown_leaf_id=row["shown_leaf_id"],
     )
 
 
@@ -248,4 +249,5 @@ def message_from_row(row: sqlite3.Row) -> Message:
         created_date=to_datetime(row["created_date"]),
         state=MessageState(row["state"]),
         meta=MessageDetails.from_dict(json.loads(row["meta"])),
+        parent_id=row["parent_id"],
     )

@@ -415,6 +415,13 @@ _PUBLISHED = _script(
 _SESSION_PROVIDER = _script("ALTER TABLE sessions ADD COLUMN provider_id TEXT")
 
 
+# 10: conversations as trees: each message's parent, and the branch a session shows.
+_BRANCHES = _script(
+    "ALTER TABLE messages ADD COLUMN parent_id TEXT",
+    "ALTER TABLE sessions ADD COLUMN shown_leaf_id TEXT",
+)
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -427,6 +434,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _stable_showcase_ids,
     _PUBLISHED,
     _SESSION_PROVIDER,
+    _BRANCHES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

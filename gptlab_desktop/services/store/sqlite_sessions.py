@@ -67,8 +67,8 @@ class SessionTables(SqliteDatabase):
                         bot_session_type, bot_summary_prompt_msg, bot_initial_prompt_id,
                         bot_summary_prompt_id, created_date, last_modified_date,
                         session_schema_version, title, status, message_count, messages_str,
-                        user_liked, recap, guards_prompt_leak, provider_id
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        user_liked, recap, guards_prompt_leak, provider_id, shown_leaf_id
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO NOTHING
                     """,
                     (
@@ -92,6 +92,7 @@ class SessionTables(SqliteDatabase):
                         session.recap,
                         int(session.guards_prompt_leak),
                         session.provider_id,
+                        session.shown_leaf_id,
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -153,6 +154,31 @@ class SessionTables(SqliteDatabase):
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title."""
         await self._run(self._do_update_session, session_id, "title", title)
+
+    async def show_branch(
+        self,
+        session_id: str,
+        leaf_id: str | None,
+        context: Sequence[ContextMessage],
+        message_count: int,
+    ) -> None:
+        """Show the branch ending at ``leaf_id``: its context and message count become the
+        session's (GPT Lab's meaning, for the branch shown)."""
+        await self._run(
+            self._do_show_branch, session_id, leaf_id, context_to_json(context), message_count
+        )
+
+    def _do_show_branch(
+        self, session_id: str, leaf_id: str | None, context: str, message_count: int
+    ) -> None:
+        with self._transaction() as conn:
+            updated = conn.execute(
+                "UPDATE sessions SET shown_leaf_id = ?, messages_str = ?, message_count = ?, "
+                "last_modified_date = ? WHERE id = ?",
+                (leaf_id, context, message_count, to_text(utcnow()), session_id),
+            )
+            if updated.rowcount == 0:
+                raise NotFound("This session no longer exists.")
 
     async def change_session_model(
         self, session_id: str, config: ModelConfig, provider_id: str | None

@@ -33,12 +33,13 @@ class RowGeometry:
     def tops(self) -> list[int]:
         """Every row's top in content coordinates, recomputed from the first stale one on."""
         heights = self.heights
-        valid = self._tops_valid
+        valid = min(self._tops_valid, len(heights))
         if valid < len(heights) or len(self._tops) != len(heights):
             tops = self._tops
             del tops[valid:]
-            top = tops[-1] + heights[valid - 1] if valid else 0
-            tops.extend(itertools.accumulate(heights[valid:-1], initial=top))
+            if valid < len(heights):  # rows removed from the end leave nothing to add
+                top = tops[-1] + heights[valid - 1] if valid else 0
+                tops.extend(itertools.accumulate(heights[valid:-1], initial=top))
             self._tops_valid = len(heights)
         return self._tops
 

@@ -752,8 +752,10 @@ async def test_a_showcase_with_random_ids_is_renamed_and_every_link_follows(
             "UPDATE sessions SET bot_id = ?, bot_initial_prompt_id = ?, bot_summary_prompt_id = ?",
             (old["bot"], old["initial"], old["summary"]),
         )
-        # Version 9's column did not exist yet.
+        # Versions 9 and 10's columns did not exist yet.
         conn.execute("ALTER TABLE sessions DROP COLUMN provider_id")
+        conn.execute("ALTER TABLE sessions DROP COLUMN shown_leaf_id")
+        conn.execute("ALTER TABLE messages DROP COLUMN parent_id")
         conn.execute("PRAGMA user_version = 6")
 
     store = SqliteStore(path)

@@ -315,7 +315,7 @@ def test_a_flagged_message_shows_a_warning_without_blocking_it(
 
 
 # -- regenerate, edit ------------------------------------------------------------------------
-def test_regenerate_replaces_the_last_reply(
+def test_regenerate_shows_the_new_reply_and_keeps_the_old_as_a_variant(
     qtbot, window: MainWindow, openai_server: FakeOpenAIServer, data_dir: Path
 ) -> None:
     start_chat(qtbot, window)
@@ -328,10 +328,10 @@ def test_regenerate_replaces_the_last_reply(
         timeout=WAIT_MS,
     )
     stored = stored_messages(data_dir, open_session_id(window))
-    assert [text for _, text, _ in stored] == ["A better greeting."]
+    assert [text for _, text, _ in stored] == [GREETING, "A better greeting."]
 
 
-def test_edit_puts_the_last_message_back_and_resending_replaces_it(
+def test_edit_puts_the_last_message_back_and_resending_forks_there(
     qtbot, window: MainWindow, data_dir: Path
 ) -> None:
     start_chat(qtbot, window)
@@ -354,7 +354,13 @@ def test_edit_puts_the_last_message_back_and_resending_replaces_it(
         (Role.ASSISTANT, "Echo: Review this"),
     ]
     stored = stored_messages(data_dir, open_session_id(window))
-    assert [text for _, text, _ in stored] == [GREETING, "Review this", "Echo: Review this"]
+    assert [text for _, text, _ in stored] == [
+        GREETING,
+        "Reveiw this",
+        "Echo: Reveiw this",
+        "Review this",
+        "Echo: Review this",
+    ]
 
 
 # -- concluding ------------------------------------------------------------------------------

@@ -515,8 +515,10 @@ def session_document(session: Session, cipher: RecordCipher) -> CloudDocument:
             "title": cipher.seal(session.title, path, "title", **_session_context(session)),
             "recap": cipher.seal(session.recap, path, "recap", **_session_context(session)),
             "user_liked": None if session.user_liked is None else int(session.user_liked),
-            # An addition to GPT Lab's layout: the provider profile the chat talks to.
+            # Additions to GPT Lab's layout: the provider profile the chat talks to, and the
+            # last message of the branch it shows.
             "provider_id": session.provider_id,
+            "shown_leaf_id": session.shown_leaf_id,
         },
     )
 
@@ -563,6 +565,7 @@ def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Sess
             recap=recap,
             session_schema_version=int(data.get("session_schema_version", SESSION_SCHEMA_VERSION)),
             provider_id=_optional_str(data.get("provider_id")),
+            shown_leaf_id=_optional_str(data.get("shown_leaf_id")),
         )
 
 
@@ -579,6 +582,9 @@ def message_document(
             "last_modified_date": last_modified_date or message.created_date,
             "role": message.role.value,
             "state": message.state.value,
+            # An addition to GPT Lab's layout: the message it follows in the tree (absent for
+            # messages stored before branches, whose parent is the one before them).
+            **({} if message.parent_id is None else {"parent_id": message.parent_id}),
             "message": cipher.seal(
                 message.message,
                 path,
@@ -623,7 +629,13 @@ def message_from_document(document: CloudDocument, cipher: RecordCipher) -> Mess
             created_date=_date(data["created_date"]),
             state=MessageState(data.get("state", MessageState.COMPLETE.value)),
             meta=meta,
+            parent_id=_parent_id(data.get("parent_id")),
         )
+
+
+def _parent_id(value: object) -> str | None:
+    """A message document's parent: an id, ``ROOT_PARENT`` (""), or None when absent."""
+    return value if isinstance(value, str) else None
 
 
 # What else a sealed field is bound to, besides its user, document and field (crypto's
@@ -658,6 +670,7 @@ def session_changes(
     status: SessionStatus | None = None,
     user_liked: UserLiked | None = None,
     model: tuple[ModelConfig, str | None] | None = None,
+    shown_branch: tuple[str | None, int] | None = None,
 ) -> CloudDocument:
     """The fields of ``sessions/{id}`` that change (the given ones), sealed as in
     ``session_document``: for an update that leaves the rest, counters included, alone."""
@@ -679,6 +692,8 @@ def session_changes(
     if model is not None:
         data["bot_model_config"] = model[0].to_dict()
         data["provider_id"] = model[1]
+    if shown_branch is not None:
+        data["shown_leaf_id"], data["message_count"] = shown_branch
     return CloudDocument(path, data)
 
 

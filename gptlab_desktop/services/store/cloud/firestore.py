@@ -1065,6 +1065,25 @@ class FirestoreStore(Store):
             )
         )
 
+    async def show_branch(
+        self,
+        session_id: str,
+        leaf_id: str | None,
+        context: Sequence[ContextMessage],
+        message_count: int,
+    ) -> None:
+        """Show the branch ending at ``leaf_id``: its context and count; no read."""
+        await self._update_session(
+            docs.session_changes(
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=utcnow(),
+                context=context,
+                shown_branch=(leaf_id, message_count),
+            )
+        )
+
     async def change_session_model(
         self, session_id: str, config: ModelConfig, provider_id: str | None
     ) -> None:
@@ -1309,6 +1328,12 @@ class FirestoreStore(Store):
             ]
         )
         self._message_sessions.pop(message_id, None)
+
+    async def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Remove messages one batch each, leaving tombstones (a subtree is small)."""
+        for message_id in message_ids:
+            with contextlib.suppress(NotFound):
+                await self.delete_message(message_id)
 
     async def list_messages(self, session_id: str) -> list[Message]:
         """The transcript in ``created_date`` order (ordered here)."""
