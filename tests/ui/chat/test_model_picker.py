@@ -188,6 +188,20 @@ def test_a_provider_whose_models_cannot_be_listed_says_why(
     assert not combo.itemData(row, ModelIdRole)
 
 
+def test_the_picker_and_temperature_are_named_and_reached_by_keyboard(
+    qtbot, window: MainWindow
+) -> None:
+    start_chat(qtbot, window)
+    combo, spin = picker(window), temperature_spin(window)
+
+    assert combo.accessibleName() == "Model of this chat"
+    assert spin.accessibleName() == "Temperature of this chat"
+    for widget in (combo, spin):
+        assert widget.isVisible()
+        assert widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+    assert (spin.minimum(), spin.maximum(), spin.singleStep()) == (0.0, 2.0, 0.1)
+
+
 # -- choosing --------------------------------------------------------------------------------
 def test_choosing_another_providers_model_changes_the_session_and_the_next_request(
     qtbot,
@@ -485,3 +499,20 @@ def test_typing_tells_the_engine_the_user_is_typing(
     qtbot.keyClicks(message_input(window), "abc")
 
     assert len(calls) == 3
+
+
+def test_a_provider_that_failed_is_asked_again_when_the_list_is_about_to_show(
+    qtbot, window: MainWindow, second_server: FakeOpenAIServer
+) -> None:
+    second_server.script(ErrorReply(403), endpoint="models")
+    start_chat(qtbot, window)
+    combo = picker(window)
+    qtbot.waitUntil(
+        lambda: any(text.startswith("Ollama — ") for text in labels_of(combo)), timeout=WAIT_MS
+    )
+
+    combo.popupAboutToShow.emit()
+
+    wait_for_models(qtbot, window, "Ollama · llama3.2")
+    assert not any(text.startswith("Ollama — ") for text in labels_of(combo))
+    assert combo.currentText() == "Environment · gpt-4o"
