@@ -46,7 +46,7 @@ class SessionHeader(QWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(label)
         self.model_picker = ModelPicker(self)
-        self.model_picker.setObjectName("modelPickerRow")
+        name_widget(self.model_picker, "modelPickerRow", "Model and temperature of this chat")
         layout.insertWidget(self._PICKER_ROW, self.model_picker)
         self.model_picker.hide()
 
