@@ -118,6 +118,20 @@ def interruption_text(details: MessageDetails) -> str:
     return _STOPPED_TEXT if details.stopped else ""
 
 
+# How a complete reply ended, where that is worth a mark under it.
+_CUT_AT_LENGTH_TEXT = "Cut at the length limit"
+_FILTERED_TEXT = "Stopped by the provider's content filter"
+
+
+def reply_mark_text(details: MessageDetails) -> str:
+    """The mark under a complete reply that did not end on its own; empty when it did."""
+    if details.is_cut_at_length:
+        return _CUT_AT_LENGTH_TEXT
+    if details.is_filtered:
+        return _FILTERED_TEXT
+    return ""
+
+
 def retry_cause(notice: RetryNotice) -> str:
     """Why a request waits before it is tried again."""
     return "Rate limited" if notice.is_rate_limit else "The AI service failed"

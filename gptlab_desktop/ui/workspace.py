@@ -103,7 +103,7 @@ class Workspace(QObject):
         services = self._services
         pane = ChatPane(
             services.engine,
-            ChatPaneContext(find_assistant=services.lobby.assistant),
+            ChatPaneContext(find_assistant=services.lobby.assistant, providers=services.providers),
             self._window,
         )
         panel = SessionPanel(

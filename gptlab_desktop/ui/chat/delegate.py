@@ -38,7 +38,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from gptlab_desktop.models import Message, MessageState, Role
-from gptlab_desktop.ui.chat.documents import MessageDocuments, content_key
+from gptlab_desktop.ui.chat.documents import MessageDocuments, content_key, has_state_mark
 from gptlab_desktop.ui.chat.model import (
     ChatTranscriptModel,
     MessageRole,
@@ -198,7 +198,7 @@ class MessageDelegate(QStyledItemDelegate):
         for line in message.message.split("\n"):
             lines += 1 + len(line) // per_line
         fences = message.message.count("```") // 2
-        extra = 2 if message.state is MessageState.INTERRUPTED else 0
+        extra = 2 if has_state_mark(message) else 0
         return (lines + 2 * fences + extra) * metrics.lineSpacing()
 
     # Geometry --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from PySide6.QtGui import QFont, QTextCursor, QTextDocument, QTextDocumentFragme
 
 from gptlab_desktop.models import Message, MessageState
 from gptlab_desktop.ui.markdown import StreamingMarkdown, render_markdown
-from gptlab_desktop.ui.messages import interruption_text
+from gptlab_desktop.ui.messages import interruption_text, reply_mark_text
 
 
 class OfflineDocument(QTextDocument):
@@ -135,15 +135,25 @@ def content_key(message: Message) -> tuple[str, MessageState, str]:
 
 
 def _state_note(message: Message) -> str:
-    if message.state is not MessageState.INTERRUPTED:
-        return ""
-    return interruption_text(message.meta)
+    if message.state is MessageState.INTERRUPTED:
+        return interruption_text(message.meta)
+    if message.state is MessageState.COMPLETE:
+        return reply_mark_text(message.meta)
+    return ""
+
+
+def has_state_mark(message: Message) -> bool:
+    """Whether a line about how the message ended is drawn under it."""
+    return message.state is MessageState.INTERRUPTED or bool(_state_note(message))
 
 
 def _state_html(message: Message) -> str:
     """The visible marker of a reply cut short, part of the message's document."""
-    if message.state is not MessageState.INTERRUPTED:
-        return ""
     note = _state_note(message)
-    detail = f" — {html.escape(note)}" if note else ""
-    return f'<p style="color: #b3261e;"><b>Interrupted</b>{detail}</p>'
+    if message.state is MessageState.INTERRUPTED:
+        detail = f" — {html.escape(note)}" if note else ""
+        return f'<p style="color: #b3261e;"><b>Interrupted</b>{detail}</p>'
+    if note:
+        # A complete reply that did not end on its own (the length limit, a filter).
+        return f'<p style="color: #b3261e;"><b>{html.escape(note)}</b></p>'
+    return ""

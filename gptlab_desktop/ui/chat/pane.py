@@ -4,6 +4,11 @@ Every operation of the session engine is an async iterator of events; the pane r
 as the background task named "reply" (so Stop, switching sessions and closing the window
 cancel it, and a cancelled reply is not an error) and renders the events as they come. Errors
 are shown inline and in the status bar, never in a modal box while the user is typing.
+
+The header's picker changes the chat's model and temperature (``ModelSwitcher``); a reply
+waits for a change under way, so it is sent with the choice. When the chat's provider does not
+serve its model, the pane asks for one it does (``SubstituteModelDialog``, opened, never
+exec'd) and then tries again; the message typed stays in the box until it is sent.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
@@ -22,10 +28,11 @@ from gptlab_desktop.models import (
     Message,
     MessageKind,
     Role,
+    Session,
     UserLiked,
 )
 from gptlab_desktop.services.aio import TaskGroupByName
-from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.chat import ModelNeedsSubstitute, SessionEngine
 from gptlab_desktop.services.chat_events import (
     ChatEvent,
     MessageRemoved,
@@ -38,7 +45,11 @@ from gptlab_desktop.services.chat_events import (
     RetryScheduled,
     SessionUpdated,
 )
+from gptlab_desktop.services.errors import InvalidApiKey
+from gptlab_desktop.services.providers import Providers
+from gptlab_desktop.ui.chat.model_switch import ModelSwitcher
 from gptlab_desktop.ui.chat.pane_view import ChatPaneView
+from gptlab_desktop.ui.chat.substitute_dialog import SubstituteModelDialog
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +57,18 @@ _REPLY_TASK = "reply"
 # How often the streaming reply's text is handed to the view (which renders it ~10x/s).
 STREAM_PUSH_INTERVAL_MS = 50
 _TITLE_TASK = "title"
+_SUBSTITUTE_TASK = "substitute"
+# What to do again once a substitute model is chosen (send, greet, regenerate, continue).
+Again = Callable[[], object]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatPaneContext:
-    """What the pane needs besides the engine: how to find the assistant behind a session."""
+    """What the pane needs besides the engine: how to find the assistant behind a session,
+    and the providers (their models, prices and names)."""
 
     find_assistant: Callable[[str], Awaitable[Assistant | None]]
+    providers: Providers
 
 
 class ChatPane(ChatPaneView):
@@ -60,13 +76,17 @@ class ChatPane(ChatPaneView):
 
     #: The open session's record changed (started, a message, a title, concluded).
     sessionChanged = Signal(object)
+    #: A reply failed for want of a (valid) API key: the id of the chat's provider profile.
+    providerKeyNeeded = Signal(str)
 
     def __init__(
         self, engine: SessionEngine, context: ChatPaneContext, parent: QWidget | None = None
     ) -> None:
-        super().__init__(engine, parent)
+        super().__init__(engine, context.providers, parent)
         self._context = context
         self._tasks = TaskGroupByName()
+        self.model_switch = ModelSwitcher(engine, context.providers, self.model_picker, self)
+        self._substitute_dialog: SubstituteModelDialog | None = None
         # The streamed text is read (joined) at most this often, not once per token: a long
         # reply would otherwise be copied whole for every one of its tokens.
         self._pending_delta: ReplyDelta | None = None
@@ -82,7 +102,7 @@ class ChatPane(ChatPaneView):
     def _connect(self) -> None:
         self.message_input.submitted.connect(self.send)
         self.message_input.escapePressed.connect(self.escape)
-        self.message_input.textChanged.connect(self._update_actions)
+        self.message_input.textChanged.connect(self._on_text_changed)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         self.regenerate_button.clicked.connect(self.regenerate)
@@ -92,6 +112,16 @@ class ChatPane(ChatPaneView):
         self.chat_view.continueRequested.connect(lambda _id: self.continue_reply())
         self.chat_view.editRequested.connect(self.edit_message)
         self.chat_view.copyRequested.connect(lambda _text: self.statusMessage.emit("Copied."))
+        self.model_picker.modelChosen.connect(self.choose_model)
+        self.model_picker.temperatureChosen.connect(self.choose_temperature)
+        self.model_picker.listWanted.connect(self.model_switch.list_models)
+        self.model_switch.sessionChanged.connect(self._on_model_changed)
+        self.model_switch.failed.connect(self._on_model_change_failed)
+
+    def _on_text_changed(self) -> None:
+        # Each keystroke: background requests wait for a pause, and Send follows the text.
+        self._engine.note_typing()
+        self._update_send_button()
 
     # -- what runs ----------------------------------------------------------------------------
     def reply_task(self) -> asyncio.Task[None] | None:
@@ -132,6 +162,8 @@ class ChatPane(ChatPaneView):
         for label in (self.editing_label, self.notice_label, self.warning_label):
             label.hide()
         self._retry.stop()
+        self._close_substitute_dialog()
+        self.model_switch.forget_wishes()
         self.message_input.clear()
         self.show_assistant(None)
 
@@ -147,10 +179,16 @@ class ChatPane(ChatPaneView):
             self.editing_label.hide()
             drop = self._from_last_user_message()
             events = self._engine.edit_last_user_message(session.id, text)
-            self._run(events, doing="Resending your message", drop_ids=drop, restore=text)
+            self._run(
+                events,
+                doing="Resending your message",
+                drop_ids=drop,
+                restore=text,
+                again=self.send,
+            )
         else:
             events = self._engine.send(session.id, text)
-            self._run(events, doing="Sending your message", restore=text)
+            self._run(events, doing="Sending your message", restore=text, again=self.send)
 
     def stop(self) -> None:
         """Stop the streaming reply through the engine; what arrived is kept, interrupted.
@@ -177,13 +215,31 @@ class ChatPane(ChatPaneView):
         if session is None or self._is_busy or not messages:
             return
         # The old reply stays on screen until the new one is complete (MessageRemoved).
-        self._run(self._engine.regenerate(session.id), doing="Regenerating")
+        self._run(self._engine.regenerate(session.id), doing="Regenerating", again=self.regenerate)
 
     def continue_reply(self) -> None:
-        """Carry on an interrupted reply in the same message."""
+        """Carry on an interrupted reply, or one cut at the length limit, in the same message."""
         if self._session is None or self._is_busy:
             return
-        self._run(self._engine.continue_reply(self._session.id), doing="Continuing the reply")
+        self._run(
+            self._engine.continue_reply(self._session.id),
+            doing="Continuing the reply",
+            again=self.continue_reply,
+        )
+
+    def choose_model(self, profile_id: str, model: str) -> asyncio.Task[None] | None:
+        """Make the open chat talk to ``model`` on that provider (the picker's choice)."""
+        session = self._session
+        if session is None or not session.status.is_open or self._is_busy or not model:
+            return None
+        return self.model_switch.want(session, model=model, provider_id=profile_id)
+
+    def choose_temperature(self, temperature: float) -> asyncio.Task[None] | None:
+        """Set the open chat's temperature (the picker's spin box)."""
+        session = self._session
+        if session is None or not session.status.is_open or self._is_busy:
+            return None
+        return self.model_switch.want(session, temperature=temperature)
 
     def edit_message(self, message_id: str) -> None:
         """Put the last message of the user back in the box; sending replaces it."""
@@ -210,6 +266,8 @@ class ChatPane(ChatPaneView):
 
     async def aclose(self) -> None:
         """Cancel whatever runs (a reply is stored as interrupted) and wait for it."""
+        self._close_substitute_dialog()
+        await self.model_switch.aclose()
         await self._tasks.cancel_all()
 
     # -- the work -----------------------------------------------------------------------------
@@ -220,9 +278,11 @@ class ChatPane(ChatPaneView):
         doing: str,
         drop_ids: Sequence[str] = (),
         restore: str | None = None,
+        again: Again | None = None,
     ) -> asyncio.Task[None]:
         return self._tasks.start(
-            _REPLY_TASK, self._consume(events, doing=doing, drop_ids=drop_ids, restore=restore)
+            _REPLY_TASK,
+            self._consume(events, doing=doing, drop_ids=drop_ids, restore=restore, again=again),
         )
 
     async def _start_session(self, assistant_id: str, user_id: str) -> None:
@@ -236,10 +296,26 @@ class ChatPane(ChatPaneView):
         finally:
             self._set_busy(False)
         self._session = None  # a new session replaces whatever was shown
+        self._close_substitute_dialog()
         self._show_session(session, [], assistant.name if assistant else session.title)
+        self.model_switch.list_models_once()
         self.sessionChanged.emit(session)
         self.message_input.setFocus(Qt.FocusReason.OtherFocusReason)
-        await self._consume(self._engine.greet(session.id), doing="Greeting")
+        await self._consume(
+            self._engine.greet(session.id),
+            doing="Greeting",
+            again=partial(self._greet_again, session.id),
+        )
+
+    def _greet_again(self, session_id: str) -> None:
+        """Greet once more (a substitute model was chosen for the greeting)."""
+        if self._session is None or self._session.id != session_id or self._is_busy:
+            return
+        self._run(
+            self._engine.greet(session_id),
+            doing="Greeting",
+            again=partial(self._greet_again, session_id),
+        )
 
     async def _open_session(self, session_id: str) -> None:
         self._set_busy(True)
@@ -253,7 +329,10 @@ class ChatPane(ChatPaneView):
             return
         finally:
             self._set_busy(False)
+        if self._session is None or self._session.id != session.id:
+            self._close_substitute_dialog()
         self._show_session(session, messages, assistant.name if assistant else "Assistant")
+        self.model_switch.list_models_once()
 
     async def _finish(self, session_id: str, liked: UserLiked) -> None:
         self._set_busy(True)
@@ -278,9 +357,15 @@ class ChatPane(ChatPaneView):
         doing: str,
         drop_ids: Sequence[str] = (),
         restore: str | None = None,
+        again: Again | None = None,
     ) -> None:
-        """Render one operation's events."""
-        session_id = self._session.id if self._session else None
+        """Render one operation's events.
+
+        ``again`` repeats the operation once a model the provider serves is chosen, if it
+        turns out not to serve the chat's.
+        """
+        session = self._session
+        session_id = session.id if session else None
         self._set_busy(True)
         self.notice_label.hide()
         self.warning_label.hide()
@@ -288,6 +373,10 @@ class ChatPane(ChatPaneView):
         finished: list[Message] = []
         is_sent = False
         try:
+            changing = self.model_switch.changing()
+            if changing is not None:
+                # Sent with the model (or temperature) just chosen, not the one before it.
+                await asyncio.wait([changing])
             async for event in events:
                 is_sent = True
                 if to_drop:
@@ -300,7 +389,14 @@ class ChatPane(ChatPaneView):
             if restore is not None and not is_sent and not self.message_input.toPlainText():
                 # Nothing was sent: give the user their words back.
                 self.message_input.setPlainText(restore)
-            self._show_error(error, doing=doing)
+            if isinstance(error, ModelNeedsSubstitute) and session_id is not None:
+                # An edit's old turn left the store before the model was checked.
+                for message_id in to_drop:
+                    self.chat_view.transcript().remove(message_id)
+                self._ask_for_substitute(error, session_id, again)
+            else:
+                self._show_error(error, doing=doing)
+                self._note_key_problem(error, session)
         finally:
             # A reply cancelled because another operation replaced it leaves the state alone.
             if self._is_current_reply():
@@ -343,6 +439,7 @@ class ChatPane(ChatPaneView):
             transcript.replace(event.message)
             if event.error is not None:
                 self._show_error(event.error, doing="Replying")
+                self._note_key_problem(event.error, self._session)
             elif event.message.meta.stopped:
                 self.statusMessage.emit("Stopped. What arrived is kept.")
             self._show_session_header()
@@ -362,6 +459,71 @@ class ChatPane(ChatPaneView):
         ):
             self._session = event.session
         self._update_actions()
+
+    def _note_key_problem(self, error: BaseException, session: Session | None) -> None:
+        """A missing or refused key: say which provider needs one (the window offers to set
+        it); the inline error stays as it is."""
+        if isinstance(error, InvalidApiKey):
+            profile = self._providers.resolve(session.provider_id if session else None)
+            self.providerKeyNeeded.emit(profile.id)
+
+    # -- models ---------------------------------------------------------------------------------
+    def _on_model_changed(self, session: Session) -> None:
+        if self._session is None or self._session.id != session.id:
+            return
+        self._session = session
+        self._show_session_header()
+        self.sessionChanged.emit(session)
+
+    def _on_model_change_failed(self, error: BaseException) -> None:
+        self._show_error(error, doing="Changing the model")
+        self._show_session_header()
+        self.model_picker.show_chat_choice()  # the model and temperature the chat still has
+
+    def _ask_for_substitute(
+        self, error: ModelNeedsSubstitute, session_id: str, again: Again | None
+    ) -> None:
+        """Ask, without blocking, for one of the provider's models; then do ``again``."""
+        log.info("The chat's provider does not serve its model; asking for another")
+        self._close_substitute_dialog()
+        dialog = SubstituteModelDialog(
+            error.message, error.available, session_id=session_id, parent=self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.modelChosen.connect(partial(self._use_substitute, session_id, again))
+        dialog.finished.connect(partial(self._forget_substitute_dialog, dialog))
+        self._substitute_dialog = dialog
+        self.statusMessage.emit(error.message)
+        dialog.open()
+
+    def _forget_substitute_dialog(self, dialog: SubstituteModelDialog, _result: int) -> None:
+        if self._substitute_dialog is dialog:
+            self._substitute_dialog = None
+
+    def _close_substitute_dialog(self) -> None:
+        dialog, self._substitute_dialog = self._substitute_dialog, None
+        if dialog is not None:
+            dialog.reject()
+
+    def _use_substitute(self, session_id: str, again: Again | None, model: str) -> None:
+        if self._session is None or self._session.id != session_id:
+            return
+        self._tasks.start(_SUBSTITUTE_TASK, self._choose_substitute(session_id, model, again))
+
+    async def _choose_substitute(self, session_id: str, model: str, again: Again | None) -> None:
+        self._set_busy(True)
+        try:
+            session = await self._engine.choose_substitute(session_id, model)
+        except Exception as error:
+            self._show_error(error, doing="Choosing a model")
+            return
+        finally:
+            self._set_busy(False)
+        if self._session is None or self._session.id != session_id:
+            return
+        self._on_model_changed(session)
+        if again is not None:
+            again()
 
     def _push_pending_delta(self) -> None:
         delta, self._pending_delta = self._pending_delta, None

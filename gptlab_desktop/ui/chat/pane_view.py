@@ -7,15 +7,19 @@ and which buttons are enabled, in step with the session's state.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gptlab_desktop.models import Assistant, Message, MessageKind, MessageState, Role, Session
 from gptlab_desktop.services.chat import SessionEngine
+from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.ui.chat.composer import ENDED_NOTE, Composer
 from gptlab_desktop.ui.chat.header import SessionHeader
 from gptlab_desktop.ui.chat.notices import RetryCountdown, notice_label
 from gptlab_desktop.ui.chat.rating_bar import RatingBar
+from gptlab_desktop.ui.chat.usage import session_usage, usage_text
 from gptlab_desktop.ui.chat.view import ChatStreamView
 from gptlab_desktop.ui.messages import describe_failure
 
@@ -26,9 +30,12 @@ class ChatPaneView(QWidget):
     #: A short line for the window's status bar.
     statusMessage = Signal(str)
 
-    def __init__(self, engine: SessionEngine, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, engine: SessionEngine, providers: Providers, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._engine = engine
+        self._providers = providers
         self._session: Session | None = None
         self._assistant_name = "Assistant"
         self._streaming_id: str | None = None
@@ -45,6 +52,7 @@ class ChatPaneView(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         self.header = SessionHeader(self)
         layout.addWidget(self.header)
+        self.model_picker = self.header.model_picker
 
         self.chat_view = ChatStreamView(self)
         layout.addWidget(self.chat_view, 1)
@@ -139,7 +147,11 @@ class ChatPaneView(QWidget):
         session = self._session
         if session is None:
             return
-        self.header.show_session(session, self.chat_view.transcript().messages())
+        provider = self._providers.resolve(session.provider_id)
+        model = session.bot_model_config.model
+        price_of = partial(self._providers.cost_usd, provider.id)
+        usage = session_usage(self.chat_view.transcript().messages(), model, price_of)
+        self.header.show_session(session, provider, usage_text(model, usage))
 
     def _update_actions(self) -> None:
         session = self._session
@@ -151,9 +163,12 @@ class ChatPaneView(QWidget):
         self.composer.show_prompt(
             has_session=session is not None, is_open=is_open, is_rating=self._is_rating
         )
-        has_text = bool(self.message_input.toPlainText().strip())
-        self.send_button.setEnabled(can_type and not self._is_busy and has_text)
+        self._update_send_button()
         self.stop_button.setEnabled(self._is_busy and self._streaming_id is not None)
+        # The model is not changed under a reply, nor for a session that takes no more.
+        can_choose = can_type and not self._is_busy
+        self.model_picker.combo.setEnabled(can_choose)
+        self.model_picker.temperature.setEnabled(can_choose)
         self.regenerate_button.setEnabled(
             can_type
             and not self._is_busy
@@ -167,6 +182,13 @@ class ChatPaneView(QWidget):
         self.rating_bar.setVisible(is_open and self._is_rating)
         self.rating_bar.set_busy(self._is_busy)
         self.ended_label.setVisible(session is not None and not is_open)
+
+    def _update_send_button(self) -> None:
+        """Send fits a message box with text (checked at each keystroke: only this button)."""
+        session = self._session
+        can_type = session is not None and session.status.is_open and not self._is_rating
+        has_text = bool(self.message_input.toPlainText().strip())
+        self.send_button.setEnabled(can_type and not self._is_busy and has_text)
 
     # -- busy state -------------------------------------------------------------------------
     def _set_busy(self, is_busy: bool) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QMenu, QWidget
 
 from gptlab_desktop.models import MessageState, Role
+from gptlab_desktop.services.chat import can_continue
 from gptlab_desktop.ui.chat.model import (
     ChatTranscriptModel,
     MessageRole,
@@ -41,7 +42,8 @@ class ChatStreamView(MessageRowsView):
     # Text just put on the clipboard (a message or a code block), so the pane can confirm.
     copyRequested = Signal(str)
     regenerateRequested = Signal(str)  # message id of the last assistant reply
-    continueRequested = Signal(str)  # message id of the interrupted last reply
+    # Message id of the last reply, interrupted or cut at the length limit.
+    continueRequested = Signal(str)
     editRequested = Signal(str)  # message id of the last user message
     linkActivated = Signal(QUrl)  # an http(s) or mailto link in a message was clicked
 
@@ -154,7 +156,7 @@ class ChatStreamView(MessageRowsView):
             regenerate = QAction("Regenerate", menu)
             regenerate.triggered.connect(lambda: self.regenerateRequested.emit(message.id))
             menu.addAction(regenerate)
-            if message.state is MessageState.INTERRUPTED:
+            if can_continue(message):
                 cont = QAction("Continue", menu)
                 cont.triggered.connect(lambda: self.continueRequested.emit(message.id))
                 menu.addAction(cont)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage, QTextDocument
 
 from gptlab_desktop.models import Message, MessageDetails, MessageState, Role, new_id
+from gptlab_desktop.paths import AppPaths
+from gptlab_desktop.preferences import Preferences, ProviderProfile, write_preferences
 from gptlab_desktop.ui.chat.view import ChatStreamView
 
 CODE = 'def greet(name):\n    return f"<b>{name}</b> & co"  # not HTML\n'
@@ -41,6 +44,16 @@ def conversation(turns: int) -> list[Message]:
         )
         for number in range(turns)
     ]
+
+
+def save_profiles(data_dir: Path, *profiles: ProviderProfile) -> None:
+    """The user's providers in ``preferences.json``, as Settings saves them, and no others.
+
+    OpenAI's own profile is left out: the model picker asks every provider for its models
+    when a session opens, and a test never reaches a real endpoint.
+    """
+    preferences = Preferences(profiles=profiles, looked_for_local_servers=True)
+    write_preferences(AppPaths(data_dir).preferences_file, preferences)
 
 
 @pytest.fixture
