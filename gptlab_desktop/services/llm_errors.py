@@ -81,7 +81,7 @@ class ErrorTranslator:
         detail = self.redact(server_message(exc))
         log.info("The AI service answered HTTP %s (%s): %s", status, code or "no code", detail)
         if status == 401:
-            return InvalidApiKey()
+            return InvalidApiKey(said=detail)
         if status == 429:
             if code == "insufficient_quota" or exc.type == "insufficient_quota":
                 return QuotaExhausted()
@@ -96,7 +96,8 @@ class ErrorTranslator:
         if status == 404:
             server = display_url(self._base_url())
             return RequestRejected(
-                f"{server} has no such endpoint (HTTP 404); check the server address in Settings.",
+                f"{server} has no such endpoint (HTTP 404); check the server address in "
+                "Settings → Providers.",
                 status=status,
                 code=code or None,
             )
