@@ -15,8 +15,10 @@ open the assistant editor and move assistant files (``assistant_actions.py``); t
 the sessions panel (``workspace.py``) are built once the filled lobby has painted, or at once
 when anything asks for them earlier; Settings → API Key… opens the key dialog
 (``account_actions.py``), which also opens by itself on a first run against OpenAI without a
-key. The editor, the key dialog and the account (with its cryptography) are imported on first
-use: none of them is needed to paint the window.
+key; Settings → Preferences… (Ctrl+,) and Storage… open the Settings window
+(``settings/actions.py``), which is also where a provider's missing key is asked for
+(``ask_provider_key``). The editor, the key dialog, the Settings window and the account
+(with its cryptography) are imported on first use: none of them is needed to paint the window.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.pending import PendingRequests
 from gptlab_desktop.ui.qt_helpers import next_paint, restore_layout, save_layout
+from gptlab_desktop.ui.settings.actions import SettingsActions
+from gptlab_desktop.ui.settings.pages import SettingsPage
 from gptlab_desktop.ui.storage_actions import StorageActions
 from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show_about
 from gptlab_desktop.ui.workspace import Workspace
@@ -68,7 +72,8 @@ if TYPE_CHECKING:
     from gptlab_desktop.ui.chat.view import ChatStreamView
     from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.sessions.panel import SessionPanel
-    from gptlab_desktop.ui.storage_dialog import StorageDialog
+    from gptlab_desktop.ui.settings.dialog import SettingsDialog
+    from gptlab_desktop.ui.settings.storage_page import StoragePage
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -121,8 +126,14 @@ class MainWindow(QMainWindow):
         )
         self.account_actions = AccountActions(services, self.messages, self)
         self.account_actions.keyChanged.connect(self._on_key_changed)
+        self.settings_actions = SettingsActions(
+            services, self, show_account_key=self.show_api_key_dialog, reopen=self.reopen
+        )
         self.storage_actions = StorageActions(
-            self.statusBar(), self, refresh=self._refresh_after_pull, reopen=self.reopen
+            self.statusBar(),
+            self,
+            refresh=self._refresh_after_pull,
+            show_storage=self.settings_actions.show_storage,
         )
         self._build_menus()
         self._build_central()
@@ -149,6 +160,7 @@ class MainWindow(QMainWindow):
             (actions.export_assistant, self.ask_export_path),
             (actions.api_key, self.show_api_key_dialog),
             (actions.storage, self.show_storage_dialog),
+            (actions.preferences, self.show_preferences),
             (actions.about, self.show_about),
         ):
             action.triggered.connect(slot)
@@ -204,6 +216,10 @@ class MainWindow(QMainWindow):
         shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
         shortcut.setObjectName("focusInputShortcut")
         shortcut.activated.connect(self.focus_message_input)
+        # The chat pane says when a reply failed for want of a key (once it has the signal).
+        key_needed = getattr(self.workspace.pane, "providerKeyNeeded", None)
+        if key_needed is not None:
+            key_needed.connect(self.ask_provider_key)
         self._follow_selected_assistant()
         self._update_counts()
 
@@ -364,12 +380,31 @@ class MainWindow(QMainWindow):
         return self.account_actions.show_dialog()
 
     def show_sync(self, sync: CloudSync) -> None:
-        """Follow the run's sync in the status bar and in Settings → Storage…."""
+        """Follow the run's sync in the status bar and on the Settings window's Storage page."""
+        self.settings_actions.attach_sync(sync)
         self.storage_actions.attach(sync)
 
-    def show_storage_dialog(self) -> StorageDialog | None:
-        """Settings → Storage…: where the data is kept (None before the data is open)."""
-        return self.storage_actions.show_dialog()
+    def show_storage_dialog(self) -> StoragePage | None:
+        """Settings → Storage…: the Settings window on its Storage page (the page is None
+        before the data is open)."""
+        return self.settings_actions.show_storage()
+
+    def show_settings(
+        self, page: SettingsPage | None = None, *, profile_id: str | None = None
+    ) -> SettingsDialog:
+        """The Settings window, not modal, one per window: on ``page`` (else the one shown
+        last), on Providers with ``profile_id`` selected if given."""
+        return self.settings_actions.show(page, profile_id=profile_id)
+
+    def show_preferences(self) -> SettingsDialog:
+        """Settings → Preferences… (Ctrl+,): the Settings window on the page shown last."""
+        return self.show_settings()
+
+    def ask_provider_key(self, profile_id: str) -> QWidget:
+        """A reply failed because that provider has no key or refused it: the API key dialog
+        for OpenAI's built-in profile and the environment's; else the Settings window on the
+        profile, its key field ready, saying which provider needs a key and where to get one."""
+        return self.settings_actions.ask_provider_key(profile_id)
 
     def _refresh_after_pull(self) -> None:
         """Another machine's changes are in the cache: the lists and the open chat show them."""
@@ -632,6 +667,7 @@ class MainWindow(QMainWindow):
         # Editors first, unsaved changes discarded (the app is quitting): a try-it reply stops.
         await self.assistant_actions.close_all()
         await self.account_actions.close()
+        await self.settings_actions.close()
         # A streaming reply is stored as interrupted, and deletions still within their undo
         # window are carried out, while the store is open.
         await self.workspace.wind_down()
@@ -644,7 +680,8 @@ class MainWindow(QMainWindow):
 
     def reopen(self) -> None:
         """Close, and have the app start again on the storage now saved (another account or
-        project chosen in Settings → Storage…): the services close in order first, as on quit."""
+        project chosen on the Settings window's Storage page): the services close in order
+        first, as on quit."""
         self._reopen_requested = True
         self.close()
 
