@@ -17,7 +17,8 @@ when anything asks for them earlier; Settings → API Key… opens the key dialo
 (``account_actions.py``), which also opens by itself on a first run against OpenAI without a
 key; Settings → Preferences… (Ctrl+,) and Storage… open the Settings window
 (``settings/actions.py``), which is also where a provider's missing key is asked for
-(``ask_provider_key``). The editor, the key dialog, the Settings window and the account
+(``ask_provider_key``); on a first run, local AI servers found are offered in a bar at the top
+(``local_server_offers.py``). The editor, the key dialog, the Settings window and the account
 (with its cryptography) are imported on first use: none of them is needed to paint the window.
 """
 
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -51,6 +53,7 @@ from gptlab_desktop.services.store.base import StoreHealth
 from gptlab_desktop.ui.account_actions import AccountActions
 from gptlab_desktop.ui.assistant_actions import AssistantActions
 from gptlab_desktop.ui.lobby_panel import LobbyPanel
+from gptlab_desktop.ui.local_server_offers import LocalServerOffers
 from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.pending import PendingRequests
@@ -175,7 +178,17 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([320, 680])
-        self.setCentralWidget(self.splitter)
+        # Above the splitter: the local AI servers a first run found, while any is offered.
+        self.local_server_offers = LocalServerOffers(self._services, self.messages)
+        self.local_server_offers.profileAdded.connect(self.settings_actions.profiles_changed)
+        central = QWidget(self)
+        central.setObjectName("centralArea")
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.local_server_offers)
+        column.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
         self.resize(1100, 720)
 
     def _build_sidebar(self) -> QWidget:
@@ -326,10 +339,13 @@ class MainWindow(QMainWindow):
         await next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
 
     async def finish_building(self) -> None:
-        """Build the chat pane and the sessions panel, and list the sessions."""
+        """Build the chat pane and the sessions panel, list the sessions, then look for local
+        AI servers in the background (a first run's offers; nothing waits for it)."""
         self.workspace.build()
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
+        if not self._is_closing:
+            self.local_server_offers.look()
 
     def _when_open(self, request: Callable[[], object], what: str) -> bool:
         """Whether the data is open; if not, ``request`` waits for it (busy cursor, a notice)."""
@@ -668,6 +684,7 @@ class MainWindow(QMainWindow):
         await self.assistant_actions.close_all()
         await self.account_actions.close()
         await self.settings_actions.close()
+        await self.local_server_offers.aclose()
         # A streaming reply is stored as interrupted, and deletions still within their undo
         # window are carried out, while the store is open.
         await self.workspace.wind_down()
