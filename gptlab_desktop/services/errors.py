@@ -66,17 +66,20 @@ class LlmError(ServiceError):
 
 
 class InvalidApiKey(LlmError):
-    """The server refused the API key (401)."""
+    """The server refused the API key (401); ``said`` is the server's own reason, redacted."""
 
     title = "API key not accepted"
 
-    def __init__(self, message: str | None = None, *, status: int | None = 401) -> None:
-        super().__init__(
+    def __init__(
+        self, message: str | None = None, *, status: int | None = 401, said: str = ""
+    ) -> None:
+        text = (
             message
-            or "The AI service did not accept your API key. Check it in Settings, or create a "
-            "new one in your account.",
-            status=status,
-            code="invalid_api_key",
+            or "The AI service did not accept your API key. Check it in Settings → Providers, "
+            "or create a new one in your account."
+        )
+        super().__init__(
+            f"{text} It said: {said}" if said else text, status=status, code="invalid_api_key"
         )
 
 
@@ -88,8 +91,8 @@ class MissingApiKey(InvalidApiKey):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
             message
-            or "No API key is set. Add your OpenAI API key in Settings, or point the app at an "
-            "OpenAI-compatible server that needs none.",
+            or "No API key is set. Add one in Settings → Providers, or choose a provider that "
+            "needs none (a server on this computer, such as Ollama).",
             status=None,
         )
 
@@ -194,8 +197,7 @@ class LlmTimeout(LlmError):
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__(
-            f"The AI service did not answer within {timeout_s:g} s. Try again, or raise the "
-            "timeout in Settings."
+            f"The AI service did not answer within {timeout_s:g} s. Try again in a moment."
         )
         self.timeout_s = timeout_s
 
@@ -220,7 +222,7 @@ class ServerUnreachable(LlmError):
     def __init__(self, base_url: str) -> None:
         super().__init__(
             f"Cannot connect to the AI service at {base_url}. Check your network connection "
-            "and the server address in Settings."
+            "and the server address in Settings → Providers."
         )
         self.base_url = base_url
 

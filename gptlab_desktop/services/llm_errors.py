@@ -94,7 +94,7 @@ class ErrorTranslator:
         code = exc.code or ""
         detail = self.redact(server_words(exc.body))
         if status == 401:
-            return InvalidApiKey()
+            return InvalidApiKey(said=detail)
         if status == 429:
             if code == "insufficient_quota" or exc.type == "insufficient_quota":
                 return QuotaExhausted()
@@ -112,7 +112,7 @@ class ErrorTranslator:
             said = f": “{detail}”" if detail else ""
             return RequestRejected(
                 f"{server} has no such endpoint (HTTP 404{said}); check the server address in "
-                "Settings.",
+                "Settings → Providers.",
                 status=status,
                 code=code or None,
             )

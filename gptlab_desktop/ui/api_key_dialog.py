@@ -40,6 +40,7 @@ from gptlab_desktop.services.account import (
 from gptlab_desktop.services.aio import TaskGroupByName
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.secrets import KeyringState
+from gptlab_desktop.ui.confirmation import Confirmation
 from gptlab_desktop.ui.messages import describe_error
 from gptlab_desktop.ui.naming import name_widget
 
@@ -155,8 +156,7 @@ class ApiKeyDialog(QDialog):
         self._tasks = TaskGroupByName()
         self._is_busy = False
         self._state = account.state
-        self._confirmation: QMessageBox | None = None
-        self._confirm_button: QPushButton | None = None
+        self._confirmation: Confirmation | None = None
         self.setObjectName("apiKeyDialog")
         self.setWindowTitle("API Key")
         self.setMinimumWidth(480)
@@ -243,31 +243,21 @@ class ApiKeyDialog(QDialog):
 
     def confirm_remove(self) -> QMessageBox:
         """Ask before removing the saved key (opened with ``open()``; Remove confirms)."""
-        # One box, kept as a child of the dialog: deleting it on close while its finished
-        # signal is still being delivered crashes PySide6.
         if self._confirmation is None:
-            box = QMessageBox(
-                QMessageBox.Icon.Question,
-                "Remove API Key",
-                "Remove the saved API key from this computer? You will need to enter it again "
-                "to chat.",
-                QMessageBox.StandardButton.NoButton,
+            self._confirmation = Confirmation(
                 self,
+                title="Remove API Key",
+                object_name="removeKeyConfirmation",
+                confirm_text="Remove",
+                confirm_name="confirmRemoveKeyButton",
             )
-            box.setObjectName("removeKeyConfirmation")
-            self._confirm_button = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-            self._confirm_button.setObjectName("confirmRemoveKeyButton")
-            box.addButton(QMessageBox.StandardButton.Cancel)
-            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-            box.finished.connect(self._on_confirmation_finished)
-            self._confirmation = box
-        self._confirmation.open()
-        return self._confirmation
+            self._confirmation.confirmed.connect(self._on_remove_confirmed)
+        return self._confirmation.ask(
+            "Remove the saved API key from this computer? You will need to enter it again to chat."
+        )
 
-    def _on_confirmation_finished(self) -> None:
-        box = self._confirmation
-        if box is not None and box.clickedButton() is self._confirm_button:
-            self._tasks.start("remove", self._remove())
+    def _on_remove_confirmed(self) -> None:
+        self._tasks.start("remove", self._remove())
 
     def task(self, name: str) -> asyncio.Task[object] | None:
         """The running task ``load``, ``save`` or ``remove``, if any (tests wait on it)."""

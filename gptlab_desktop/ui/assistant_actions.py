@@ -10,6 +10,7 @@ imported on first use: it is not needed to paint the window.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import re
@@ -79,9 +80,13 @@ class AssistantActions(QObject):
 
     # -- the editor ---------------------------------------------------------------------------
     def new(self, user_id: str) -> AssistantEditorDialog:
-        """The editor on an empty form."""
+        """The editor on an empty form, of the session type chosen on the Settings window's
+        Chat page."""
         dialog = self._make_editor(user_id)
-        dialog.start_new()
+        from gptlab_desktop.ui.editor.form import blank_draft
+
+        session_type = self._services.providers.preferences.chat.session_type
+        dialog.start_new(dataclasses.replace(blank_draft(), session_type=session_type))
         return dialog
 
     def edit(self, assistant_id: str, user_id: str) -> AssistantEditorDialog:

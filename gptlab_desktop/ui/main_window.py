@@ -15,8 +15,11 @@ open the assistant editor and move assistant files (``assistant_actions.py``); t
 the sessions panel (``workspace.py``) are built once the filled lobby has painted, or at once
 when anything asks for them earlier; Settings → API Key… opens the key dialog
 (``account_actions.py``), which also opens by itself on a first run against OpenAI without a
-key. The editor, the key dialog and the account (with its cryptography) are imported on first
-use: none of them is needed to paint the window.
+key; Settings → Preferences… (Ctrl+,) and Storage… open the Settings window
+(``settings/actions.py``), which is also where a provider's missing key is asked for
+(``ask_provider_key``); on a first run, local AI servers found are offered in a bar at the top
+(``local_server_offers.py``). The editor, the key dialog, the Settings window and the account
+(with its cryptography) are imported on first use: none of them is needed to paint the window.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -49,10 +53,13 @@ from gptlab_desktop.services.store.base import StoreHealth
 from gptlab_desktop.ui.account_actions import AccountActions
 from gptlab_desktop.ui.assistant_actions import AssistantActions
 from gptlab_desktop.ui.lobby_panel import LobbyPanel
+from gptlab_desktop.ui.local_server_offers import LocalServerOffers
 from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.pending import PendingRequests
 from gptlab_desktop.ui.qt_helpers import next_paint, restore_layout, save_layout
+from gptlab_desktop.ui.settings.actions import SettingsActions
+from gptlab_desktop.ui.settings.pages import SettingsPage
 from gptlab_desktop.ui.storage_actions import StorageActions
 from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show_about
 from gptlab_desktop.ui.workspace import Workspace
@@ -68,7 +75,8 @@ if TYPE_CHECKING:
     from gptlab_desktop.ui.chat.view import ChatStreamView
     from gptlab_desktop.ui.editor.dialog import AssistantEditorDialog
     from gptlab_desktop.ui.sessions.panel import SessionPanel
-    from gptlab_desktop.ui.storage_dialog import StorageDialog
+    from gptlab_desktop.ui.settings.dialog import SettingsDialog
+    from gptlab_desktop.ui.settings.storage_page import StoragePage
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -121,8 +129,14 @@ class MainWindow(QMainWindow):
         )
         self.account_actions = AccountActions(services, self.messages, self)
         self.account_actions.keyChanged.connect(self._on_key_changed)
+        self.settings_actions = SettingsActions(
+            services, self, show_account_key=self.show_api_key_dialog, reopen=self.reopen
+        )
         self.storage_actions = StorageActions(
-            self.statusBar(), self, refresh=self._refresh_after_pull, reopen=self.reopen
+            self.statusBar(),
+            self,
+            refresh=self._refresh_after_pull,
+            show_storage=self.settings_actions.show_storage,
         )
         self._build_menus()
         self._build_central()
@@ -149,6 +163,7 @@ class MainWindow(QMainWindow):
             (actions.export_assistant, self.ask_export_path),
             (actions.api_key, self.show_api_key_dialog),
             (actions.storage, self.show_storage_dialog),
+            (actions.preferences, self.show_preferences),
             (actions.about, self.show_about),
         ):
             action.triggered.connect(slot)
@@ -163,7 +178,17 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([320, 680])
-        self.setCentralWidget(self.splitter)
+        # Above the splitter: the local AI servers a first run found, while any is offered.
+        self.local_server_offers = LocalServerOffers(self._services, self.messages)
+        self.local_server_offers.profileAdded.connect(self.settings_actions.profiles_changed)
+        central = QWidget(self)
+        central.setObjectName("centralArea")
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.local_server_offers)
+        column.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
         self.resize(1100, 720)
 
     def _build_sidebar(self) -> QWidget:
@@ -204,6 +229,10 @@ class MainWindow(QMainWindow):
         shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
         shortcut.setObjectName("focusInputShortcut")
         shortcut.activated.connect(self.focus_message_input)
+        # The chat pane says when a reply failed for want of a key (once it has the signal).
+        key_needed = getattr(self.workspace.pane, "providerKeyNeeded", None)
+        if key_needed is not None:
+            key_needed.connect(self.ask_provider_key)
         self._follow_selected_assistant()
         self._update_counts()
 
@@ -310,10 +339,13 @@ class MainWindow(QMainWindow):
         await next_paint(self.lobby_list.viewport(), LOBBY_PAINT_WAIT_S)
 
     async def finish_building(self) -> None:
-        """Build the chat pane and the sessions panel, and list the sessions."""
+        """Build the chat pane and the sessions panel, list the sessions, then look for local
+        AI servers in the background (a first run's offers; nothing waits for it)."""
         self.workspace.build()
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
+        if not self._is_closing:
+            self.local_server_offers.look()
 
     def _when_open(self, request: Callable[[], object], what: str) -> bool:
         """Whether the data is open; if not, ``request`` waits for it (busy cursor, a notice)."""
@@ -364,12 +396,31 @@ class MainWindow(QMainWindow):
         return self.account_actions.show_dialog()
 
     def show_sync(self, sync: CloudSync) -> None:
-        """Follow the run's sync in the status bar and in Settings → Storage…."""
+        """Follow the run's sync in the status bar and on the Settings window's Storage page."""
+        self.settings_actions.attach_sync(sync)
         self.storage_actions.attach(sync)
 
-    def show_storage_dialog(self) -> StorageDialog | None:
-        """Settings → Storage…: where the data is kept (None before the data is open)."""
-        return self.storage_actions.show_dialog()
+    def show_storage_dialog(self) -> StoragePage | None:
+        """Settings → Storage…: the Settings window on its Storage page (the page is None
+        before the data is open)."""
+        return self.settings_actions.show_storage()
+
+    def show_settings(
+        self, page: SettingsPage | None = None, *, profile_id: str | None = None
+    ) -> SettingsDialog:
+        """The Settings window, not modal, one per window: on ``page`` (else the one shown
+        last), on Providers with ``profile_id`` selected if given."""
+        return self.settings_actions.show(page, profile_id=profile_id)
+
+    def show_preferences(self) -> SettingsDialog:
+        """Settings → Preferences… (Ctrl+,): the Settings window on the page shown last."""
+        return self.show_settings()
+
+    def ask_provider_key(self, profile_id: str) -> QWidget:
+        """A reply failed because that provider has no key or refused it: the API key dialog
+        for OpenAI's built-in profile and the environment's; else the Settings window on the
+        profile, its key field ready, saying which provider needs a key and where to get one."""
+        return self.settings_actions.ask_provider_key(profile_id)
 
     def _refresh_after_pull(self) -> None:
         """Another machine's changes are in the cache: the lists and the open chat show them."""
@@ -632,6 +683,8 @@ class MainWindow(QMainWindow):
         # Editors first, unsaved changes discarded (the app is quitting): a try-it reply stops.
         await self.assistant_actions.close_all()
         await self.account_actions.close()
+        await self.settings_actions.close()
+        await self.local_server_offers.aclose()
         # A streaming reply is stored as interrupted, and deletions still within their undo
         # window are carried out, while the store is open.
         await self.workspace.wind_down()
@@ -644,7 +697,8 @@ class MainWindow(QMainWindow):
 
     def reopen(self) -> None:
         """Close, and have the app start again on the storage now saved (another account or
-        project chosen in Settings → Storage…): the services close in order first, as on quit."""
+        project chosen on the Settings window's Storage page): the services close in order
+        first, as on quit."""
         self._reopen_requested = True
         self.close()
 

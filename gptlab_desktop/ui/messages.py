@@ -89,7 +89,7 @@ def _log_file_hint() -> str:
 # Why a reply is interrupted, by the kind stored with it: worded here, when shown, so a better
 # wording reaches old messages too.
 _FAILURE_TEXT = {
-    FailureKind.MISSING_API_KEY: "no API key is set; add yours in Settings → API Key…",
+    FailureKind.MISSING_API_KEY: "no API key is set; add one in Settings → Providers",
     FailureKind.INVALID_API_KEY: "the AI service did not accept your API key",
     FailureKind.MODEL_NOT_AVAILABLE: "the model is not available with your API key",
     FailureKind.RATE_LIMITED: "the AI service was busy with too many requests",

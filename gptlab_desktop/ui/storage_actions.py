@@ -1,11 +1,11 @@
-"""Settings → Storage… and the sync's line in the status bar: the window's side of ``CloudSync``.
+"""The sync's line in the status bar and its news: the window's side of ``CloudSync``.
 
 The status bar shows where the data is kept and how the sync goes (synced, syncing with N
-changes waiting, offline, or the problem and its reason); Storage… opens the dialog; a pull that
-brought other machines' changes refreshes the lobby, the sessions list and the open chat; and
-the recovery kit made when encryption is set up on this machine is shown at once, in the dialog,
-for the user to keep. ``CloudSync`` calls back on the event loop's thread, so the widgets are
-updated directly.
+changes waiting, offline, or the problem and its reason); a pull that brought other machines'
+changes refreshes the lobby, the sessions list and the open chat; and the recovery kit made when
+encryption is set up on this machine is shown at once, on the Settings window's Storage page
+(``settings/storage_page.py``), for the user to keep. ``CloudSync`` calls back on the event
+loop's thread, so the widgets are updated directly.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 from gptlab_desktop.services.sync_status import SyncState, SyncStatus
 from gptlab_desktop.ui.messages import sync_status_text
 from gptlab_desktop.ui.naming import name_widget
-from gptlab_desktop.ui.qt_helpers import bring_forward
 
 if TYPE_CHECKING:
     from gptlab_desktop.services.cloud_sync import CloudSync
     from gptlab_desktop.services.recovery_kit import RecoveryKit
     from gptlab_desktop.services.store.cloud.puller import PullReport
-    from gptlab_desktop.ui.storage_dialog import StorageDialog
+    from gptlab_desktop.ui.settings.storage_page import StoragePage
 
 NEW_KIT_TEXT = (
     "Your cloud data is encrypted with a key only this recovery kit opens. Print it or save "
@@ -34,7 +33,7 @@ NEW_KIT_TEXT = (
 
 
 class StorageActions(QObject):
-    """The Storage dialog of a window and the sync's status line."""
+    """The sync's status line of a window, and what the sync's news brings up."""
 
     def __init__(
         self,
@@ -42,14 +41,13 @@ class StorageActions(QObject):
         window: QWidget,
         *,
         refresh: Callable[[], None],
-        reopen: Callable[[], None],
+        show_storage: Callable[[], StoragePage | None],
     ) -> None:
+        """``show_storage`` brings up the Settings window's Storage page."""
         super().__init__(window)
-        self._window = window
         self._refresh = refresh
-        self._reopen = reopen
+        self._show_storage = show_storage
         self._sync: CloudSync | None = None
-        self._dialog: StorageDialog | None = None
         self.status_label = QLabel(status_bar)
         name_widget(self.status_label, "syncStatusLabel", "Sync status")
         self.status_label.hide()
@@ -73,19 +71,7 @@ class StorageActions(QObject):
         self._refresh()
 
     def _show_new_kit(self, kit: RecoveryKit) -> None:
-        dialog = self.show_dialog()
-        if dialog is not None:
-            dialog.kit_text.setPlainText(kit.text)
-            dialog.feedback.setText(NEW_KIT_TEXT)
-
-    def show_dialog(self) -> StorageDialog | None:
-        """The Storage dialog, shown without blocking the window (None before the data opens)."""
-        if self._sync is None:
-            return None
-        from gptlab_desktop.ui.storage_dialog import StorageDialog
-
-        if self._dialog is None:
-            self._dialog = StorageDialog(self._sync, parent=self._window)
-            self._dialog.reopenRequested.connect(self._reopen)
-        bring_forward(self._dialog)
-        return self._dialog
+        page = self._show_storage()
+        if page is not None:
+            page.kit_text.setPlainText(kit.text)
+            page.feedback.setText(NEW_KIT_TEXT)

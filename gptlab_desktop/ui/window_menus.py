@@ -36,6 +36,13 @@ class WindowActions:
     lobby_menu: QMenu
 
 
+def preferences_shortcuts() -> list[QKeySequence]:
+    """The platform's shortcut for Preferences (none on some desktops), and Ctrl+, always."""
+    shortcuts = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+    comma = QKeySequence("Ctrl+,")
+    return [*(each for each in shortcuts if not each.isEmpty() and each != comma), comma]
+
+
 def build_window_actions(window: QMainWindow) -> WindowActions:
     """Fill ``window``'s menu bar: File, Assistants, Settings, Help; and the lobby's menu."""
 
@@ -82,14 +89,14 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
     settings_menu = menu_bar.addMenu("&Settings")
     settings_menu.setObjectName("settingsMenu")
     api_key = action("API Key…", "apiKeyAction")
+    # Both open the Settings window: on its Storage page, and on the page shown last.
     storage = action("Storage…", "storageAction")
-    # Built by the preferences issue.
     preferences = action("Preferences…", "preferencesAction")
-    preferences.setEnabled(False)
+    preferences.setShortcuts(preferences_shortcuts())
     preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
+    settings_menu.addAction(preferences)
     settings_menu.addAction(api_key)
     settings_menu.addAction(storage)
-    settings_menu.addAction(preferences)
 
     help_menu = menu_bar.addMenu("&Help")
     help_menu.setObjectName("helpMenu")

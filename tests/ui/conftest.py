@@ -25,7 +25,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from gptlab_desktop.app import AppRun, build_services, launch
-from gptlab_desktop.config import resolve_config
+from gptlab_desktop.config import LOCAL_SERVERS_ENV, resolve_config
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -110,7 +110,9 @@ def open_run(
         *,
         wait: bool = True,
     ) -> AppRun:
-        config = resolve_config(str(directory), environ or {})
+        # No local AI server is looked for unless the test names where (the machine's own
+        # ports are not the test's business).
+        config = resolve_config(str(directory), {LOCAL_SERVERS_ENV: "none", **(environ or {})})
         ensure_created(config.paths)
         # Never the developer's keyring: keyring's "no keyring" backend keeps secrets in memory
         # unless the test brings its own (the test Secret Service).

@@ -97,3 +97,14 @@ def test_an_interrupted_reply_is_worded_from_its_kind_when_shown() -> None:
         assert interruption_text(MessageDetails(failure=kind))
     assert interruption_text(MessageDetails(stopped=True)).startswith("stopped")
     assert interruption_text(MessageDetails()) == ""
+
+
+def test_a_missing_or_unreachable_provider_points_to_settings_providers() -> None:
+    from gptlab_desktop.models import FailureKind
+    from gptlab_desktop.services.errors import MissingApiKey, ServerUnreachable
+    from gptlab_desktop.ui.messages import failure_text
+
+    assert "Settings → Providers" in failure_text(FailureKind.MISSING_API_KEY)
+    assert "API Key…" not in failure_text(FailureKind.MISSING_API_KEY)
+    assert "Settings → Providers" in MissingApiKey().message
+    assert "Settings → Providers" in ServerUnreachable("http://127.0.0.1:1/v1").message

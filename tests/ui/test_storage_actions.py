@@ -21,19 +21,19 @@ from gptlab_desktop.services.store.cloud.replayer import OutboxReplayer
 from gptlab_desktop.services.store.cloud.settings import FirestoreSettings
 from gptlab_desktop.services.store.cloud.synced import SyncedStore
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.storage_dialog import StorageDialog
+from gptlab_desktop.ui.settings.storage_page import StoragePage
 from tests.builders import DB_NAME, make_message, start_session
 from tests.fakes.firestore_emulator import EMULATOR_HOST_ENV
 from tests.ui.conftest import WAIT_MS, OpenWindow, run_in_fresh_loop, trigger
 
 
-def storage_dialog(window: MainWindow) -> StorageDialog:
-    dialog = window.findChild(StorageDialog, "storageDialog")
+def storage_dialog(window: MainWindow) -> StoragePage:
+    dialog = window.findChild(StoragePage, "storageDialog")
     assert dialog is not None
     return dialog
 
 
-def open_storage_dialog(qtbot: Any, window: MainWindow) -> StorageDialog:
+def open_storage_dialog(qtbot: Any, window: MainWindow) -> StoragePage:
     """Settings → Storage…, once the run's sync is known to the window."""
     qtbot.waitUntil(lambda: window.storage_actions._sync is not None, timeout=WAIT_MS)
     trigger(window, "storageAction")
@@ -41,7 +41,7 @@ def open_storage_dialog(qtbot: Any, window: MainWindow) -> StorageDialog:
 
 
 @pytest.fixture
-def local_dialog(qtbot: Any, open_window: OpenWindow) -> tuple[MainWindow, StorageDialog]:
+def local_dialog(qtbot: Any, open_window: OpenWindow) -> tuple[MainWindow, StoragePage]:
     """A local run's window and its Storage dialog, open."""
     window = open_window()
     return window, open_storage_dialog(qtbot, window)
@@ -80,7 +80,7 @@ def test_a_local_run_says_nothing_of_sync_and_its_storage_dialog_says_local_only
 
 
 def test_choosing_firestore_without_a_project_asks_for_it_and_changes_nothing(
-    local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
+    local_dialog: tuple[MainWindow, StoragePage], data_dir: Path
 ) -> None:
     _, dialog = local_dialog
 
@@ -99,7 +99,7 @@ def test_a_run_on_a_firestore_project_syncs_shows_the_kit_once_and_what_others_w
 
     # Encryption is set up on this first computer: the kit is shown, once, to be kept.
     qtbot.waitUntil(
-        lambda: window.findChild(StorageDialog, "storageDialog") is not None, timeout=WAIT_MS
+        lambda: window.findChild(StoragePage, "storageDialog") is not None, timeout=WAIT_MS
     )
     dialog = storage_dialog(window)
     kit_text = dialog.findChild(QPlainTextEdit, "recoveryKitText").toPlainText()
@@ -167,7 +167,7 @@ async def window_vault_key(window: MainWindow) -> Any:
 
 
 def test_the_storage_choice_is_saved_for_the_next_run(
-    qtbot: Any, local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
+    qtbot: Any, local_dialog: tuple[MainWindow, StoragePage], data_dir: Path
 ) -> None:
     window, dialog = local_dialog
     dialog.findChild(QRadioButton, "storageFirestore").setChecked(True)
@@ -189,14 +189,14 @@ def test_the_storage_choice_is_saved_for_the_next_run(
     qtbot.waitUntil(lambda: "service account" in sync_line(window).text(), timeout=WAIT_MS)
 
 
-def fill_shared_project(dialog: StorageDialog, project: str) -> None:
+def fill_shared_project(dialog: StoragePage, project: str) -> None:
     dialog.findChild(QRadioButton, "storageShared").setChecked(True)
     dialog.findChild(QLineEdit, "firestoreProject").setText(project)
     dialog.findChild(QLineEdit, "firebaseApiKey").setText("team-web-api-key")
 
 
 def test_the_shared_project_asks_for_its_web_api_key_and_shows_the_sign_in(
-    local_dialog: tuple[MainWindow, StorageDialog], data_dir: Path
+    local_dialog: tuple[MainWindow, StoragePage], data_dir: Path
 ) -> None:
     _, dialog = local_dialog
     shared = dialog.findChild(QRadioButton, "storageShared")

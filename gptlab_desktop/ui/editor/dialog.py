@@ -148,11 +148,13 @@ class AssistantEditorDialog(QDialog):
 
     # -- entry points --------------------------------------------------------------------------
 
-    def start_new(self) -> asyncio.Task[None]:
-        """Show an empty form to create an assistant; returns the task loading the models."""
+    def start_new(self, draft: AssistantDraft | None = None) -> asyncio.Task[None]:
+        """Show an empty form (or ``draft``: a new assistant's defaults) to create an assistant;
+        returns the task loading the models."""
         self._is_closing_confirmed = False
-        self._state.create(blank_draft())
-        self.form.fill(blank_draft())
+        draft = draft or blank_draft()
+        self._state.create(draft)
+        self.form.fill(draft)
         self._state.baseline = self.current_draft()
         self._apply_mode()
         self.show()

@@ -1,4 +1,4 @@
-"""Settings → Storage…: where the data is kept, the sync's state, and the recovery kit.
+"""The Settings window's Storage page: where the data is kept, the sync, the recovery kit.
 
 The user chooses **Local only** (the default), **My Firestore project** (project id, database
 id, and credentials: Application Default Credentials, or a service-account key file imported
@@ -8,8 +8,8 @@ the writes the cloud refused, with why, and can send those again; syncs now; see
 kit again after re-entering the passphrase; and joins the history another machine set up with
 its kit.
 
-Every action goes to ``CloudSync`` (a service); this dialog only lays out, collects and shows.
-Open it with ``show()``/``open()``, never ``exec()`` (no nested event loop inside a coroutine).
+Every action goes to ``CloudSync`` (a service); this page only lays out, collects and shows.
+Its form is applied with its own Apply button, as every page of the Settings window is.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -60,7 +58,7 @@ FIRESTORE_LABEL = "My Firestore project"
 SHARED_LABEL = "Shared project (sign in)"
 
 
-class StorageDialog(QDialog):
+class StoragePage(QWidget):
     """Where the data is kept, and the sync with the user's Firestore project."""
 
     #: The storage settings were applied (carries the new ``StorageSettings``).
@@ -72,9 +70,10 @@ class StorageDialog(QDialog):
         super().__init__(parent)
         self._sync = sync
         self._tasks = TaskGroupByName()
+        # The name it had as a dialog of its own: automation finds the storage controls by it.
         name_widget(self, "storageDialog", "Storage")
-        self.setWindowTitle("Storage")
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._where_box())
         self.sign_in_box = SharedSignInBox(sync.accounts, self.settings_entered, self._tell)
         self.sign_in_box.reopenRequested.connect(self.reopenRequested)
@@ -84,14 +83,14 @@ class StorageDialog(QDialog):
         self.feedback = self._named(QLabel(), "storageFeedback", "What happened")
         self.feedback.setWordWrap(True)
         layout.addWidget(self.feedback)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Apply | QDialogButtonBox.StandardButton.Close
+        self.apply_button = self._named(
+            QPushButton("Apply"), "storageApplyButton", "Apply the storage settings"
         )
-        self.apply_button = buttons.button(QDialogButtonBox.StandardButton.Apply)
-        name_widget(self.apply_button, "storageApplyButton", "Apply the storage settings")
         self.apply_button.clicked.connect(self.apply)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.apply_button)
+        layout.addLayout(buttons)
         self._show_settings(sync.settings)
         self._show_status(sync.status)
         sync.on_status(self._show_status)
@@ -468,9 +467,9 @@ class StorageDialog(QDialog):
         """The running task of one action (``apply``, ``sync``, ``join``…), if any."""
         return self._tasks.running(name)
 
-    def done(self, result: int) -> None:
-        """Close: stop only what merely shows (a switch, an import or a join runs to its end),
-        and forget the passphrase and the kit shown."""
+    def forget_entries(self) -> None:
+        """The Settings window closes: stop only what merely shows (a switch, an import or a
+        join runs to its end), and forget the passphrase and the kit shown."""
         for name in ("refused", "kit", "sync", "retry"):
             running = self._tasks.running(name)
             if running is not None:
@@ -479,4 +478,3 @@ class StorageDialog(QDialog):
         self.new_passphrase.clear()
         self.kit_text.clear()
         self.sign_in_box.forget_entries()
-        super().done(result)

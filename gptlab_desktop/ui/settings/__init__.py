@@ -1,0 +1,1 @@
+"""The Settings window (Settings → Preferences…): one module per page, and its opener."""
