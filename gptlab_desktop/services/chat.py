@@ -73,6 +73,8 @@ CONCLUDE_AFTER_MESSAGES = 5
 # How many times one request refused as too long is planned again within a named limit (the
 # second with a smaller window: the server's tokenizer may count more than the app's).
 MAX_REFITS = 2
+# How long a chat's first request waits for its provider's model list (to check the model).
+MODEL_LIST_WAIT_S = 3.0
 CONTINUE_INSTRUCTION = "Continue your last reply exactly where it stopped, without repeating it."
 TITLE_INSTRUCTION = (
     "Give this conversation a short title of at most six words. Reply with the title only, "
@@ -137,6 +139,8 @@ class SessionEngine:
         self._turn_tokens = functools.lru_cache(maxsize=16_384)(self._count_turn)
         # The last message of each open session's shown branch: what a new message follows.
         self._leaves: dict[str, str] = {}
+        # The providers whose model lists were asked for this run (to check a chat's model).
+        self._asked_for_models: set[str] = set()
 
     def _count_turn(self, role: Role, content: str, model: str) -> int:
         return (
@@ -228,7 +232,16 @@ class SessionEngine:
         """The session with a model its provider serves: the one it has, or the substitute
         chosen earlier for that provider; ``ModelNeedsSubstitute`` when none was chosen."""
         model = session.bot_model_config.model
-        if self._providers.serves(session.provider_id, model) is not False:
+        served = self._providers.serves(session.provider_id, model)
+        provider = self._providers.resolve(session.provider_id).id
+        if served is None and provider not in self._asked_for_models:
+            # Not asked yet this run (a chat's first request): asked now, once, briefly.
+            self._asked_for_models.add(provider)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(MODEL_LIST_WAIT_S):
+                    await self._llm(session).list_models()
+            served = self._providers.serves(session.provider_id, model)
+        if served is not False:
             return session
         substitute = self._providers.substitute_for(session.provider_id, model)
         if substitute is not None and self._providers.serves(session.provider_id, substitute):

@@ -338,8 +338,12 @@ class Providers:
         return list(await asyncio.gather(*(one(profile) for profile in self.profiles)))
 
     def serves(self, profile_id: str | None, model: str) -> bool | None:
-        """Whether that provider lists ``model`` (None: not known yet, or it lists none)."""
-        client = self._clients.get(self.resolve(profile_id).id)
+        """Whether that provider lists ``model`` (None: not known yet, or it lists none, or it
+        is OpenAI's, whose list the app filters to the chat models it knows)."""
+        profile = self.resolve(profile_id)
+        if profile.kind is ProviderKind.OPENAI:
+            return None
+        client = self._clients.get(profile.id)
         listed = client.cached_models if client is not None else None
         if listed is None or listed.is_fallback or not listed.models:
             return None

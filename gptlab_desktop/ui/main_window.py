@@ -229,10 +229,8 @@ class MainWindow(QMainWindow):
         shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
         shortcut.setObjectName("focusInputShortcut")
         shortcut.activated.connect(self.focus_message_input)
-        # The chat pane says when a reply failed for want of a key (once it has the signal).
-        key_needed = getattr(self.workspace.pane, "providerKeyNeeded", None)
-        if key_needed is not None:
-            key_needed.connect(self.ask_provider_key)
+        # The chat pane says when a reply failed for want of a key, or for a refused one.
+        self.workspace.pane.providerKeyNeeded.connect(self.ask_provider_key)
         self._follow_selected_assistant()
         self._update_counts()
 

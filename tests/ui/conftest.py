@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -25,7 +26,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 
 from gptlab_desktop.app import AppRun, build_services, launch
-from gptlab_desktop.config import LOCAL_SERVERS_ENV, resolve_config
+from gptlab_desktop.config import LOCAL_SERVERS_ENV, TIKTOKEN_CACHE_ENV, resolve_config
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.event_loop import qt_event_loop
@@ -112,7 +113,9 @@ def open_run(
     ) -> AppRun:
         # No local AI server is looked for unless the test names where (the machine's own
         # ports are not the test's business).
-        config = resolve_config(str(directory), {LOCAL_SERVERS_ENV: "none", **(environ or {})})
+        # tiktoken's folder is the run's (the app names it to tiktoken at start-up).
+        base = {LOCAL_SERVERS_ENV: "none", TIKTOKEN_CACHE_ENV: os.environ[TIKTOKEN_CACHE_ENV]}
+        config = resolve_config(str(directory), {**base, **(environ or {})})
         ensure_created(config.paths)
         # Never the developer's keyring: keyring's "no keyring" backend keeps secrets in memory
         # unless the test brings its own (the test Secret Service).
