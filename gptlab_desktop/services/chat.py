@@ -39,6 +39,7 @@ from gptlab_desktop.models import (
     new_id,
     utcnow,
 )
+from gptlab_desktop.preferences import ProviderKind
 from gptlab_desktop.services import context as context_policy
 from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.branches import Conversation, ConversationTree, branch_context
@@ -233,7 +234,10 @@ class SessionEngine:
         chosen earlier for that provider; ``ModelNeedsSubstitute`` when none was chosen."""
         model = session.bot_model_config.model
         served = self._providers.serves(session.provider_id, model)
-        provider = self._providers.resolve(session.provider_id).id
+        profile = self._providers.resolve(session.provider_id)
+        provider = profile.id
+        if profile.kind is ProviderKind.OPENAI:
+            return session  # its list is filtered to the models the app knows: no verdict
         if served is None and provider not in self._asked_for_models:
             # Not asked yet this run (a chat's first request): asked now, once, briefly.
             self._asked_for_models.add(provider)

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def second_server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
+        server.models = ("llama3.2", "gpt-4o-mini")
         yield server
 
 
@@ -142,8 +143,9 @@ async def test_a_title_waits_for_the_reply_and_shares_its_system_prompt(
 ) -> None:
     session = await chat.start()
     openai_server.script(Reply("A half is less.", delay_s=0.05), Reply("Comparing fractions"))
-    sending = asyncio.ensure_future(collect(chat.engine.send(session.id, "Is 1/2 < 3/4?")))
-    await asyncio.sleep(0.02)
+    events = chat.engine.send(session.id, "Is 1/2 < 3/4?")
+    await anext(events)  # the question is stored; the reply is under way
+    sending = asyncio.ensure_future(collect(events))
     chat.engine.note_typing()
     titled = asyncio.ensure_future(chat.engine.suggest_title(session.id))
     await sending

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QComboBox, QLabel, QListView, QPlainTextEdit
+from PySide6.QtWidgets import QLabel, QListView, QPlainTextEdit
 
 from gptlab_desktop.models import Role
 from gptlab_desktop.ui.main_window import MainWindow
@@ -115,7 +115,7 @@ def test_two_providers_added_in_settings_serve_one_chat_past_the_local_context(
 
     # The same chat moves to Anthropic's model and goes on, the conversation going along.
     haiku = "Anthropic · claude-haiku-4-5 · 200k"
-    window.findChild(QComboBox, "modelPicker").showPopup()  # asks the providers again
+    window.chat_pane.model_picker.listWanted.emit()  # as opening its list does
     wait_for_models(qtbot, window, haiku)
     choose(window, haiku)
     qtbot.waitUntil(
