@@ -32,8 +32,9 @@ HEAVY_MODULES = (
     "google.cloud",
     "google.cloud.firestore",
     "tiktoken",
-    "markdown",
+    "markdown_it",
     "pygments",
+    "ziamath",
     "cryptography",
     "keyring",
 )
@@ -180,7 +181,7 @@ def test_chat_services_warm_up_in_the_background_after_the_first_paint(
     modules_at_first_paint_and_exit: list[object],
 ) -> None:
     _status, _at_first_paint, at_exit, _seen = modules_at_first_paint_and_exit
-    assert {"openai", "markdown", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
+    assert {"openai", "markdown_it", "pygments"} <= set(at_exit)  # type: ignore[arg-type]
 
 
 def test_the_tokenizer_stays_unloaded_until_a_request_nears_a_limit(

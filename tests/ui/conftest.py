@@ -197,8 +197,9 @@ def wait_for_greeting(qtbot: Any, window: MainWindow) -> None:
 
 
 # -- a fresh interpreter ---------------------------------------------------------------------
-# What renders Markdown: heavy to import, so imported only once a message is rendered.
-RENDERING_LIBRARIES = {"markdown", "pygments"}
+# What renders Markdown: heavy to import, so imported only once a message is rendered (the
+# math library only once a formula is).
+RENDERING_LIBRARIES = {"markdown_it", "pygments", "ziamath"}
 
 
 def modules_loaded_by(code: str, names: set[str]) -> list[str]:
