@@ -11,10 +11,23 @@ import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QFont, QTextCursor, QTextDocument, QTextDocumentFragment
+from PySide6.QtGui import (
+    QFont,
+    QFontInfo,
+    QGuiApplication,
+    QTextCursor,
+    QTextDocument,
+    QTextDocumentFragment,
+)
 
 from gptlab_desktop.models import Message, MessageState
-from gptlab_desktop.ui.markdown import StreamingMarkdown, render_markdown
+from gptlab_desktop.ui.markdown import (
+    MarkdownTheme,
+    RenderOptions,
+    StreamingMarkdown,
+    add_images,
+    render_markdown,
+)
 from gptlab_desktop.ui.messages import interruption_text, reply_mark_text
 
 
@@ -42,6 +55,24 @@ class MessageDocuments:
 
     def __init__(self) -> None:
         self._streams: dict[str, _StreamedDocument] = {}
+        self._options_by_size: dict[int, RenderOptions] = {}
+
+    def _options(self, font: QFont) -> RenderOptions:
+        """How messages in ``font`` render: the palette's theme (dark code blocks in a dark
+        palette), formulas at the text's size."""
+        size = QFontInfo(font).pixelSize()
+        options = self._options_by_size.get(size)
+        if options is None:
+            lightness = QGuiApplication.palette().window().color().lightness()
+            options = RenderOptions(
+                theme=MarkdownTheme.for_window_lightness(lightness), font_pixel_size=float(size)
+            )
+            self._options_by_size[size] = options
+        return options
+
+    def follow_palette(self) -> None:
+        """The palette changed (a theme switch): messages render again in its colours."""
+        self._options_by_size.clear()
 
     @staticmethod
     def new_document() -> QTextDocument:
@@ -57,8 +88,9 @@ class MessageDocuments:
             return self._fill_streaming(document, message, font)
         # The complete message is rendered whole, exactly, whatever was shown while streaming.
         self._streams.pop(message.id, None)
-        rendered = render_markdown(message.message)
+        rendered = render_markdown(message.message, options=self._options(font))
         document.setDefaultFont(font)
+        add_images(document, rendered.images)
         document.setHtml(rendered.html + _state_html(message))
         return rendered.code_blocks
 
@@ -72,10 +104,12 @@ class MessageDocuments:
         """
         stream = self._streams.get(message.id)
         if stream is None or stream.document is not document:
-            stream = self._streams[message.id] = _StreamedDocument(document, StreamingMarkdown())
+            markdown = StreamingMarkdown(self._options(font))
+            stream = self._streams[message.id] = _StreamedDocument(document, markdown)
             document.setDefaultFont(font)
             stream.tail_start = None
         update = stream.markdown.update(message.message)
+        add_images(document, update.images)
         if update.restart:
             stream.tail_start = None
         settled_html = "".join(piece.html for piece in update.settled)
