@@ -64,6 +64,8 @@ class ProviderPreset:
     local_port: int | None = None
     # Where the user gets a key, in words (the key dialog says it).
     key_hint: str = ""
+    # Whether it answers whatever model is named (llama.cpp serves the one it loaded).
+    serves_any_model: bool = False
 
 
 PRESETS: tuple[ProviderPreset, ...] = (
@@ -125,6 +127,7 @@ PRESETS: tuple[ProviderPreset, ...] = (
         needs_key=False,
         placeholder_key="EMPTY",
         local_port=8080,
+        serves_any_model=True,
     ),
     ProviderPreset(
         "vllm",

@@ -236,8 +236,8 @@ class SessionEngine:
         served = self._providers.serves(session.provider_id, model)
         profile = self._providers.resolve(session.provider_id)
         provider = profile.id
-        if profile.kind is ProviderKind.OPENAI:
-            return session  # its list is filtered to the models the app knows: no verdict
+        if profile.kind is ProviderKind.OPENAI or profile.preset.serves_any_model:
+            return session  # no verdict: a filtered list, or a server that serves any name
         if served is None and provider not in self._asked_for_models:
             # Not asked yet this run (a chat's first request): asked now, once, briefly.
             self._asked_for_models.add(provider)

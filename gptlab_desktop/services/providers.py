@@ -339,9 +339,10 @@ class Providers:
 
     def serves(self, profile_id: str | None, model: str) -> bool | None:
         """Whether that provider lists ``model`` (None: not known yet, or it lists none, or it
-        is OpenAI's, whose list the app filters to the chat models it knows)."""
+        is OpenAI's, whose list the app filters to the chat models it knows, or it answers
+        whatever model is named, as llama.cpp does)."""
         profile = self.resolve(profile_id)
-        if profile.kind is ProviderKind.OPENAI:
+        if profile.kind is ProviderKind.OPENAI or profile.preset.serves_any_model:
             return None
         client = self._clients.get(profile.id)
         listed = client.cached_models if client is not None else None
