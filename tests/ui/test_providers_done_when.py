@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QLabel, QListView, QPlainTextEdit
+from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QPlainTextEdit
 
 from gptlab_desktop.models import Role
 from gptlab_desktop.ui.main_window import MainWindow
@@ -135,3 +135,30 @@ def test_two_providers_added_in_settings_serve_one_chat_past_the_local_context(
     # Nothing went wrong, so no notice is up; none ever ends without its reason.
     notice = window.findChild(QLabel, "noticeLabel")
     assert not notice.isVisible() or not notice.text().rstrip().endswith(":")
+
+
+def test_a_reply_without_the_providers_key_opens_that_providers_key_field(
+    qtbot: Any, open_window: OpenWindow, data_dir: Path, claude: FakeAnthropicServer
+) -> None:
+    from gptlab_desktop.preferences import ProviderProfile
+    from gptlab_desktop.ui.settings.dialog import SettingsDialog
+
+    save_profiles(data_dir, ProviderProfile("claude", "Anthropic", "anthropic", claude.base_url))
+    window = open_window(data_dir, {})
+    lobby = window.findChild(QListView, "lobbyList")
+    lobby.setCurrentIndex(lobby_index_of(window, "Code Reviewer"))
+    window.start_session_with_selected()  # the greeting needs Anthropic's key: none is saved
+
+    def settings() -> SettingsDialog | None:
+        found = window.findChild(SettingsDialog, "settingsDialog")
+        return found if found is not None and found.isVisible() else None
+
+    qtbot.waitUntil(lambda: settings() is not None, timeout=WAIT_MS)
+    dialog = settings()
+    assert dialog is not None
+    page = dialog.providers_page
+    assert page.selected_profile_id() == "claude"
+    qtbot.waitUntil(lambda: page.findChild(QLineEdit, "apiKeyEdit").hasFocus(), timeout=WAIT_MS)
+    notice = page.findChild(QLabel, "providerKeyNotice").text()
+    assert "Anthropic" in notice and "Console" in notice
+    assert claude.requests_to("messages") == []
