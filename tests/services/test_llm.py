@@ -525,7 +525,7 @@ async def test_a_key_saved_while_the_warm_up_builds_the_client_is_the_one_sent(
 ) -> None:
     warming = asyncio.ensure_future(client.warm_up())
     # White-box: wait until the warm-up is building its client (with the old key) in a thread.
-    while not client._building_client.locked():
+    while not client._clients.is_building:
         await asyncio.sleep(0)
     await client.use_api_key("sk-the-new-key")
     await warming

@@ -651,7 +651,7 @@ async def test_unknown_paths_on_llama_cpp_answer_in_its_detail_shape(
     llama_cpp: FakeOpenAIServer,
 ) -> None:
     llm = make_client(llama_cpp)
-    client = await llm._client_off_loop()
+    client = await llm._clients.client()
     import openai
 
     with pytest.raises(openai.NotFoundError) as caught:
