@@ -30,34 +30,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gptlab_desktop.config import is_openai_url
 from gptlab_desktop.models import ModelConfig, Role
-from gptlab_desktop.services.aio import run_blocking
 from gptlab_desktop.services.anthropic_errors import AnthropicErrorTranslator
-from gptlab_desktop.services.errors import (
-    ConnectionLost,
-    LlmError,
-    MissingApiKey,
-    RateLimited,
-    ServerError,
-)
-from gptlab_desktop.services.llm import MAX_RETRY_WAIT_S, YIELD_EVERY_S
+from gptlab_desktop.services.errors import ConnectionLost, LlmError, MissingApiKey
 from gptlab_desktop.services.llm_api import (
+    YIELD_EVERY_S,
     ChatTurn,
     LlmSettings,
     ModelList,
     ModerationResult,
-    RetryNotice,
     StreamEnd,
     StreamEvent,
     TextDelta,
     Usage,
 )
-from gptlab_desktop.services.llm_errors import FIRST_BACKOFF_S, display_url
-from gptlab_desktop.services.sdk_client import SdkClientHolder, import_sdk
+from gptlab_desktop.services.llm_retry import RETRIED_STATUSES, Retries
+from gptlab_desktop.services.sdk_client import SdkLlmClient, import_sdk
 
 if TYPE_CHECKING:
     import anthropic
@@ -101,7 +93,8 @@ FALLBACK_MODELS = (
 # Models asked for per page (Anthropic's largest): one request lists them all.
 MODELS_PAGE_SIZE = 1000
 
-_RETRIED_STATUSES = frozenset({500, 502, 503, 504, 529})
+# Anthropic's "overloaded" (529) is worth asking again after too.
+_RETRIED_STATUSES = RETRIED_STATUSES | {529}
 
 # Anthropic's stop reasons in the words the rest of the app knows (OpenAI's finish reasons);
 # any other reason is passed on as it came.
@@ -162,19 +155,17 @@ def _sampling(config: ModelConfig) -> dict[str, float]:
     return {"temperature": anthropic_temperature(config.temperature)}
 
 
-class AnthropicClient:
+class AnthropicClient(SdkLlmClient["anthropic.AsyncAnthropic"]):
     """Anthropic's Messages API as an ``LlmClient``, with typed errors and its own bounded
     retries."""
 
+    sdk_name = "anthropic"
+
     def __init__(self, settings: LlmSettings) -> None:
-        self._settings = settings
-        self.base_url = anthropic_base_url(settings.base_url)
-        self._models: ModelList | None = None
-        self._clients: SdkClientHolder[anthropic.AsyncAnthropic] = SdkClientHolder(
-            settings.api_key or None,
-            build=self._new_client,
+        super().__init__(
+            settings,
+            anthropic_base_url(settings.base_url),
             missing_key=lambda: MissingApiKey(_MISSING_KEY),
-            on_key_change=self._forget_models,
         )
         self._errors = AnthropicErrorTranslator(
             base_url=self.base_url,
@@ -182,55 +173,15 @@ class AnthropicClient:
             timeout_s=settings.timeout_s,
         )
 
-    def __repr__(self) -> str:
-        return f"AnthropicClient(base_url={display_url(self.base_url)!r})"
-
-    # -- facts -------------------------------------------------------------------------------
-
-    @property
-    def has_api_key(self) -> bool:
-        """Whether a key is configured (Anthropic always needs one)."""
-        return self._clients.api_key is not None
-
-    @property
-    def cached_models(self) -> ModelList | None:
-        """The model list fetched earlier in this client's life, if any."""
-        return self._models
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def warm_up(self) -> None:
-        """Import ``anthropic`` and build its client in a worker thread, off the event loop."""
-        await run_blocking(import_sdk, "anthropic")
-        if self._clients.api_key is not None:
-            await self._clients.client()
-
     async def use_api_key(self, api_key: str | None) -> None:
-        """Send ``api_key`` from now on (a key saved or removed in Settings)."""
-        await self._clients.use_key(api_key or None)
-
-    def use_api_key_when_read(self, api_key: Awaitable[str | None]) -> None:
-        """Send the key that ``api_key`` gives once it is read; requests wait for it till then."""
-        self._clients.use_key_when_read(api_key)
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._clients.close()
-
-    def _forget_models(self) -> None:
-        self._models = None
+        """Send ``api_key`` from now on (a key saved or removed in Settings; an empty one is
+        none)."""
+        await super().use_api_key(api_key or None)
 
     def _new_client(self, api_key: str) -> anthropic.AsyncAnthropic:
-        """A client sending ``api_key`` (any thread)."""
         anthropic = import_sdk("anthropic")
         return anthropic.AsyncAnthropic(
-            # Given explicitly, so the SDK reads no key, profile or address of its own.
-            api_key=api_key,
-            base_url=self.base_url,
-            timeout=anthropic.Timeout(
-                self._settings.timeout_s, connect=self._settings.connect_timeout_s
-            ),
-            max_retries=0,
+            **self._client_options(anthropic, api_key),
             default_headers={
                 "anthropic-version": ANTHROPIC_API_VERSION,
                 # anthropic 2.x sends the key as a bearer token; the header Anthropic documents
@@ -253,7 +204,7 @@ class AnthropicClient:
         when the stream broke or ended without a stop reason, after the text that did arrive.
         """
         request = self._request(messages, config)
-        attempt = 0
+        retries = Retries(self._settings.max_retries, statuses=_RETRIED_STATUSES)
         while True:
             has_text = False
             try:
@@ -264,27 +215,12 @@ class AnthropicClient:
                 return
             except LlmError as error:
                 failure = error
-            wait_s = None if has_text else self._retry_wait(failure, attempt)
-            if wait_s is None:
+            notice = None if has_text else retries.notice_after(failure)
+            if notice is None:
                 raise failure
-            attempt += 1
-            log.info("Retrying the request in %.1f s (%s)", wait_s, type(failure).__name__)
             # Said before the wait, so the window can count it down.
-            yield RetryNotice(
-                attempt=attempt,
-                wait_s=wait_s,
-                reason=failure.message,
-                is_rate_limit=isinstance(failure, RateLimited),
-            )
-            await asyncio.sleep(wait_s)
-
-    async def complete(self, messages: Sequence[ChatTurn], config: ModelConfig) -> str:
-        """The whole reply as one string (titles, summaries); retries are waited for silently."""
-        parts: list[str] = []
-        async for event in self.stream_chat(messages, config):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-        return "".join(parts)
+            yield notice
+            await asyncio.sleep(notice.wait_s)
 
     def _request(self, turns: Sequence[ChatTurn], config: ModelConfig) -> dict[str, Any]:
         system, messages = anthropic_messages(turns)
@@ -298,17 +234,6 @@ class AnthropicClient:
         if system:
             request["system"] = system
         return request
-
-    def _retry_wait(self, error: LlmError, attempt: int) -> float | None:
-        if attempt >= self._settings.max_retries:
-            return None
-        if isinstance(error, RateLimited):
-            wait_s = error.retry_after_s if error.is_server_hint else _backoff(attempt)
-        elif isinstance(error, ServerError) and error.status in _RETRIED_STATUSES:
-            wait_s = _backoff(attempt)
-        else:
-            return None
-        return wait_s if wait_s <= MAX_RETRY_WAIT_S else None
 
     async def _reply(
         self, request: Mapping[str, Any], model: str
@@ -338,39 +263,20 @@ class AnthropicClient:
     async def _open_stream(self, request: Mapping[str, Any], model: str) -> Any:
         client = await self._clients.client()
         try:
-            # Posted as plain JSON and read as plain dicts rather than through
-            # messages.create: its typed stream builds a pydantic model per token where a few
-            # fields are read.
-            return await client.post(
-                "/v1/messages",
-                body=request,
-                cast_to=object,
-                stream=True,
-                stream_cls=_json_stream_class(),
-            )
+            # Plain JSON rather than messages.create (the SDK's stream still skips pings).
+            return await self._post_for_events(client, "/v1/messages", request)
         except Exception as exc:
             raise self._errors.translate(exc, model, mid_stream=False) from None
 
-    # -- models and keys ---------------------------------------------------------------------
+    # -- models ------------------------------------------------------------------------------
 
-    async def list_models(self) -> ModelList:
-        """The models to offer, newest first, asked once per client; a flagged built-in list
-        when that fails."""
-        if self._models is not None:
-            return self._models
-        try:
-            return await self._fetch_models()
-        except LlmError as error:
-            log.warning("Could not list the models (%s); offering the built-in list", error.title)
-            return ModelList(FALLBACK_MODELS, is_fallback=True)
-
-    async def check_key(self) -> None:
-        """Ask Anthropic for its models; raises ``InvalidApiKey`` (and other ``LlmError``)."""
-        await self._fetch_models()
+    def _fallback_models(self) -> tuple[str, ...]:
+        return FALLBACK_MODELS
 
     async def _fetch_models(self) -> ModelList:
         client = await self._clients.client()
-        # Each model's context window, where the server reports one; in the server's order.
+        # Each model's context window, where the server reports one; in the server's order
+        # (newest first).
         found: dict[str, int | None] = {}
         try:
             async for info in client.models.list(limit=MODELS_PAGE_SIZE):
@@ -438,17 +344,3 @@ class _ReplyState:
             )
         if usage.get("output_tokens") is not None:
             self.output_tokens = usage["output_tokens"]
-
-
-def _json_stream_class() -> Any:
-    """The SDK's server-sent-event stream, yielding each event's JSON as it came (a dict).
-
-    It skips ``ping`` events, and raises the SDK's errors for ``error`` events and broken
-    connections.
-    """
-    anthropic = import_sdk("anthropic")  # loaded by now
-    return anthropic.AsyncStream[object]
-
-
-def _backoff(attempt: int) -> float:
-    return FIRST_BACKOFF_S * 2**attempt

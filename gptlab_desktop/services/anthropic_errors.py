@@ -28,12 +28,8 @@ from gptlab_desktop.services.errors import (
     ServerError,
     ServerUnreachable,
 )
-from gptlab_desktop.services.llm_errors import (
-    FIRST_BACKOFF_S,
-    caused_by,
-    display_url,
-    retry_after_s,
-)
+from gptlab_desktop.services.llm_errors import caused_by, display_url, retry_after_s
+from gptlab_desktop.services.llm_retry import FIRST_BACKOFF_S
 from gptlab_desktop.services.sdk_client import import_sdk
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,15 @@
 """The OpenAI-compatible ``LlmClient``: streamed chat, model lists, key checks and moderation.
 
 Works with OpenAI and with any server speaking its API (Ollama, LM Studio, llama.cpp, vLLM,
-OpenRouter, Gemini). ``openai``
-is imported on first use, never at module import: it costs about 0.36 s and must stay off the
-start-up path. Every failure becomes a typed ``LlmError`` (services/errors.py) whose message a
-user can read and which never contains the API key.
+OpenRouter, Gemini). ``openai`` is imported on first use, never at module import: it costs
+about 0.36 s and must stay off the start-up path. Every failure becomes a typed ``LlmError``
+(services/errors.py) whose message a user can read and which never contains the API key.
 
 The openai client's own retries are off; ``OpenAIClient`` retries rate limits and server errors
-itself, only before any text has arrived, and tells the caller about each wait so the UI can
-show a countdown.
+itself (services/llm_retry.py), only before any text has arrived, and tells the caller about
+each wait so the UI can show a countdown. What it does as every SDK-based client does (the key,
+the SDK's client built off the loop, the warm-up, the model list asked once) is
+``SdkLlmClient``'s (services/sdk_client.py).
 """
 
 from __future__ import annotations
@@ -16,45 +17,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from gptlab_desktop.config import is_openai_url
 from gptlab_desktop.models import ModelConfig
-from gptlab_desktop.services.aio import run_blocking
-from gptlab_desktop.services.errors import (
-    ConnectionLost,
-    LlmError,
-    MissingApiKey,
-    RateLimited,
-    ServerError,
-)
+from gptlab_desktop.services.errors import ConnectionLost, LlmError, MissingApiKey, ServerError
 from gptlab_desktop.services.llm_api import (
+    YIELD_EVERY_S,
     ChatTurn,
     LlmSettings,
     ModelList,
     ModerationResult,
-    RetryNotice,
     StreamEnd,
     StreamEvent,
     TextDelta,
     Usage,
 )
-from gptlab_desktop.services.llm_errors import (
-    FIRST_BACKOFF_S,
-    ErrorTranslator,
-    display_url,
-    rejects_stream_options,
-)
+from gptlab_desktop.services.llm_errors import ErrorTranslator, rejects_stream_options
+from gptlab_desktop.services.llm_retry import Retries
 from gptlab_desktop.services.model_catalog import (
     context_window,
     estimate_cost_usd,
     max_output_tokens,
     ranked_model_ids,
 )
+from gptlab_desktop.services.sdk_client import SdkLlmClient, import_sdk
 
 if TYPE_CHECKING:
     import openai
@@ -73,11 +62,7 @@ log = logging.getLogger(__name__)
 
 # OpenAI-compatible local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_API_KEY = "not-needed"
-CONNECT_TIMEOUT_S = 10.0
-MAX_RETRY_WAIT_S = 60.0
-_RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _NO_MODERATION_STATUSES = frozenset({404, 405, 501})
-_OPENAI_IMPORT_LOCK = threading.Lock()
 # How long the model list may wait for the server to tell its context windows (each request,
 # and all of them together); what is not told by then is simply not known.
 CONTEXT_WINDOW_TIMEOUT_S = 3.0
@@ -85,19 +70,6 @@ CONTEXT_WINDOW_TIMEOUT_S = 3.0
 MAX_MODELS_SHOWN = 20
 # …and about this many at the same time.
 MAX_SHOWN_AT_ONCE = 8
-
-
-def _import_openai() -> ModuleType:
-    """The ``openai`` module, imported by one thread at a time (lazy: see the module docstring).
-
-    The warm-up and a first request (a key being checked) may import it from two worker threads
-    at once; Python's import locks then break the pydantic import cycle by handing one thread a
-    half-initialised module, and the import fails.
-    """
-    with _OPENAI_IMPORT_LOCK:
-        import openai
-
-    return openai
 
 
 def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ...]:
@@ -114,148 +86,35 @@ def rank_models(available: Sequence[str], *, openai_only: bool) -> tuple[str, ..
     return tuple(sorted(unique, key=str.lower))
 
 
-# How long reading a stream may keep the event loop before letting the window paint.
-YIELD_EVERY_S = 0.005
-
-
-class OpenAIClient:
+class OpenAIClient(SdkLlmClient["openai.AsyncOpenAI"]):
     """An OpenAI-compatible client with typed errors and its own bounded retries."""
 
+    sdk_name = "openai"
+
     def __init__(self, settings: LlmSettings) -> None:
-        self._settings = settings
-        self.base_url = settings.base_url.strip().rstrip("/")
-        key = settings.api_key or None
-        if key is None and not self.is_openai:
-            key = PLACEHOLDER_API_KEY
-        self._api_key = key
-        # The key being read (the keyring may take seconds): requests wait for it, nothing else.
-        self._pending_key: asyncio.Future[str | None] | None = None
-        self._client: openai.AsyncOpenAI | None = None
-        self._building_client = asyncio.Lock()
-        self._models: ModelList | None = None
+        base_url = settings.base_url.strip().rstrip("/")
+        super().__init__(
+            settings,
+            base_url,
+            missing_key=MissingApiKey,
+            default_key=None if is_openai_url(base_url) else PLACEHOLDER_API_KEY,
+        )
         self._sends_stream_options = True
         self._has_moderation = True
         self._errors = ErrorTranslator(
             base_url=lambda: self.base_url,
-            api_key=lambda: self._api_key,
+            api_key=lambda: self._clients.api_key,
             timeout_s=settings.timeout_s,
         )
-
-    def __repr__(self) -> str:
-        return f"OpenAIClient(base_url={self._display_base_url!r})"
-
-    # -- facts -------------------------------------------------------------------------------
 
     @property
     def is_openai(self) -> bool:
         """Whether the server is OpenAI's own API (models are then filtered and ranked)."""
         return is_openai_url(self.base_url)
 
-    @property
-    def _display_base_url(self) -> str:
-        return display_url(self.base_url)
-
-    @property
-    def has_api_key(self) -> bool:
-        """Whether a key is configured (or not needed: a compatible server gets a placeholder)."""
-        return self._api_key is not None
-
-    @property
-    def cached_models(self) -> ModelList | None:
-        """The model list fetched earlier in this client's life, if any."""
-        return self._models
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def warm_up(self) -> None:
-        """Import ``openai`` and build its client in a worker thread, off the event loop.
-
-        Both are slow the first time (the import ~0.4 s, the client's TLS context ~0.1 s), so
-        doing them here keeps the first request from stalling the window.
-        """
-        await run_blocking(_import_openai)
-        if self._api_key is not None:
-            await self._client_off_loop()
-
-    async def use_api_key(self, api_key: str | None) -> None:
-        """Send ``api_key`` from now on (a key saved or removed in Settings)."""
-        self._pending_key = None
-        await self._switch_key(api_key)
-
-    def use_api_key_when_read(self, api_key: Awaitable[str | None]) -> None:
-        """Send the key that ``api_key`` gives once it is read; requests wait for it till then.
-
-        Start-up reads the saved key from the keyring, which may take seconds: only the first
-        request to the AI service waits for it, never the window or the data. A failed read
-        means no key (the request then says what is missing).
-        """
-        self._pending_key = asyncio.ensure_future(api_key)
-
-    async def _settle_key(self) -> None:
-        """Wait for a key still being read, and use it."""
-        pending = self._pending_key
-        if pending is None:
-            return
-        try:
-            key = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            if not pending.cancelled():
-                raise
-            key = None
-        except Exception:
-            log.warning("Reading the saved API key failed", exc_info=True)
-            key = None
-        if self._pending_key is pending:  # not replaced by a key chosen meanwhile
-            self._pending_key = None
-            await self._switch_key(key)
-
-    async def _switch_key(self, api_key: str | None) -> None:
-        if api_key is None and not self.is_openai:
-            api_key = PLACEHOLDER_API_KEY
-        if api_key == self._api_key:
-            return
-        await self.aclose()
-        self._api_key = api_key
-        self._models = None
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-
-    async def _client_off_loop(self) -> openai.AsyncOpenAI:
-        """The client, built in a worker thread the first time (its TLS set-up is slow).
-
-        It is kept only if the key did not change while it was being built (a key saved while
-        the warm-up builds one); otherwise it is dropped and built again with the new key.
-        """
-        await self._settle_key()
-        while self._client is None:
-            async with self._building_client:  # a chat and its moderation start together
-                if self._client is not None:
-                    break
-                if self._api_key is None:
-                    raise MissingApiKey()
-                api_key = self._api_key
-                client = await run_blocking(self._new_client, api_key)
-                if api_key == self._api_key and self._client is None:
-                    self._client = client
-                else:
-                    await client.close()
-        return self._client
-
     def _new_client(self, api_key: str) -> openai.AsyncOpenAI:
-        """A client sending ``api_key`` (any thread)."""
-        openai = _import_openai()
-        return openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=self.base_url,
-            timeout=openai.Timeout(
-                self._settings.timeout_s, connect=self._settings.connect_timeout_s
-            ),
-            max_retries=0,
-        )
+        openai = import_sdk("openai")
+        return openai.AsyncOpenAI(**self._client_options(openai, api_key))
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -271,25 +130,18 @@ class OpenAIClient:
         ``_ask_unstreamed``).
         """
         request = self._chat_request(messages, config)
-        attempt = 0
+        retries = Retries(self._settings.max_retries)
         while True:
             try:
                 stream = await self._open_stream(request, config.model)
                 break
             except LlmError as error:
-                wait_s = self._retry_wait(error, attempt)
-                if wait_s is None:
+                notice = retries.notice_after(error)
+                if notice is None:
                     raise
-                attempt += 1
-                log.info("Retrying the request in %.1f s (%s)", wait_s, type(error).__name__)
                 # Said before the wait, so the window can count it down.
-                yield RetryNotice(
-                    attempt=attempt,
-                    wait_s=wait_s,
-                    reason=error.message,
-                    is_rate_limit=isinstance(error, RateLimited),
-                )
-                await asyncio.sleep(wait_s)
+                yield notice
+                await asyncio.sleep(notice.wait_s)
         finish_reason: str | None = None
         usage: Usage | None = None
         model = config.model
@@ -343,7 +195,7 @@ class OpenAIClient:
         its reply here. Raises the typed error of whatever the server answers.
         """
         log.info("The reply stream ended with no event; asking once more unstreamed")
-        client = await self._client_off_loop()
+        client = await self._clients.client()
         unstreamed = {key: value for key, value in request.items() if key != "stream_options"}
         unstreamed["stream"] = False
         try:
@@ -359,25 +211,6 @@ class OpenAIClient:
             log.warning("The server sent no reply, streamed or unstreamed")
             raise ServerError()
         return completion
-
-    async def complete(self, messages: Sequence[ChatTurn], config: ModelConfig) -> str:
-        """The whole reply as one string (titles, summaries); retries are waited for silently."""
-        parts: list[str] = []
-        async for event in self.stream_chat(messages, config):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-        return "".join(parts)
-
-    def _retry_wait(self, error: LlmError, attempt: int) -> float | None:
-        if attempt >= self._settings.max_retries:
-            return None
-        if isinstance(error, RateLimited):
-            wait_s = error.retry_after_s if error.is_server_hint else _backoff(attempt)
-        elif isinstance(error, ServerError) and error.status in _RETRIED_STATUSES:
-            wait_s = _backoff(attempt)
-        else:
-            return None
-        return wait_s if wait_s <= MAX_RETRY_WAIT_S else None
 
     def _chat_request(self, messages: Sequence[ChatTurn], config: ModelConfig) -> dict[str, Any]:
         """The streamed Chat Completions request for ``messages`` with ``config``, as JSON."""
@@ -396,19 +229,13 @@ class OpenAIClient:
         return request
 
     async def _open_stream(self, request: dict[str, Any], model: str) -> Any:
-        client = await self._client_off_loop()
+        client = await self._clients.client()
         try:
-            # Posted as plain JSON rather than through chat.completions.create: its typed
-            # transform walks every message of the context through TypedDict introspection
-            # (~15 ms per turn for a 60-message context) to rename keys ours never have, and
-            # its stream builds a pydantic model per token where three fields are read.
-            return await client.post(
-                "/chat/completions",
-                body=request,
-                cast_to=object,
-                options=_BEARER_AUTH,
-                stream=True,
-                stream_cls=_json_stream_class(),
+            # Plain JSON rather than chat.completions.create: its typed transform walks every
+            # message of the context through TypedDict introspection (~15 ms per turn for a
+            # 60-message context) to rename keys ours never have.
+            return await self._post_for_events(
+                client, "/chat/completions", request, options=_BEARER_AUTH
             )
         except Exception as exc:
             if "stream_options" in request and rejects_stream_options(exc):
@@ -419,24 +246,13 @@ class OpenAIClient:
                 return await self._open_stream(request, model)
             raise self._errors.translate(exc, model, mid_stream=False) from None
 
-    # -- models and keys ---------------------------------------------------------------------
+    # -- models ------------------------------------------------------------------------------
 
-    async def list_models(self) -> ModelList:
-        """The models to offer, asked once per client; a flagged built-in list when that fails."""
-        if self._models is not None:
-            return self._models
-        try:
-            return await self._fetch_models()
-        except LlmError as error:
-            log.warning("Could not list the models (%s); offering the built-in list", error.title)
-            return ModelList(ranked_model_ids(), is_fallback=True)
-
-    async def check_key(self) -> None:
-        """Ask the server for its models; raises ``InvalidApiKey`` (and other ``LlmError``)."""
-        await self._fetch_models()
+    def _fallback_models(self) -> tuple[str, ...]:
+        return ranked_model_ids()
 
     async def _fetch_models(self) -> ModelList:
-        client = await self._client_off_loop()
+        client = await self._clients.client()
         try:
             # Plain JSON: the typed model list drops the fields that tell context windows.
             listing = await client.get("/models", cast_to=object, options=_BEARER_AUTH)
@@ -538,7 +354,7 @@ class OpenAIClient:
         if not self._has_moderation:
             return None
         try:
-            client = await self._client_off_loop()
+            client = await self._clients.client()
             # Plain JSON, like the chat request: the typed response model costs more to build
             # (every category, score and input type) than the two fields read here.
             response = await client.post(
@@ -567,20 +383,6 @@ class OpenAIClient:
 
 # The SDK's own chat and moderation calls send the API key as a bearer token; so do ours.
 _BEARER_AUTH: dict[str, Any] = {"security": {"bearer_auth": True}}
-
-
-def _json_stream_class() -> Any:
-    """The SDK's server-sent-event stream, yielding each event's JSON as it came (a dict).
-
-    It still raises the SDK's errors for error events and broken connections.
-    """
-    import openai  # already loaded by now; named here to stay lazy
-
-    return openai.AsyncStream[object]
-
-
-def _backoff(attempt: int) -> float:
-    return FIRST_BACKOFF_S * 2**attempt
 
 
 def server_root(base_url: str) -> str:

@@ -20,6 +20,8 @@ from gptlab_desktop.models import ModelConfig, Role
 
 # How long a connection may take to open; the read timeout is the settings'.
 CONNECT_TIMEOUT_S = 10.0
+# How long reading a reply stream may keep the event loop before letting the window paint.
+YIELD_EVERY_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)

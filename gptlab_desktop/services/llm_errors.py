@@ -32,14 +32,12 @@ from gptlab_desktop.services.errors import (
     ServerError,
     ServerUnreachable,
 )
+from gptlab_desktop.services.llm_retry import FIRST_BACKOFF_S
 
 if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger(__name__)
-
-# The first wait before a retry, doubled each time; also the wait a 429 without a hint gets.
-FIRST_BACKOFF_S = 1.0
 
 
 class ErrorTranslator:

@@ -142,6 +142,9 @@ class QuietServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # A client asking about many models at once (Ollama's /api/show) opens many connections;
+    # the default backlog of 5 refused some.
+    request_queue_size = 64
     fake: Any
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -209,10 +212,18 @@ class StubHandler(BaseHTTPRequestHandler):
     def _send_json(
         self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
     ) -> None:
-        payload = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _send_bytes(
+        self,
+        status: int,
+        payload: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

@@ -27,7 +27,6 @@ every message's content, rounded up); replies in words (``max_tokens`` cuts afte
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -35,11 +34,11 @@ import select
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from tests.fakes.http_stub import StubHandler, StubRequest, StubServer
 
 Endpoint = Literal["chat", "models", "moderations", "props", "show", "lmstudio_models"]
 
@@ -133,53 +132,35 @@ class ErrorReply:
             headers["retry-after"] = f"{retry_after_s:g}"
         if retry_after_ms is not None:
             headers["retry-after-ms"] = f"{retry_after_ms:g}"
-        body = _error_body(
-            "Rate limit reached for requests. Please try again shortly.",
-            "requests",
-            "rate_limit_exceeded",
-        )
-        return cls(429, body, headers)
+        message = "Rate limit reached for requests. Please try again shortly."
+        return cls(429, _error_body(message, "requests", "rate_limit_exceeded"), headers)
 
     @classmethod
     def insufficient_quota(cls) -> ErrorReply:
         """429 ``insufficient_quota``: retrying cannot help."""
-        body = _error_body(
-            "You exceeded your current quota, please check your plan and billing details.",
-            "insufficient_quota",
-            "insufficient_quota",
-        )
-        return cls(429, body)
+        message = "You exceeded your current quota, please check your plan and billing details."
+        return cls(429, _error_body(message, "insufficient_quota", "insufficient_quota"))
 
     @classmethod
     def context_length_exceeded(cls) -> ErrorReply:
         """400 ``context_length_exceeded``."""
-        body = _error_body(
+        message = (
             "This model's maximum context length is 8192 tokens. However, your messages "
-            "resulted in 9000 tokens. Please reduce the length of the messages.",
-            "invalid_request_error",
-            "context_length_exceeded",
+            "resulted in 9000 tokens. Please reduce the length of the messages."
         )
-        return cls(400, body)
+        return cls(400, _error_body(message, "invalid_request_error", "context_length_exceeded"))
 
     @classmethod
     def model_not_found(cls, model: str) -> ErrorReply:
         """404 ``model_not_found``."""
-        body = _error_body(
-            f"The model `{model}` does not exist or you do not have access to it.",
-            "invalid_request_error",
-            "model_not_found",
-        )
-        return cls(404, body)
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        return cls(404, _error_body(message, "invalid_request_error", "model_not_found"))
 
     @classmethod
     def stream_options_rejected(cls) -> ErrorReply:
         """400 as some compatible servers answer a request carrying ``stream_options``."""
-        body = _error_body(
-            "Unrecognized request argument supplied: stream_options",
-            "invalid_request_error",
-            None,
-        )
-        return cls(400, body)
+        message = "Unrecognized request argument supplied: stream_options"
+        return cls(400, _error_body(message, "invalid_request_error", None))
 
 
 @dataclass(frozen=True)
@@ -296,14 +277,8 @@ def cut_to_words(text: str, max_tokens: object) -> tuple[str, bool]:
     return "".join(words[:max_tokens]), True
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
+class RecordedRequest(StubRequest):
     """One request the server received; ``headers`` keys are lower-case."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: Any
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -325,7 +300,7 @@ class _Generation:
     cut: threading.Event = field(default_factory=threading.Event)
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(StubServer[Endpoint, RecordedRequest, Scripted]):
     """An OpenAI-compatible loopback server running in a background thread.
 
     ``personality`` makes it behave like another server (see ``LlamaCpp``, ``Ollama``,
@@ -344,6 +319,7 @@ class FakeOpenAIServer:
         context_limit: int | None = None,
         single_slot: bool | None = None,
     ) -> None:
+        super().__init__(_Handler, thread_name="fake-openai-server", endpoints=_ENDPOINTS)
         # With api_key set, requests with another bearer token get OpenAI's 401.
         self.api_key = api_key
         self.personality = personality
@@ -361,63 +337,20 @@ class FakeOpenAIServer:
         self.streams_usage = not is_llama_cpp
         # Whether a reply stops at the request's max_tokens (in words) with "length".
         self.cuts_at_max_tokens = is_llama_cpp
-        self._queues: dict[Endpoint, deque[Scripted]] = {name: deque() for name in _ENDPOINTS}
-        self._requests: list[RecordedRequest] = []
         self._interrupted: list[RecordedRequest] = []
         self._generations: set[_Generation] = set()
         self._slot: _Generation | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeOpenAIServer:
-        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        """Stop serving and cut every open connection (streams in progress end abruptly)."""
-        self._stopping.set()
+        """Stop serving: chat replies in progress are cut first, then every open connection."""
+        self._stopping.set()  # before the cuts: a reply starting now is cut as it begins
         with self._lock:
             generations = list(self._generations)
         for generation in generations:
             generation.cut.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            with self._lock:
-                connections = list(self._connections)
-            for conn in connections:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        assert self._httpd is not None, "start() the server first"
-        return int(self._httpd.server_address[1])
+        super().stop()
 
     @property
     def root_url(self) -> str:
@@ -443,16 +376,6 @@ class FakeOpenAIServer:
                 self._queues[endpoint or _default_endpoint(response)].append(response)
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(self, endpoint: Endpoint) -> list[RecordedRequest]:
-        """The requests received by one endpoint, oldest first."""
-        return [request for request in self.requests if request.endpoint == endpoint]
-
-    @property
     def interrupted_requests(self) -> list[RecordedRequest]:
         """The chat requests cut short because a newer one took the only slot, oldest first
         (always empty unless ``single_slot``)."""
@@ -465,15 +388,6 @@ class FakeOpenAIServer:
             return len(self._queues[endpoint])
 
     # -- used by the handler -----------------------------------------------------------------
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next(self, endpoint: Endpoint) -> Scripted | None:
-        with self._lock:
-            queue = self._queues[endpoint]
-            return queue.popleft() if queue else None
 
     def _serves(self, endpoint: Endpoint) -> bool:
         """Whether this personality has the endpoint at all."""
@@ -512,18 +426,6 @@ class FakeOpenAIServer:
             self._generations.discard(generation)
             if self._slot is generation:
                 self._slot = None
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
-    def _sleep(self, seconds: float) -> None:
-        # Interrupted by stop(), so a slow scripted reply never holds up the teardown.
-        if seconds > 0:
-            self._stopping.wait(seconds)
 
 
 def _has_hung_up(connection: socket.socket) -> bool:
@@ -569,55 +471,12 @@ def unused_loopback_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # A client asking about many models at once (Ollama's /api/show) opens many connections;
-    # the default backlog of 5 refused some.
-    request_queue_size = 64
-    fake: FakeOpenAIServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-reply is part of what tests do; stay quiet about it.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Each SSE event is its own small write: with Nagle's algorithm on, the client's delayed
-    # ACK held every response for ~40 ms, which no real server does.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        self.server.fake._track(self.connection, add=False)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(StubHandler):
     @property
     def fake(self) -> FakeOpenAIServer:
         return self.server.fake
 
     # -- dispatch ----------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        self._dispatch(None)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self._dispatch(body)
 
     def _dispatch(self, body: Any) -> None:
         path = self.path.split("?", 1)[0]
@@ -797,11 +656,7 @@ class _Handler(BaseHTTPRequestHandler):
         usage: dict[str, int] | None,
         generation: _Generation,
     ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._begin_event_stream()
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> dict[str, Any]:
@@ -850,40 +705,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _event(self, data: Mapping[str, Any]) -> None:
         self._write_chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _drop(self) -> None:
-        # Close mid-body, before the terminating zero-length chunk: the client sees a cut.
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _send_json(
-        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-    ) -> None:
-        self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
-
-    def _send_bytes(
-        self,
-        status: int,
-        payload: bytes,
-        content_type: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
 
 
 def _echo(messages: Any) -> str:

@@ -20,7 +20,7 @@ from tests.fakes.firestore_emulator import (
     missing_reason,
     unique_project_id,
 )
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAIServer, LlamaCpp
 from tests.fakes.tls_front import GRPC_ROOTS_ENV, Certificates, TlsFront, make_certificates
 
 # The shared project's security rules, as deployed.
@@ -36,6 +36,13 @@ def openai_server() -> Iterator[FakeOpenAIServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def llama_cpp() -> Iterator[FakeOpenAIServer]:
+    """llama.cpp's server as measured, running: SmolLM2 with a 2,048-token context, one slot."""
+    with FakeOpenAIServer(personality=LlamaCpp(n_ctx=2048)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ OpenRouter): the fake server's personalities, driven by the real openai SDK."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -23,7 +24,7 @@ from gptlab_desktop.services.errors import (
 from gptlab_desktop.services.llm import OpenAIClient, server_root
 from gptlab_desktop.services.llm_api import (
     ChatTurn,
-    LlmSettings,
+    ModelList,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -35,7 +36,6 @@ from tests.fakes import (
     EmptyStream,
     ErrorReply,
     FakeOpenAIServer,
-    LlamaCpp,
     LmStudio,
     Ollama,
     OpenRouter,
@@ -44,8 +44,9 @@ from tests.fakes import (
     count_prompt_tokens,
     cut_to_words,
 )
+from tests.services.llm_helpers import OPENAI_KEY as KEY
+from tests.services.llm_helpers import ReplyReader, quick_settings, text_of
 
-KEY = "sk-proj-Secret0123456789abcdefXYZ"
 CONFIG = ModelConfig(model="gpt-4o-mini", max_tokens=300, temperature=0.5)
 # Words that may be in a request or an answer, never in a log line.
 PRIVATE = "marmalade-7731"
@@ -55,45 +56,32 @@ TURNS = (
 )
 # 2,100 fake tokens of conversation (count_prompt_tokens: four characters each).
 TOO_LONG = (ChatTurn(Role.USER, "x" * 8_400),)
+collect = ReplyReader(TURNS, CONFIG)
 
 
 def make_client(server: FakeOpenAIServer, **settings: object) -> OpenAIClient:
-    """A client of the loopback server with short timeouts (nothing here should be slow)."""
-    options: dict[str, object] = {"timeout_s": 5.0, "connect_timeout_s": 2.0, "max_retries": 0}
-    options.update(settings)
-    return OpenAIClient(LlmSettings(base_url=server.base_url, api_key=KEY, **options))  # type: ignore[arg-type]
+    """A client of the loopback server with short timeouts and no retries."""
+    return OpenAIClient(quick_settings(server.base_url, KEY, **{"max_retries": 0, **settings}))
 
 
-@pytest.fixture
-def llama_cpp() -> Iterator[FakeOpenAIServer]:
-    """llama.cpp's server as measured: SmolLM2 with a 2,048-token context, one slot."""
-    with FakeOpenAIServer(personality=LlamaCpp(n_ctx=2048)) as server:
-        yield server
+@pytest_asyncio.fixture
+async def client(openai_server: FakeOpenAIServer) -> AsyncIterator[OpenAIClient]:
+    """A client of the OpenAI-compatible loopback server."""
+    async with contextlib.aclosing(make_client(openai_server)) as llm:
+        yield llm
+
+
+async def listed_models(server: FakeOpenAIServer, preset: str = "") -> ModelList:
+    """The model list a client of ``server`` is given, knowing its ``preset`` ("": none)."""
+    async with contextlib.aclosing(make_client(server, preset=preset)) as llm:
+        return await llm.list_models()
 
 
 @pytest_asyncio.fixture
 async def llama_client(llama_cpp: FakeOpenAIServer) -> AsyncIterator[OpenAIClient]:
-    llm = make_client(llama_cpp, preset="llamacpp")
-    yield llm
-    await llm.aclose()
-
-
-async def collect(
-    llm: OpenAIClient,
-    turns: tuple[ChatTurn, ...] = TURNS,
-    config: ModelConfig = CONFIG,
-    *,
-    seen: list[StreamEvent] | None = None,
-) -> list[StreamEvent]:
-    """Every event of a reply; each also goes into ``seen`` as it comes (kept if it fails)."""
-    events = [] if seen is None else seen
-    async for event in llm.stream_chat(turns, config):
-        events.append(event)
-    return events
-
-
-def text_of(events: list[StreamEvent]) -> str:
-    return "".join(event.text for event in events if isinstance(event, TextDelta))
+    """A client of ``llama_cpp`` that knows its preset."""
+    async with contextlib.aclosing(make_client(llama_cpp, preset="llamacpp")) as llm:
+        yield llm
 
 
 # -- a stream with no event at all ---------------------------------------------------------------
@@ -127,65 +115,60 @@ async def test_an_empty_stream_is_asked_once_more_with_the_same_request_unstream
 
 @pytest.mark.asyncio
 async def test_openai_style_words_after_an_empty_stream_give_the_limit_too(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(EmptyStream(), ErrorReply.context_length_exceeded())
     with pytest.raises(ContextTooLong) as caught:
-        await collect(llm)
+        await collect(client)
     assert caught.value.limit == 8192
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
 async def test_a_server_that_streams_nothing_but_answers_unstreamed_gives_that_reply(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(EmptyStream(), Reply(text="The whole answer.", usage=(9, 4)))
-    events = await collect(llm)
+    events = await collect(client)
     assert events == [
         TextDelta("The whole answer."),
         StreamEnd(finish_reason="stop", usage=Usage(9, 4, 13), model="gpt-4o-mini"),
     ]
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
 async def test_a_stream_with_events_but_no_finish_reason_stays_connection_lost(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(Reply(text="abc", finish_reason=None, omit_done=True))
     with pytest.raises(ConnectionLost):
-        await collect(llm)
+        await collect(client)
     assert len(openai_server.requests_to("chat")) == 1, "no second request for a cut stream"
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
 async def test_empty_both_streamed_and_unstreamed_is_a_server_error(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(EmptyStream(), EmptyStream())
     with pytest.raises(LlmError) as caught:
-        await collect(llm)
+        await collect(client)
     assert isinstance(caught.value, ServerError)
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
 async def test_a_context_limit_on_an_openai_style_server_refuses_streams_at_once(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
     openai_server.context_limit = 1000
-    llm = make_client(openai_server)
     with pytest.raises(ContextTooLong) as caught:
-        await collect(llm, TOO_LONG)
+        await collect(client, TOO_LONG)
     assert caught.value.limit == 1000
     assert len(openai_server.requests_to("chat")) == 1
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
@@ -250,95 +233,69 @@ def test_named_context_limit_reads_each_servers_wording(body: object, limit: int
 # -- error bodies of any shape -------------------------------------------------------------------
 
 
+# The server's words in most shapes below; "zebra-17" marks them, so the log can be searched.
+WORDS = "temperature zebra-17 is out of range"
+VALIDATION_ERROR = {
+    "loc": ["body", "temperature"],
+    "msg": "zebra-17 should be less than or equal to 2",
+    "type": "less_than_equal",
+    "input": 5,
+}
+BAD_GATEWAY_PAGE = (
+    "<html><head><title>502 Bad Gateway</title><style>p{}</style></head><body>"
+    "<center><h1>zebra-17 Bad Gateway</h1></center><hr><center>nginx</center>"
+    "</body></html>"
+)
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("reply", "words"),
     [
+        pytest.param(ErrorReply(400, {"error": {"message": WORDS}}), WORDS, id="error-message"),
+        pytest.param(ErrorReply(400, {"error": WORDS}), WORDS, id="error-text"),
+        pytest.param(ErrorReply(400, {"detail": WORDS}), WORDS, id="detail-text"),
         pytest.param(
-            ErrorReply(400, {"error": {"message": "temperature zebra-17 is out of range"}}),
-            "temperature zebra-17 is out of range",
-            id="error-message",
-        ),
-        pytest.param(
-            ErrorReply(400, {"error": "model zebra-17 needs more memory than is available"}),
-            "model zebra-17 needs more memory than is available",
-            id="error-text",
-        ),
-        pytest.param(
-            ErrorReply(400, {"detail": "Input zebra-17 validation failed"}),
-            "Input zebra-17 validation failed",
-            id="detail-text",
-        ),
-        pytest.param(
-            ErrorReply(
-                422,
-                {
-                    "detail": [
-                        {
-                            "loc": ["body", "temperature"],
-                            "msg": "zebra-17 should be less than or equal to 2",
-                            "type": "less_than_equal",
-                            "input": 5,
-                        }
-                    ]
-                },
-            ),
+            ErrorReply(422, {"detail": [VALIDATION_ERROR]}),
             "temperature: zebra-17 should be less than or equal to 2",
             id="detail-validation-list",
         ),
+        pytest.param(ErrorReply(400, {"message": WORDS}), WORDS, id="message"),
         pytest.param(
-            ErrorReply(400, {"message": "The zebra-17 provider refused"}),
-            "The zebra-17 provider refused",
-            id="message",
+            ErrorReply(400, f"Bad request: {WORDS}"), f"Bad request: {WORDS}", id="plain-text"
         ),
-        pytest.param(
-            ErrorReply(400, "Bad request: zebra-17 is not allowed here"),
-            "Bad request: zebra-17 is not allowed here",
-            id="plain-text",
-        ),
-        pytest.param(
-            ErrorReply(
-                502,
-                "<html><head><title>502 Bad Gateway</title><style>p{}</style></head><body>"
-                "<center><h1>zebra-17 Bad Gateway</h1></center><hr><center>nginx</center>"
-                "</body></html>",
-            ),
-            "zebra-17 Bad Gateway nginx",
-            id="html",
-        ),
+        pytest.param(ErrorReply(502, BAD_GATEWAY_PAGE), "zebra-17 Bad Gateway nginx", id="html"),
     ],
 )
 async def test_error_bodies_of_any_shape_keep_the_servers_words_out_of_the_log(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
     reply: ErrorReply,
     words: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(reply)
     caplog.set_level("INFO")
     caplog.set_level("DEBUG", logger="gptlab_desktop")
     with pytest.raises(LlmError) as caught:
-        await collect(llm)
+        await collect(client)
     assert words in str(caught.value)
     assert "<" not in str(caught.value)
     assert "zebra-17" not in caplog.text, "the server's words may quote the request"
     assert PRIVATE not in caplog.text
     assert type(caught.value).__name__ in caplog.text
     assert f"HTTP {reply.status}" in caplog.text
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
 async def test_a_long_error_page_is_cut_to_a_bounded_length(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(ErrorReply(400, "<html><body>" + "<p>word</p>" * 2000 + "</body></html>"))
     with pytest.raises(RequestRejected) as caught:
-        await collect(llm)
+        await collect(client)
     assert len(str(caught.value)) < 400
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
@@ -348,16 +305,16 @@ async def test_a_long_error_page_is_cut_to_a_bounded_length(
     ids=["detail", "error-text", "plain-text"],
 )
 async def test_keys_are_redacted_from_every_shape(
-    openai_server: FakeOpenAIServer, body: object
+    client: OpenAIClient,
+    openai_server: FakeOpenAIServer,
+    body: object,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(ErrorReply(400, body))  # type: ignore[arg-type]
     with pytest.raises(RequestRejected) as caught:
-        await collect(llm)
+        await collect(client)
     assert KEY not in str(caught.value)
     assert KEY[-10:] not in str(caught.value)
     assert "Bad key" in str(caught.value)
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
@@ -473,16 +430,15 @@ async def test_one_slot_interrupts_nothing_when_requests_take_turns(
 
 @pytest.mark.asyncio
 async def test_a_server_with_many_slots_interrupts_nothing(
+    client: OpenAIClient,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server)
     openai_server.script(Reply(text="slow " * 20, chunk_size=5, delay_s=0.01), Reply(text="ok"))
-    older = llm.stream_chat(TURNS, CONFIG)
+    older = client.stream_chat(TURNS, CONFIG)
     await anext(older)
-    assert await llm.complete(TURNS, CONFIG) == "ok"
+    assert await client.complete(TURNS, CONFIG) == "ok"
     assert text_of([event async for event in older]) == ("slow " * 20)[5:]
     assert openai_server.interrupted_requests == []
-    await llm.aclose()
 
 
 # -- context windows -----------------------------------------------------------------------------
@@ -518,11 +474,9 @@ async def test_without_props_the_trained_context_is_the_last_resort(
 async def test_a_server_of_no_known_preset_is_not_asked_where_it_does_not_say(
     llama_cpp: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(llama_cpp)
-    models = await llm.list_models()
+    models = await listed_models(llama_cpp)
     assert models.context_windows == {SMOLLM2_PATH: 8192}
     assert llama_cpp.requests_to("props") == []
-    await llm.aclose()
 
 
 @pytest.mark.asyncio
@@ -545,9 +499,7 @@ async def test_ollama_tells_each_models_context_in_api_show() -> None:
         num_ctx={"qwen2.5:0.5b": 8_192},
     )
     with FakeOpenAIServer(personality=ollama) as server:
-        llm = make_client(server, preset="ollama")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "ollama")
         shown = sorted(request.body["model"] for request in server.requests_to("show"))
     assert models.context_windows == {
         "llama3.2:3b": 131_072,
@@ -561,9 +513,7 @@ async def test_ollama_tells_each_models_context_in_api_show() -> None:
 async def test_ollama_is_asked_about_twenty_models_at_most() -> None:
     ollama = Ollama(models={f"model-{number:02}:latest": 4_096 for number in range(25)})
     with FakeOpenAIServer(personality=ollama) as server:
-        llm = make_client(server, preset="ollama")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "ollama")
         asked = len(server.requests_to("show"))
     assert len(models.models) == 25
     assert asked == 20
@@ -574,9 +524,7 @@ async def test_ollama_is_asked_about_twenty_models_at_most() -> None:
 async def test_an_ollama_model_it_cannot_show_has_no_context_window() -> None:
     with FakeOpenAIServer(personality=Ollama(models={"llama3.2:3b": 131_072})) as server:
         server.models = ("llama3.2:3b", "gone:latest")
-        llm = make_client(server, preset="ollama")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "ollama")
     assert models.models == ("gone:latest", "llama3.2:3b")
     assert models.context_windows == {"llama3.2:3b": 131_072}
 
@@ -584,9 +532,7 @@ async def test_an_ollama_model_it_cannot_show_has_no_context_window() -> None:
 @pytest.mark.asyncio
 async def test_openrouter_lists_context_lengths_with_its_models() -> None:
     with FakeOpenAIServer(personality=OpenRouter()) as server:
-        llm = make_client(server, preset="openrouter")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "openrouter")
         requests = server.requests
     assert models.context_windows == {
         "meta-llama/llama-3.1-8b-instruct": 131_072,
@@ -602,9 +548,7 @@ async def test_lm_studio_tells_loaded_and_maximum_contexts() -> None:
         loaded={"qwen2.5-7b-instruct": 8_192},
     )
     with FakeOpenAIServer(personality=studio) as server:
-        llm = make_client(server, preset="lmstudio")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "lmstudio")
     assert models.context_windows == {
         "qwen2.5-7b-instruct": 8_192,
         "phi-3-mini-4k-instruct": 4_096,
@@ -614,9 +558,7 @@ async def test_lm_studio_tells_loaded_and_maximum_contexts() -> None:
 @pytest.mark.asyncio
 async def test_vllm_lists_the_length_it_serves_with_its_models() -> None:
     with FakeOpenAIServer(personality=Vllm()) as server:
-        llm = make_client(server, preset="vllm")
-        models = await llm.list_models()
-        await llm.aclose()
+        models = await listed_models(server, "vllm")
     assert models.context_windows == {"Qwen/Qwen2.5-1.5B-Instruct": 32_768}
 
 
@@ -624,11 +566,9 @@ async def test_vllm_lists_the_length_it_serves_with_its_models() -> None:
 async def test_an_openai_style_list_tells_no_context_windows(
     openai_server: FakeOpenAIServer,
 ) -> None:
-    llm = make_client(openai_server, preset="openai")
-    models = await llm.list_models()
+    models = await listed_models(openai_server, "openai")
     assert models.context_windows == {}
     assert [request.path for request in openai_server.requests] == ["/v1/models"]
-    await llm.aclose()
 
 
 # -- the fake's own rules ------------------------------------------------------------------------
@@ -651,7 +591,7 @@ async def test_unknown_paths_on_llama_cpp_answer_in_its_detail_shape(
     llama_cpp: FakeOpenAIServer,
 ) -> None:
     llm = make_client(llama_cpp)
-    client = await llm._client_off_loop()
+    client = await llm._clients.client()
     import openai
 
     with pytest.raises(openai.NotFoundError) as caught:
