@@ -26,9 +26,14 @@ from gptlab_desktop.ui.markdown import (
     RenderOptions,
     StreamingMarkdown,
     add_images,
+    formulas_shown_as_source,
+    prepare_math,
     render_markdown,
 )
 from gptlab_desktop.ui.messages import interruption_text, reply_mark_text
+
+# What a text holding math begins with (a reply streaming one starts ziamath's import).
+_MATH_OPENERS = ("$", "\\(", "\\[")
 
 
 class OfflineDocument(QTextDocument):
@@ -45,6 +50,9 @@ class _StreamedDocument:
 
     document: QTextDocument
     markdown: StreamingMarkdown
+    # ``formulas_shown_as_source()`` when the stream began: more by its end, and it is
+    # rendered whole once complete (its formulas drawn then).
+    formulas_as_source: int = 0
     # Where the tail begins in the document; None while nothing has settled (the document
     # then holds only the tail and is simply refilled).
     tail_start: int | None = None
@@ -56,6 +64,7 @@ class MessageDocuments:
     def __init__(self) -> None:
         self._streams: dict[str, _StreamedDocument] = {}
         self._options_by_size: dict[int, RenderOptions] = {}
+        self._math_prepared = False
 
     def _options(self, font: QFont) -> RenderOptions:
         """How messages in ``font`` render: the palette's theme (dark code blocks in a dark
@@ -86,8 +95,17 @@ class MessageDocuments:
         """Render a message into its document; the raw code of its code blocks."""
         if message.state is MessageState.STREAMING:
             return self._fill_streaming(document, message, font)
-        # The complete message is rendered whole, exactly, whatever was shown while streaming.
-        self._streams.pop(message.id, None)
+        stream = self._streams.pop(message.id, None)
+        drawn = stream is not None and stream.formulas_as_source == formulas_shown_as_source()
+        if stream is not None and stream.document is document and drawn:
+            # A reply that just finished streaming: its document is current but for the tail
+            # (rendering 20,000 tokens whole again would stall the window for tens of ms).
+            self._streams[message.id] = stream
+            code_blocks = self._fill_streaming(document, message, font)
+            del self._streams[message.id]
+            _append_html(document, _state_html(message))
+            return code_blocks
+        # A complete message is rendered whole, exactly.
         rendered = render_markdown(message.message, options=self._options(font))
         document.setDefaultFont(font)
         add_images(document, rendered.images)
@@ -105,9 +123,14 @@ class MessageDocuments:
         stream = self._streams.get(message.id)
         if stream is None or stream.document is not document:
             markdown = StreamingMarkdown(self._options(font))
-            stream = self._streams[message.id] = _StreamedDocument(document, markdown)
+            stream = self._streams[message.id] = _StreamedDocument(
+                document, markdown, formulas_as_source=formulas_shown_as_source()
+            )
             document.setDefaultFont(font)
             stream.tail_start = None
+        if not self._math_prepared and any(mark in message.message for mark in _MATH_OPENERS):
+            self._math_prepared = True
+            prepare_math()
         update = stream.markdown.update(message.message)
         add_images(document, update.images)
         if update.restart:

@@ -16,7 +16,12 @@ at start-up.
 """
 
 from gptlab_desktop.ui.markdown.code_blocks import COPY_SCHEME
-from gptlab_desktop.ui.markdown.formulas import MATH_SCHEME, add_images
+from gptlab_desktop.ui.markdown.formulas import (
+    MATH_SCHEME,
+    add_images,
+    formulas_shown_as_source,
+    prepare_math,
+)
 from gptlab_desktop.ui.markdown.render import (
     RenderedMarkdown,
     render_cache_info,
@@ -41,6 +46,8 @@ __all__ = [
     "StreamingUpdate",
     "ThemeColours",
     "add_images",
+    "formulas_shown_as_source",
+    "prepare_math",
     "render_cache_info",
     "render_markdown",
     "warm_up",

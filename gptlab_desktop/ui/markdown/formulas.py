@@ -32,6 +32,30 @@ _LONGEST_FORMULA = 2000
 
 # ziamath keeps fonts and numbering in module globals.
 _lock = threading.Lock()
+_preparing: threading.Thread | None = None
+# How many formulas were shown as source because ziamath was still being imported.
+_shown_as_source = 0
+
+
+def formulas_shown_as_source() -> int:
+    """How many formulas so far were shown as their source while ziamath was imported (a
+    document showing one is rendered again once the import is done)."""
+    return _shown_as_source
+
+
+def prepare_math() -> None:
+    """Import ziamath in a worker thread, once: a reply whose text begins to hold math calls
+    this, so that its first formula is not drawn after a 0.2 s import on the GUI thread."""
+    global _preparing
+    if _preparing is None:
+        _preparing = threading.Thread(target=_import_ziamath, name="prepare-math", daemon=True)
+        _preparing.start()
+
+
+def _import_ziamath() -> None:
+    with _lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath  # noqa: F401  (imported for later use)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +74,13 @@ class MathImage:
 
 def formula_image(latex: str, *, display: bool, pixel_size: float, colour: str) -> MathImage | None:
     """The formula drawn as an image, or None if it cannot be drawn (shown as source then)."""
+    global _shown_as_source
     latex = latex.strip()
     if not latex or len(latex) > _LONGEST_FORMULA:
+        return None
+    if _preparing is not None and _preparing.is_alive():
+        # Being imported in a worker thread: shown as source for now, never waited for.
+        _shown_as_source += 1
         return None
     return _drawn(latex, display, round(pixel_size, 1), colour)
 
@@ -71,7 +100,7 @@ def _svg_element(latex: str, display: bool, pixel_size: float, colour: str) -> E
     with warnings.catch_warnings():
         # ziamath finds its font through a deprecated importlib.resources call.
         warnings.simplefilter("ignore", DeprecationWarning)
-        import ziamath  # lazily: only a message with math pays for it
+        import ziamath  # lazily: only a message with math pays for it (see prepare_math)
 
     # SVG 1.1 (xlink:href), which Qt's SVG renderer reads.
     ziamath.config.svg2 = False
