@@ -14,6 +14,10 @@ from gptlab_desktop.models import Message, MessageDetails, MessageState, Role, n
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.preferences import Preferences, ProviderProfile, write_preferences
 from gptlab_desktop.ui.chat.view import ChatStreamView
+from gptlab_desktop.ui.main_window import MainWindow
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.ui.chat.chatting import API_KEY
+from tests.ui.conftest import OpenWindow
 
 CODE = 'def greet(name):\n    return f"<b>{name}</b> & co"  # not HTML\n'
 
@@ -54,6 +58,15 @@ def save_profiles(data_dir: Path, *profiles: ProviderProfile) -> None:
     """
     preferences = Preferences(profiles=profiles, looked_for_local_servers=True)
     write_preferences(AppPaths(data_dir).preferences_file, preferences)
+
+
+@pytest.fixture
+def window(open_window: OpenWindow, openai_server: FakeOpenAIServer, data_dir: Path) -> MainWindow:
+    """The app's window, its chat pointed at the loopback server (its only provider)."""
+    save_profiles(data_dir)
+    return open_window(
+        data_dir, {"OPENAI_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": API_KEY}
+    )
 
 
 @pytest.fixture
