@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage, QTextDocument
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QRegion, QTextDocument
+from PySide6.QtWidgets import QToolButton, QWidget
 
 from gptlab_desktop.models import Message, MessageDetails, MessageState, Role, new_id
 from gptlab_desktop.paths import AppPaths
@@ -96,6 +97,43 @@ def anchor_position(document: QTextDocument, href: str) -> QPointF:
     raise AssertionError(f"no link to {href!r} in the document")
 
 
+def text_point(view: ChatStreamView, row: int, offset: int) -> QPoint:
+    """The viewport point in the middle of the line at a character of a row's text, just
+    before that character."""
+    document = view.message_document(row)
+    block = document.findBlock(offset)
+    rect = document.documentLayout().blockBoundingRect(block)
+    local = offset - block.position()
+    line = block.layout().lineForTextPosition(local)
+    x, _ = line.cursorToX(local)
+    inside = QPointF(rect.x() + x, rect.y() + line.y() + line.height() / 2)
+    return view.document_origin(row) + inside.toPoint()
+
+
+def drag(qtbot, view: ChatStreamView, start: QPoint, end: QPoint) -> None:
+    """Press the left button at one viewport point, move to another, release there."""
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, (start + end) / 2)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def hover(qtbot, view: ChatStreamView, row: int) -> None:
+    """Move the pointer onto a row (from off its middle first: a move to where the pointer
+    already is moves nothing)."""
+    rect = view.visualRect(view.transcript().index(row))
+    qtbot.mouseMove(view.viewport(), rect.center() + QPoint(0, 7))
+    qtbot.mouseMove(view.viewport(), rect.center())
+
+
+def toolbar_button(view: ChatStreamView, name: str) -> QToolButton:
+    """A button of the message toolbar, by objectName."""
+    found = view.toolbar().findChild(QToolButton, name)
+    assert found is not None, name
+    return found
+
+
 def click_link(qtbot, view: ChatStreamView, row: int, href: str) -> None:
     view.scrollTo(view.transcript().index(row))
     point = anchor_position(view.message_document(row), href)
@@ -117,4 +155,9 @@ def settled(view: ChatStreamView, qtbot) -> None:
 
 
 def row_image(view: ChatStreamView, row: int) -> QImage:
-    return view.viewport().grab(view.visualRect(view.transcript().index(row))).toImage()
+    """A row as the view paints it, without the toolbar or selector laid over it."""
+    rect = view.visualRect(view.transcript().index(row))
+    image = QImage(rect.size(), QImage.Format.Format_RGB32)
+    image.fill(0)
+    view.viewport().render(image, QPoint(), QRegion(rect), QWidget.RenderFlag.DrawWindowBackground)
+    return image
