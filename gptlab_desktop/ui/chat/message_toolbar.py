@@ -81,17 +81,10 @@ class MessageToolbar(QFrame):
             "Delete this message and the replies after it",
             DELETE_KEYS,
         )
-        for widget in (
-            self.previous_variant_button,
-            self.variant_label,
-            self.next_variant_button,
-            self.copy_button,
-            self.copy_markdown_button,
-            self.regenerate_button,
-            self.edit_button,
-            self.delete_button,
-        ):
-            layout.addWidget(widget)
+        layout.addWidget(self.previous_variant_button)
+        layout.addWidget(self.variant_label)
+        for button in self._buttons()[1:]:
+            layout.addWidget(button)
 
         self.copy_button.clicked.connect(lambda: self._emit(self.copyWanted))
         self.copy_markdown_button.clicked.connect(lambda: self._emit(self.copyMarkdownWanted))
@@ -161,6 +154,7 @@ class MessageToolbar(QFrame):
         return False
 
     def _buttons(self) -> list[QToolButton]:
+        """The buttons in the order they are laid out (the variant's label after the first)."""
         return [
             self.previous_variant_button,
             self.next_variant_button,

@@ -292,8 +292,9 @@ class ChatPane(ChatPaneView):
         wanted = ids.index(message_id) + step
         if not 0 <= wanted < len(ids):
             return None
+        switching = partial(self._engine.show_variant, session.id, ids[wanted])
         return self._tasks.start(
-            _REPLY_TASK, self._show_branch(session.id, ids[wanted], keep_row=row)
+            _REPLY_TASK, self._change_branch(switching, doing="Showing that variant", keep_row=row)
         )
 
     def show_branch_through(self, message_id: str) -> asyncio.Task[None] | None:
@@ -302,20 +303,10 @@ class ChatPane(ChatPaneView):
         session = self._session
         if session is None or self.chat_view.transcript().row_of(message_id) is not None:
             return None
-        return self._tasks.start(_REPLY_TASK, self._show_branch(session.id, message_id))
-
-    async def _show_branch(
-        self, session_id: str, message_id: str, keep_row: int | None = None
-    ) -> None:
-        self._set_busy(True)
-        try:
-            conversation = await self._engine.show_variant(session_id, message_id)
-        except Exception as error:
-            self._show_error(error, doing="Showing that variant")
-            return
-        finally:
-            self._set_busy(False)
-        self._after_branch_change(conversation, keep_row)
+        switching = partial(self._engine.show_variant, session.id, message_id)
+        return self._tasks.start(
+            _REPLY_TASK, self._change_branch(switching, doing="Showing that message's branch")
+        )
 
     def ask_to_delete(self, message_id: str) -> None:
         """Ask whether to delete a message and every reply after it (then do)."""
@@ -332,25 +323,38 @@ class ChatPane(ChatPaneView):
         row = None if message_id is None else self.chat_view.transcript().row_of(message_id)
         if session is None or message_id is None or row is None or self._is_busy:
             return
-        self._tasks.start(_REPLY_TASK, self._delete(session.id, message_id, row))
+        deleting = partial(self._engine.delete_message, session.id, message_id)
+        self._tasks.start(
+            _REPLY_TASK,
+            self._change_branch(
+                deleting, doing="Deleting the message", keep_row=max(0, row - 1), done="Deleted."
+            ),
+        )
 
-    async def _delete(self, session_id: str, message_id: str, row: int) -> None:
+    async def _change_branch(
+        self,
+        change: Callable[[], Awaitable[Conversation]],
+        *,
+        doing: str,
+        keep_row: int | None = None,
+        done: str | None = None,
+    ) -> None:
+        """Await a change of the branch shown (a variant, a deletion), then show it; the row
+        ``keep_row`` stays where it is on screen."""
         self._set_busy(True)
         try:
-            conversation = await self._engine.delete_message(session_id, message_id)
+            conversation = await change()
         except Exception as error:
-            self._show_error(error, doing="Deleting the message")
+            self._show_error(error, doing=doing)
             return
         finally:
             self._set_busy(False)
-        self._after_branch_change(conversation, keep_row=max(0, row - 1))
-        self.statusMessage.emit("Deleted.")
-
-    def _after_branch_change(self, conversation: Conversation, keep_row: int | None) -> None:
         if self._session is None or self._session.id != conversation.session.id:
             return
         self._show_conversation(conversation, keep_row)
         self.sessionChanged.emit(conversation.session)
+        if done is not None:
+            self.statusMessage.emit(done)
 
     def copy_conversation(self) -> None:
         """Put the branch shown on the clipboard as Markdown, each message under its author."""
