@@ -3,9 +3,9 @@
 Their modules and widgets cost as much start-up time as the rest of the window, so the window
 paints the lobby first and builds these after (``build``), in the places it keeps for them. The
 workspace wires the two together — a session opened from the panel shows in the pane, a session
-the pane changes is listed again, a search hit scrolls to its message — and closes them: a
-streaming reply is stored as interrupted, deletions still within their undo window are carried
-out (``wind_down``).
+the pane changes is listed again, a search hit scrolls to its message (on its branch) — and
+closes them: a streaming reply is stored as interrupted, deletions still within their undo
+window are carried out (``wind_down``).
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ class Workspace(QObject):
         return session is not None and session.id == session_id
 
     def show_search_hit(self, session_id: str, message_id: str) -> asyncio.Task[bool]:
-        """Once the session is open in the chat pane, scroll to the message a search found."""
+        """Once the session is open in the chat pane, scroll to the message a search found
+        (showing the branch it is on first, if another is shown)."""
         return self._tasks.start("hit", self._show_when_open(session_id, message_id))
 
     async def _show_when_open(self, session_id: str, message_id: str) -> bool:
@@ -161,6 +162,9 @@ class Workspace(QObject):
             if opening is None:
                 return False  # the session could not be opened (the pane says why)
             await asyncio.wait([opening])
+        switching = self.pane.show_branch_through(message_id)
+        if switching is not None:
+            await asyncio.wait([switching])
         return self.scroll_to_message(message_id)
 
     def scroll_to_message(self, message_id: str) -> bool:

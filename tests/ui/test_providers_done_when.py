@@ -18,14 +18,9 @@ from gptlab_desktop.models import Role
 from gptlab_desktop.ui.main_window import MainWindow
 from tests.fakes.anthropic_server import FakeAnthropicServer, MessageReply
 from tests.fakes.openai_server import FakeOpenAIServer, Ollama, Reply
+from tests.ui.chat.chatting import transcript
 from tests.ui.chat.conftest import save_profiles
-from tests.ui.chat.test_model_picker import (
-    choose,
-    info_text,
-    pick_substitute,
-    transcript,
-    wait_for_models,
-)
+from tests.ui.chat.test_model_picker import choose, info_text, pick_substitute, wait_for_models
 from tests.ui.conftest import WAIT_MS, OpenWindow, is_idle, lobby_index_of
 from tests.ui.settings.test_providers_page import add, apply, fill, providers_page
 

@@ -1,4 +1,4 @@
-"""The delegate that paints a message as a bubble: author, time, Markdown body and state.
+"""The delegate that paints a message as a bubble: author, variant, time, Markdown body, state.
 
 Rows are painted from a cached QTextDocument per message (documents.py) and, once a settled
 row is painted again as it looks, blitted from a pixmap (row_cache.py). A row never laid out
@@ -38,10 +38,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from gptlab_desktop.models import Message, MessageState, Role
+from gptlab_desktop.services.branches import Variant
 from gptlab_desktop.ui.chat.documents import MessageDocuments, content_key, has_state_mark
 from gptlab_desktop.ui.chat.model import (
     ChatTranscriptModel,
     MessageRole,
+    VariantRole,
     author_label,
     is_context_summary,
 )
@@ -72,8 +74,13 @@ def _short_time_on(moment: datetime, today: date) -> str:
     return local.strftime("%d %b %Y, %H:%M")
 
 
+def variant_text(variant: Variant) -> str:
+    """Where a message stands among its variants, as its header shows it: "2 / 3"."""
+    return f"{variant.index} / {variant.count}"
+
+
 class MessageDelegate(QStyledItemDelegate):
-    """Paints a message as a bubble: author, time, Markdown body, and its state."""
+    """Paints a message as a bubble: author, variant, time, Markdown body, and its state."""
 
     # Geometry in pixels: margin around a bubble, padding inside it, gap under the header.
     MARGIN_X = 10
@@ -239,11 +246,27 @@ class MessageDelegate(QStyledItemDelegate):
             bubble.top() + self.PADDING + self._header_height() + self.HEADER_GAP,
         )
 
-    def header_text(self, message: Message) -> str:
-        """The header line: who wrote it, when, and whether it is still arriving."""
+    def header_rect(self, row_rect: QRect, message: Message) -> QRect:
+        """Where the header line (author, variant, time) is drawn inside a row."""
+        bubble = self.bubble_rect(row_rect, message)
+        return QRect(
+            bubble.left() + self.PADDING,
+            bubble.top() + self.PADDING,
+            bubble.width() - 2 * self.PADDING,
+            self._header_height(),
+        )
+
+    def header_text(self, message: Message, variant: Variant | None = None) -> str:
+        """The header line: who wrote it, which variant, when, and whether it is arriving."""
         label = author_label(message, self.assistant_name)
         streaming = " …" if message.state is MessageState.STREAMING else ""
-        return f"{label}{streaming} · {_short_time(message.created_date)}"
+        where = f" · {variant_text(variant)}" if variant is not None else ""
+        return f"{label}{streaming}{where} · {_short_time(message.created_date)}"
+
+    @staticmethod
+    def fill_colour(message: Message, palette: QPalette) -> QColor:
+        """The colour a message's bubble is filled with (what lies behind its text)."""
+        return _bubble_colours(message, palette)[0]
 
     # Qt's delegate interface -----------------------------------------------------------
 
@@ -277,6 +300,7 @@ class MessageDelegate(QStyledItemDelegate):
             self._view.note_row_resized(message.id)
         palette: QPalette = option.palette
         is_selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        variant = index.data(VariantRole)
         viewport = self._view.viewport()
         if (
             message.state is MessageState.STREAMING
@@ -285,7 +309,7 @@ class MessageDelegate(QStyledItemDelegate):
             # A reply still arriving changes before a pixmap of it could be reused, and one
             # far taller than the screen is worth drawing only where it is in view.
             shown = QRect(option.rect).intersected(viewport.rect())
-            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected)
+            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected, variant)
             return
         # The device actually painted on (the backing store, or an image a widget is
         # rendered into), whose pixel ratio the pixmap must match to stay sharp.
@@ -303,11 +327,12 @@ class MessageDelegate(QStyledItemDelegate):
             background.rgba(),
             self.assistant_name,
             _short_time(message.created_date),
+            variant,
         )
         pixmap = self._pixmaps.find(message.id, layout, look)
         if pixmap is None and not self._pixmaps.is_worth_keeping(message.id, layout, look):
             shown = QRect(option.rect).intersected(viewport.rect())
-            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected)
+            self._draw_row(painter, row_rect, shown, message, layout, palette, is_selected, variant)
             return
         if pixmap is None:
             pixmap = QPixmap(
@@ -317,7 +342,9 @@ class MessageDelegate(QStyledItemDelegate):
             pixmap.fill(background)
             local = QRect(0, 0, row_rect.width(), row_rect.height())
             row_painter = QPainter(pixmap)
-            self._draw_row(row_painter, local, local, message, layout, palette, is_selected)
+            self._draw_row(
+                row_painter, local, local, message, layout, palette, is_selected, variant
+            )
             row_painter.end()
             self._pixmaps.put(message.id, layout, look, pixmap)
         painter.drawPixmap(row_rect.topLeft(), pixmap)
@@ -331,6 +358,7 @@ class MessageDelegate(QStyledItemDelegate):
         layout: RowLayout,
         palette: QPalette,
         is_selected: bool,
+        variant: Variant | None,
     ) -> None:
         """Draw the bubble, header and the ``shown`` part of the document of one message."""
         painter.save()
@@ -347,12 +375,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.setBrush(fill)
         painter.drawRoundedRect(QRectF(bubble).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
 
-        header = QRect(
-            bubble.left() + self.PADDING,
-            bubble.top() + self.PADDING,
-            bubble.width() - 2 * self.PADDING,
-            self._header_height(),
-        )
+        header = self.header_rect(row_rect, message)
         label = author_label(message, self.assistant_name)
         if message.state is MessageState.STREAMING:
             label += " …"
@@ -361,6 +384,15 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
         painter.setFont(self._view.font())
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        if variant is not None:
+            # Beside the author: the toolbar shown over a hovered row covers the right end.
+            gap = QFontMetrics(self._view.font()).horizontalAdvance("  ")
+            after = QFontMetrics(self._header_font()).horizontalAdvance(label) + gap
+            painter.drawText(
+                header.adjusted(after, 0, 0, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                variant_text(variant),
+            )
         painter.drawText(
             header,
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,

@@ -204,6 +204,14 @@ def has_state_mark(message: Message) -> bool:
     return message.state is MessageState.INTERRUPTED or bool(_state_note(message))
 
 
+def state_mark_text(message: Message) -> str:
+    """The words of the mark under a message that ended early, as shown (empty: none)."""
+    note = _state_note(message)
+    if message.state is MessageState.INTERRUPTED:
+        return f"Interrupted — {note}" if note else "Interrupted"
+    return note
+
+
 def _state_html(message: Message) -> str:
     """The visible marker of a reply cut short, part of the message's document."""
     note = _state_note(message)

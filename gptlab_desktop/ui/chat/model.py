@@ -2,10 +2,14 @@
 
 Rows change one at a time: a streamed reply's growth is a ``dataChanged`` for its row, never
 a reset; the view and its delegate read a row's whole ``Message`` through ``MessageRole``.
+The model shows one branch of the conversation and keeps, per message, where it stands among
+its variants (‹ n / m ›) as the engine's ``Conversation`` said: read, never recomputed, when a
+row is painted. Another branch shown replaces only the rows after the fork.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from PySide6.QtCore import (
@@ -19,12 +23,14 @@ from PySide6.QtCore import (
 )
 
 from gptlab_desktop.models import Message, MessageKind, Role
+from gptlab_desktop.services.branches import Conversation, Variant
 
 # Custom item data roles of ChatTranscriptModel.
 MessageRole = int(Qt.ItemDataRole.UserRole) + 1  # the whole Message
 MessageIdRole = int(Qt.ItemDataRole.UserRole) + 2
 AuthorRole = int(Qt.ItemDataRole.UserRole) + 3  # models.Role
 StateRole = int(Qt.ItemDataRole.UserRole) + 4  # models.MessageState
+VariantRole = int(Qt.ItemDataRole.UserRole) + 5  # branches.Variant, or None for the only one
 
 
 def is_context_summary(message: Message) -> bool:
@@ -42,6 +48,8 @@ class ChatTranscriptModel(QAbstractListModel):
         super().__init__(parent)
         self._messages: list[Message] = []
         self._row_by_id: dict[str, int] = {}
+        # Only the messages that have variants: most have none.
+        self._variants: dict[str, Variant] = {}
 
     # Qt's model interface -------------------------------------------------------------
 
@@ -76,8 +84,12 @@ class ChatTranscriptModel(QAbstractListModel):
             return message.role
         if role == StateRole:
             return message.state
+        if role == VariantRole:
+            return self._variants.get(message.id)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{author_label(message, 'Assistant')}: {message.message}"
+            variant = self._variants.get(message.id)
+            where = f", variant {variant.index} of {variant.count}" if variant else ""
+            return f"{author_label(message, 'Assistant')}{where}: {message.message}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return message.created_date.astimezone().strftime("%A %d %B %Y, %H:%M:%S")
         return None
@@ -101,18 +113,63 @@ class ChatTranscriptModel(QAbstractListModel):
                 MessageIdRole: QByteArray(b"messageId"),
                 AuthorRole: QByteArray(b"author"),
                 StateRole: QByteArray(b"state"),
+                VariantRole: QByteArray(b"variant"),
             }
         )
         return names
 
     # The transcript's own interface ----------------------------------------------------
 
-    def set_messages(self, messages: list[Message]) -> None:
+    def set_messages(
+        self, messages: Sequence[Message], variants: Mapping[str, Variant] | None = None
+    ) -> None:
         """Show another transcript (a session opened): the whole model is reset."""
         self.beginResetModel()
         self._messages = list(messages)
+        self._variants = _with_variants(variants or {})
         self._reindex()
         self.endResetModel()
+
+    def show_branch(self, messages: Sequence[Message], variants: Mapping[str, Variant]) -> int:
+        """Show another branch of the same conversation: the rows both branches share stay
+        (their looks kept), the rows after the fork are replaced; the first row replaced."""
+        fork = 0
+        shared = min(len(messages), len(self._messages))
+        while fork < shared and self._messages[fork].id == messages[fork].id:
+            fork += 1
+        if fork < len(self._messages):
+            self.beginRemoveRows(QModelIndex(), fork, len(self._messages) - 1)
+            for gone in self._messages[fork:]:
+                del self._row_by_id[gone.id]
+            del self._messages[fork:]
+            self.endRemoveRows()
+        for row in range(fork):
+            if self._messages[row] != messages[row]:
+                self.replace(messages[row])
+        new_variants = _with_variants(variants)
+        changed = [
+            row
+            for row in range(fork)
+            if self._variants.get(self._messages[row].id)
+            != new_variants.get(self._messages[row].id)
+        ]
+        self._variants = new_variants
+        for row in changed:
+            index = self.index(row)
+            self.dataChanged.emit(
+                index, index, [VariantRole, int(Qt.ItemDataRole.AccessibleTextRole)]
+            )
+        if fork < len(messages):
+            self.beginInsertRows(QModelIndex(), fork, len(messages) - 1)
+            for row in range(fork, len(messages)):
+                self._messages.append(messages[row])
+                self._row_by_id[messages[row].id] = row
+            self.endInsertRows()
+        return fork
+
+    def variant(self, message_id: str) -> Variant | None:
+        """Where a message stands among its variants; None when it has none."""
+        return self._variants.get(message_id)
 
     def append(self, message: Message) -> None:
         """Add a message at the end."""
@@ -163,6 +220,7 @@ class ChatTranscriptModel(QAbstractListModel):
             return False
         self.beginRemoveRows(QModelIndex(), row, row)
         del self._messages[row]
+        self._variants.pop(message_id, None)
         self._reindex()
         self.endRemoveRows()
         return True
@@ -188,6 +246,21 @@ class ChatTranscriptModel(QAbstractListModel):
 
     def _reindex(self) -> None:
         self._row_by_id = {message.id: row for row, message in enumerate(self._messages)}
+
+
+def _with_variants(variants: Mapping[str, Variant]) -> dict[str, Variant]:
+    return {message_id: v for message_id, v in variants.items() if v.count > 1}
+
+
+def shown_variants(conversation: Conversation) -> dict[str, Variant]:
+    """Where each shown message of a conversation stands among its variants (those that have
+    any), as the transcript keeps it."""
+    found: dict[str, Variant] = {}
+    for message in conversation.shown:
+        variant = conversation.variant(message.id)
+        if variant.count > 1:
+            found[message.id] = variant
+    return found
 
 
 def author_label(message: Message, assistant_name: str) -> str:

@@ -9,18 +9,23 @@ The header's picker changes the chat's model and temperature (``ModelSwitcher``)
 waits for a change under way, so it is sent with the choice. When the chat's provider does not
 serve its model, the pane asks for one it does (``SubstituteModelDialog``, opened, never
 exec'd) and then tries again; the message typed stays in the box until it is sent.
+
+Conversations are trees: editing any of the user's messages or regenerating any reply forks
+there (the engine says which messages left the shown branch, then ``BranchShown``); the
+transcript's ‹ n / m › switch between variants (``show_variant``), and deleting a message
+takes what followed it, after a question.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QWidget
 
 from gptlab_desktop.models import (
@@ -32,8 +37,10 @@ from gptlab_desktop.models import (
     UserLiked,
 )
 from gptlab_desktop.services.aio import TaskGroupByName
+from gptlab_desktop.services.branches import Conversation
 from gptlab_desktop.services.chat import ModelNeedsSubstitute, SessionEngine
 from gptlab_desktop.services.chat_events import (
+    BranchShown,
     ChatEvent,
     MessageRemoved,
     MessageStored,
@@ -46,9 +53,10 @@ from gptlab_desktop.services.chat_events import (
     SessionUpdated,
 )
 from gptlab_desktop.services.errors import InvalidApiKey
+from gptlab_desktop.services.export import session_to_markdown
 from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.ui.chat.model_switch import ModelSwitcher
-from gptlab_desktop.ui.chat.pane_view import ChatPaneView
+from gptlab_desktop.ui.chat.pane_view import DELETE_MESSAGE_QUESTION, ChatPaneView
 from gptlab_desktop.ui.chat.substitute_dialog import SubstituteModelDialog
 
 log = logging.getLogger(__name__)
@@ -87,6 +95,8 @@ class ChatPane(ChatPaneView):
         self._tasks = TaskGroupByName()
         self.model_switch = ModelSwitcher(engine, context.providers, self.model_picker, self)
         self._substitute_dialog: SubstituteModelDialog | None = None
+        # The message the delete question is about, while it is asked.
+        self._deleting_id: str | None = None
         # The streamed text is read (joined) at most this often, not once per token: a long
         # reply would otherwise be copied whole for every one of its tokens.
         self._pending_delta: ReplyDelta | None = None
@@ -105,13 +115,18 @@ class ChatPane(ChatPaneView):
         self.message_input.textChanged.connect(self._on_text_changed)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
-        self.regenerate_button.clicked.connect(self.regenerate)
+        # The last reply (``clicked`` would pass its checked state as the id).
+        self.regenerate_button.clicked.connect(lambda: self.regenerate())
         self.conclude_button.clicked.connect(self.conclude)
         self.rating_bar.rated.connect(self.rate)
-        self.chat_view.regenerateRequested.connect(lambda _id: self.regenerate())
+        self.chat_view.regenerateRequested.connect(self.regenerate)
         self.chat_view.continueRequested.connect(lambda _id: self.continue_reply())
         self.chat_view.editRequested.connect(self.edit_message)
+        self.chat_view.deleteRequested.connect(self.ask_to_delete)
+        self.chat_view.variantRequested.connect(self.show_variant)
         self.chat_view.copyRequested.connect(lambda _text: self.statusMessage.emit("Copied."))
+        self.copy_conversation_action.triggered.connect(self.copy_conversation)
+        self.delete_confirmation.confirmed.connect(self._delete_asked)
         self.model_picker.modelChosen.connect(self.choose_model)
         self.model_picker.temperatureChosen.connect(self.choose_temperature)
         self.model_picker.listWanted.connect(self.model_switch.list_models)
@@ -155,9 +170,10 @@ class ChatPane(ChatPaneView):
             if running is not None:
                 running.cancel()
         self._session = None
+        self._conversation = None
         self._streaming_id = None
         self._is_busy = False
-        self._is_editing = False
+        self._editing_id = None
         self._is_rating = False
         for label in (self.editing_label, self.notice_label, self.warning_label):
             label.hide()
@@ -168,22 +184,23 @@ class ChatPane(ChatPaneView):
         self.show_assistant(None)
 
     def send(self) -> None:
-        """Send the message box's text (or resend the edited last message)."""
+        """Send the message box's text (or, while editing a message, ask it instead of that
+        one: the conversation forks there)."""
         session = self._session
         text = self.message_input.toPlainText().strip()
         if session is None or not text or self._is_busy or not self.message_input.isEnabled():
             return
         self.message_input.clear()
-        if self._is_editing:
-            self._is_editing = False
-            self.editing_label.hide()
-            drop = self._from_last_user_message()
-            events = self._engine.edit_last_user_message(session.id, text)
+        editing = self._editing_id
+        if editing is not None:
+            self._stop_editing()
+            # The engine says which messages leave the shown branch (MessageRemoved).
+            events = self._engine.edit_message(session.id, editing, text)
             self._run(
                 events,
-                doing="Resending your message",
-                drop_ids=drop,
+                doing="Sending your edited message",
                 restore=text,
+                restore_editing=editing,
                 again=self.send,
             )
         else:
@@ -203,19 +220,22 @@ class ChatPane(ChatPaneView):
         """Esc: stop a streaming reply, else leave editing."""
         if self._streaming_id is not None:
             self.stop()
-        elif self._is_editing:
-            self._is_editing = False
-            self.editing_label.hide()
+        elif self._editing_id is not None:
+            self._stop_editing()
             self.message_input.clear()
 
-    def regenerate(self) -> None:
-        """Ask again for the last reply, replacing it."""
+    def regenerate(self, message_id: str | None = None) -> None:
+        """Ask again for a reply (the last one by default): the conversation forks there, the
+        old reply kept as a variant."""
         session = self._session
         messages = self.chat_view.transcript().messages()
         if session is None or self._is_busy or not messages:
             return
-        # The old reply stays on screen until the new one is complete (MessageRemoved).
-        self._run(self._engine.regenerate(session.id), doing="Regenerating", again=self.regenerate)
+        self._run(
+            self._engine.regenerate(session.id, message_id),
+            doing="Regenerating",
+            again=partial(self.regenerate, message_id),
+        )
 
     def continue_reply(self) -> None:
         """Carry on an interrupted reply, or one cut at the length limit, in the same message."""
@@ -242,15 +262,109 @@ class ChatPane(ChatPaneView):
         return self.model_switch.want(session, temperature=temperature)
 
     def edit_message(self, message_id: str) -> None:
-        """Put the last message of the user back in the box; sending replaces it."""
+        """Put one of the user's messages back in the box; sending it forks the conversation
+        there (the original and what followed it stay, as the other variant)."""
         message = self.chat_view.transcript().message(message_id)
-        if message is None or self._is_busy or not self.message_input.isEnabled():
+        if message is None or message.role is not Role.USER:
             return
-        self._is_editing = True
+        if self._is_busy or not self.message_input.isEnabled():
+            return
+        self._start_editing(message_id, message.message)
+
+    def _start_editing(self, message_id: str, text: str) -> None:
+        self._editing_id = message_id
         self.editing_label.show()
-        self.message_input.setPlainText(message.message)
+        self.message_input.setPlainText(text)
         self.message_input.setFocus(Qt.FocusReason.OtherFocusReason)
         self.message_input.moveCursor(QTextCursor.MoveOperation.End)
+
+    # -- branches -----------------------------------------------------------------------------
+    def show_variant(self, message_id: str, step: int) -> asyncio.Task[None] | None:
+        """Show the variant ``step`` places before (-1) or after (+1) a shown message."""
+        session, conversation = self._session, self._conversation
+        row = self.chat_view.transcript().row_of(message_id)
+        if session is None or conversation is None or row is None or self._is_busy:
+            return None
+        siblings = conversation.tree.siblings(message_id)
+        ids = [sibling.id for sibling in siblings]
+        if message_id not in ids:
+            return None
+        wanted = ids.index(message_id) + step
+        if not 0 <= wanted < len(ids):
+            return None
+        switching = partial(self._engine.show_variant, session.id, ids[wanted])
+        return self._tasks.start(
+            _REPLY_TASK, self._change_branch(switching, doing="Showing that variant", keep_row=row)
+        )
+
+    def show_branch_through(self, message_id: str) -> asyncio.Task[None] | None:
+        """Show the branch a message of the open session is on (a search hit on another);
+        None when it is shown already, or nothing is open."""
+        session = self._session
+        if session is None or self.chat_view.transcript().row_of(message_id) is not None:
+            return None
+        switching = partial(self._engine.show_variant, session.id, message_id)
+        return self._tasks.start(
+            _REPLY_TASK, self._change_branch(switching, doing="Showing that message's branch")
+        )
+
+    def ask_to_delete(self, message_id: str) -> None:
+        """Ask whether to delete a message and every reply after it (then do)."""
+        if self._session is None or self._is_busy:
+            return
+        if self.chat_view.transcript().message(message_id) is None:
+            return
+        self._deleting_id = message_id
+        self.delete_confirmation.ask(DELETE_MESSAGE_QUESTION)
+
+    def _delete_asked(self) -> None:
+        message_id, self._deleting_id = self._deleting_id, None
+        session = self._session
+        row = None if message_id is None else self.chat_view.transcript().row_of(message_id)
+        if session is None or message_id is None or row is None or self._is_busy:
+            return
+        deleting = partial(self._engine.delete_message, session.id, message_id)
+        self._tasks.start(
+            _REPLY_TASK,
+            self._change_branch(
+                deleting, doing="Deleting the message", keep_row=max(0, row - 1), done="Deleted."
+            ),
+        )
+
+    async def _change_branch(
+        self,
+        change: Callable[[], Awaitable[Conversation]],
+        *,
+        doing: str,
+        keep_row: int | None = None,
+        done: str | None = None,
+    ) -> None:
+        """Await a change of the branch shown (a variant, a deletion), then show it; the row
+        ``keep_row`` stays where it is on screen."""
+        self._set_busy(True)
+        try:
+            conversation = await change()
+        except Exception as error:
+            self._show_error(error, doing=doing)
+            return
+        finally:
+            self._set_busy(False)
+        if self._session is None or self._session.id != conversation.session.id:
+            return
+        self._show_conversation(conversation, keep_row)
+        self.sessionChanged.emit(conversation.session)
+        if done is not None:
+            self.statusMessage.emit(done)
+
+    def copy_conversation(self) -> None:
+        """Put the branch shown on the clipboard as Markdown, each message under its author."""
+        session = self._session
+        messages = self.chat_view.transcript().messages()
+        if session is None or not messages:
+            return
+        text = session_to_markdown(session, messages, assistant_name=self._assistant_name)
+        QGuiApplication.clipboard().setText(text)
+        self.statusMessage.emit("Conversation copied.")
 
     def conclude(self) -> None:
         """Ask for the session's recap; rating it then finishes the session."""
@@ -276,13 +390,19 @@ class ChatPane(ChatPaneView):
         events: AsyncIterator[ChatEvent],
         *,
         doing: str,
-        drop_ids: Sequence[str] = (),
         restore: str | None = None,
+        restore_editing: str | None = None,
         again: Again | None = None,
     ) -> asyncio.Task[None]:
         return self._tasks.start(
             _REPLY_TASK,
-            self._consume(events, doing=doing, drop_ids=drop_ids, restore=restore, again=again),
+            self._consume(
+                events,
+                doing=doing,
+                restore=restore,
+                restore_editing=restore_editing,
+                again=again,
+            ),
         )
 
     async def _start_session(self, assistant_id: str, user_id: str) -> None:
@@ -297,7 +417,7 @@ class ChatPane(ChatPaneView):
             self._set_busy(False)
         self._session = None  # a new session replaces whatever was shown
         self._close_substitute_dialog()
-        self._show_session(session, [], assistant.name if assistant else session.title)
+        self._show_session(session, None, assistant.name if assistant else session.title)
         self.model_switch.list_models_once()
         self.sessionChanged.emit(session)
         self.message_input.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -320,7 +440,8 @@ class ChatPane(ChatPaneView):
     async def _open_session(self, session_id: str) -> None:
         self._set_busy(True)
         try:
-            session, messages = await self._engine.open_session(session_id)
+            conversation = await self._engine.open_conversation(session_id)
+            session = conversation.session
             assistant = (
                 await self._context.find_assistant(session.bot_id) if session.bot_id else None
             )
@@ -331,7 +452,7 @@ class ChatPane(ChatPaneView):
             self._set_busy(False)
         if self._session is None or self._session.id != session.id:
             self._close_substitute_dialog()
-        self._show_session(session, messages, assistant.name if assistant else "Assistant")
+        self._show_session(session, conversation, assistant.name if assistant else "Assistant")
         self.model_switch.list_models_once()
 
     async def _finish(self, session_id: str, liked: UserLiked) -> None:
@@ -355,21 +476,21 @@ class ChatPane(ChatPaneView):
         events: AsyncIterator[ChatEvent],
         *,
         doing: str,
-        drop_ids: Sequence[str] = (),
         restore: str | None = None,
+        restore_editing: str | None = None,
         again: Again | None = None,
     ) -> None:
         """Render one operation's events.
 
-        ``again`` repeats the operation once a model the provider serves is chosen, if it
-        turns out not to serve the chat's.
+        ``restore`` (and ``restore_editing``, the message being edited) go back in the box if
+        nothing was sent; ``again`` repeats the operation once a model the provider serves is
+        chosen, if it turns out not to serve the chat's.
         """
         session = self._session
         session_id = session.id if session else None
         self._set_busy(True)
         self.notice_label.hide()
         self.warning_label.hide()
-        to_drop = list(drop_ids)
         finished: list[Message] = []
         is_sent = False
         try:
@@ -379,20 +500,16 @@ class ChatPane(ChatPaneView):
                 await asyncio.wait([changing])
             async for event in events:
                 is_sent = True
-                if to_drop:
-                    # The engine has replaced these in the store by the time it reports anything.
-                    for message_id in to_drop:
-                        self.chat_view.transcript().remove(message_id)
-                    to_drop = []
                 self._apply(event, finished)
         except Exception as error:
             if restore is not None and not is_sent and not self.message_input.toPlainText():
-                # Nothing was sent: give the user their words back.
-                self.message_input.setPlainText(restore)
+                # Nothing was sent: give the user their words back (and the edit, if it was).
+                edited = restore_editing
+                if edited is not None and self.chat_view.transcript().message(edited):
+                    self._start_editing(edited, restore)
+                else:
+                    self.message_input.setPlainText(restore)
             if isinstance(error, ModelNeedsSubstitute) and session_id is not None:
-                # An edit's old turn left the store before the model was checked.
-                for message_id in to_drop:
-                    self.chat_view.transcript().remove(message_id)
                 self._ask_for_substitute(error, session_id, again)
             else:
                 self._show_error(error, doing=doing)
@@ -424,6 +541,8 @@ class ChatPane(ChatPaneView):
                 self._delta_timer.start()
         elif isinstance(event, MessageRemoved):
             transcript.remove(event.message_id)
+        elif isinstance(event, BranchShown):
+            self._show_conversation(event.conversation)
         elif isinstance(event, ReplyFinished):
             self._drop_pending_delta()
             self._streaming_id = None
@@ -538,11 +657,6 @@ class ChatPane(ChatPaneView):
     def _is_current_reply(self) -> bool:
         running = self._tasks.running(_REPLY_TASK)
         return running is None or running is asyncio.current_task()
-
-    def _from_last_user_message(self) -> list[str]:
-        messages = self.chat_view.transcript().messages()
-        users = [row for row, m in enumerate(messages) if m.role is Role.USER]
-        return [m.id for m in messages[users[-1] :]] if users else []
 
     def _maybe_suggest_title(self) -> None:
         """After the first exchange, name the session from it (in the background)."""

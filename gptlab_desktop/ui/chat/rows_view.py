@@ -127,6 +127,10 @@ class MessageRowsView(PlacedRowsView):
         top = max(0, top - self.verticalOffset())
         if top < viewport.height():
             viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
+        self._rows_placed()
+
+    def _rows_placed(self) -> None:
+        """The rows moved (placed again, or scrolled): what is laid over them follows."""
 
     def note_row_resized(self, message_id: str) -> None:
         """A row painted at another height than it was placed at: place it again soon."""
@@ -166,6 +170,7 @@ class MessageRowsView(PlacedRowsView):
             bar.setValue(bar.maximum())
         elif anchor is not None and anchor[0] < len(self._rows):
             bar.setValue(self._rows.tops()[anchor[0]] - anchor[1])
+        self._rows_placed()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """A new width changes every row's height: place them again, refine them again."""
@@ -230,6 +235,7 @@ class MessageRowsView(PlacedRowsView):
     def _on_scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
         self._is_pinned = value >= bar.maximum() - _PIN_TOLERANCE_PX
+        self._rows_placed()
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._is_pinned:
@@ -244,6 +250,7 @@ class MessageRowsView(PlacedRowsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
         self.viewport().update()
         self._refiner.start()
+        self._rows_placed()
 
     def _lay_out_last_rows(self) -> None:
         """Exact heights for the rows that fill the screen at the bottom, before first paint."""

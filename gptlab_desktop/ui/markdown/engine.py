@@ -435,14 +435,18 @@ def _formula_html(
         colour=options.theme.colours.text,
     )
     number = f" ({html.escape(token.info)})" if labelled and token.info else ""
+    opening = token.markup or "$"
+    source = f"{opening}{token.content}{_CLOSING.get(opening, opening)}"
     if image is None:
-        opening = token.markup or "$"
-        source = f"{opening}{token.content}{_CLOSING.get(opening, opening)}"
         if is_block:
             return indented_code_html(source, options)
         return inline_code_html(source, options)
     state.images[image.name] = image.svg
-    size = f'width="{round(image.width)}" height="{round(image.height)}"'
+    # The title is the image's tooltip, which is what copying the formula gives.
+    size = (
+        f'width="{round(image.width)}" height="{round(image.height)}" '
+        f'title="{html.escape(source, quote=True)}"'
+    )
     if not is_block:
         align = "" if display else ' style="vertical-align: middle;"'
         return f'<img src="{image.name}" {size}{align} />'

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gptlab_desktop.models import FailureKind, MessageDetails, MessageKind, MessageState, Role
-from tests.ui.chat.conftest import anchor_position, blocks, message
+from gptlab_desktop.services.branches import Variant
+from tests.ui.chat.conftest import anchor_position, blocks, message, row_image
 
 # How messages look ---------------------------------------------------------------------
 
@@ -33,6 +34,20 @@ def test_complete_reply_has_no_interrupted_marker(view):
     view.transcript().set_messages([message("All done.")])
 
     assert "Interrupted" not in view.message_document(0).toPlainText()
+
+
+def test_a_variant_is_shown_in_its_header_and_a_new_one_repaints_the_row(view, qtbot):
+    question, reply = message("q", Role.USER), message("a")
+    view.transcript().set_messages([question, reply], {reply.id: Variant(1, 2)})
+    first = row_image(view, 1)
+    assert " · 1 / 2 · " in view.message_delegate().header_text(reply, Variant(1, 2))
+
+    view.transcript().show_branch([question, reply], {reply.id: Variant(2, 2)})
+    second = row_image(view, 1)
+    view.transcript().show_branch([question, reply], {})
+
+    assert second != first
+    assert row_image(view, 1) not in (first, second)
 
 
 def test_streaming_reply_header_shows_it_is_still_arriving(view):

@@ -22,22 +22,21 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QLabel,
     QListView,
-    QPlainTextEdit,
     QPushButton,
 )
 
 from gptlab_desktop.config import ENVIRONMENT_PROFILE_ID
-from gptlab_desktop.models import Message, MessageState, Role
+from gptlab_desktop.models import MessageState, Role
 from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.preferences import ProviderProfile, read_preferences
 from gptlab_desktop.ui.chat.model_picker import ModelIdRole
 from gptlab_desktop.ui.main_window import MainWindow
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, Reply, unused_loopback_url
+from tests.ui.chat.chatting import API_KEY, ASSISTANT, message_input, start_chat, transcript
 from tests.ui.chat.conftest import save_profiles
 from tests.ui.conftest import WAIT_MS, OpenWindow, is_idle, lobby_index_of, wait_for_greeting
 
-API_KEY = "sk-test-key-0123456789"
-ASSISTANT = "Code Reviewer"  # its model is gpt-4o
+# The model of ASSISTANT (chatting.py) is gpt-4o.
 SECOND_ID = "ollama-test"
 SECOND = "Ollama"
 SECOND_MODELS = ("llama3.2", "qwen2.5")
@@ -80,22 +79,6 @@ def temperature_spin(window: MainWindow) -> QDoubleSpinBox:
 
 def labels_of(combo: QComboBox) -> list[str]:
     return [combo.itemText(row) for row in range(combo.count()) if combo.itemText(row)]
-
-
-def message_input(window: MainWindow) -> QPlainTextEdit:
-    return window.findChild(QPlainTextEdit, "messageInput")
-
-
-def transcript(window: MainWindow) -> list[Message]:
-    return list(window.chat_view.transcript().messages())
-
-
-def start_chat(qtbot, window: MainWindow) -> None:
-    lobby = window.findChild(QListView, "lobbyList")
-    lobby.setCurrentIndex(lobby_index_of(window, ASSISTANT))
-    lobby.setFocus()
-    qtbot.keyClick(lobby, Qt.Key.Key_Return)
-    wait_for_greeting(qtbot, window)
 
 
 def wait_for_models(qtbot, window: MainWindow, label: str) -> None:

@@ -8,125 +8,43 @@ SQLite file holds.
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QListView, QPlainTextEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QListView, QWidget
 
 from gptlab_desktop.models import (
-    Message,
     MessageState,
     Role,
 )
-from gptlab_desktop.paths import AppPaths
 from gptlab_desktop.services.chat import CONCLUDE_AFTER_MESSAGES
 from gptlab_desktop.services.showcase import load_showcase_entries
 from gptlab_desktop.ui.main_window import MainWindow
-from gptlab_desktop.ui.sessions.roles import SessionRole
 from tests.fakes.openai_server import ErrorReply, FakeOpenAIServer, ModerationReply, Reply
-from tests.ui.chat.conftest import save_profiles
+from tests.ui.chat.chatting import (
+    API_KEY,
+    ASSISTANT,
+    button,
+    label,
+    listed_session_ids,
+    message_input,
+    open_session_id,
+    send,
+    start_chat,
+    stored_messages,
+    stored_session,
+    texts,
+    transcript,
+    type_and_enter,
+)
 from tests.ui.conftest import (
     GREETING,
     WAIT_MS,
-    OpenWindow,
     close_window,
     is_idle,
     lobby_index_of,
     wait_for_greeting,
 )
-
-API_KEY = "sk-test-key-0123456789"
-ASSISTANT = "Code Reviewer"
-
-
-@pytest.fixture
-def window(open_window: OpenWindow, openai_server: FakeOpenAIServer, data_dir: Path) -> MainWindow:
-    """The app's window, its chat pointed at the loopback server (its only provider)."""
-    save_profiles(data_dir)
-    return open_window(
-        data_dir, {"OPENAI_BASE_URL": openai_server.base_url, "OPENAI_API_KEY": API_KEY}
-    )
-
-
-# -- helpers ---------------------------------------------------------------------------------
-def transcript(window: MainWindow) -> list[Message]:
-    return list(window.chat_view.transcript().messages())
-
-
-def texts(window: MainWindow) -> list[tuple[Role, str]]:
-    return [(m.role, m.message) for m in transcript(window)]
-
-
-def button(window: MainWindow, name: str) -> QPushButton:
-    found = window.findChild(QPushButton, name)
-    assert found is not None, name
-    return found
-
-
-def label(window: MainWindow, name: str) -> QLabel:
-    found = window.findChild(QLabel, name)
-    assert found is not None, name
-    return found
-
-
-def message_input(window: MainWindow) -> QPlainTextEdit:
-    return window.findChild(QPlainTextEdit, "messageInput")
-
-
-def start_chat(qtbot, window: MainWindow, name: str = ASSISTANT) -> None:
-    """Select an assistant in the lobby and press Enter; wait for its greeting."""
-    lobby = window.findChild(QListView, "lobbyList")
-    lobby.setCurrentIndex(lobby_index_of(window, name))
-    lobby.setFocus()
-    qtbot.keyClick(lobby, Qt.Key.Key_Return)
-    wait_for_greeting(qtbot, window)
-
-
-def type_and_enter(qtbot, window: MainWindow, text: str) -> QPlainTextEdit:
-    """Type a message and press Enter (the reply then starts); the message box."""
-    box = message_input(window)
-    qtbot.keyClicks(box, text)
-    qtbot.keyClick(box, Qt.Key.Key_Return)
-    return box
-
-
-def send(qtbot, window: MainWindow, text: str) -> None:
-    """Type a message, press Enter, and wait until the reply has settled."""
-    before = len(transcript(window))
-    type_and_enter(qtbot, window, text)
-    qtbot.waitUntil(
-        lambda: is_idle(window) and len(transcript(window)) >= before + 2, timeout=WAIT_MS
-    )
-
-
-def stored_messages(data_dir: Path, session_id: str) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(AppPaths(data_dir).database_file) as conn:
-        return list(
-            conn.execute(
-                "SELECT role, message, state FROM messages WHERE session_id = ? ORDER BY seq",
-                (session_id,),
-            )
-        )
-
-
-def stored_session(data_dir: Path, session_id: str) -> tuple[int, int | None]:
-    with sqlite3.connect(AppPaths(data_dir).database_file) as conn:
-        return conn.execute(
-            "SELECT status, user_liked FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
-
-
-def listed_session_ids(window: MainWindow) -> list[str]:
-    model = window.findChild(QListView, "sessionList").model()
-    return [model.index(row, 0).data(SessionRole.SESSION_ID) for row in range(model.rowCount())]
-
-
-def open_session_id(window: MainWindow) -> str:
-    session = window.chat_pane.session
-    assert session is not None
-    return session.id
 
 
 # -- starting and sending --------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent, QGuiApplication
 from PySide6.QtWidgets import QMenu
 
 from gptlab_desktop.models import MessageState, Role
+from gptlab_desktop.services.branches import Variant
 from gptlab_desktop.ui.chat.view import STREAM_RENDER_INTERVAL_MS
-from tests.ui.chat.conftest import CODE, click_link, message
+from tests.ui.chat.conftest import CODE, click_link, conversation, message
 from tests.ui.conftest import RENDERING_LIBRARIES, modules_loaded_by
 
 
@@ -56,34 +57,69 @@ def test_clicking_a_web_link_announces_it(view, qtbot):
     assert clicked.args[0].toString() == "https://example.org/docs"
 
 
-def test_copy_message_puts_the_raw_markdown_on_the_clipboard(view):
+def test_copy_as_markdown_puts_the_raw_markdown_on_the_clipboard(view):
     raw = "**Bold** and `code`\n\n- a list"
     view.transcript().set_messages([message("hi", Role.USER), message(raw)])
 
-    trigger(view.context_menu_for(1), "Copy message")
+    trigger(view.context_menu_for(1), "Copy as Markdown")
 
     assert QGuiApplication.clipboard().text() == raw
 
 
-def test_ctrl_c_copies_the_selected_message(view, qtbot):
+def test_copy_puts_the_text_shown_on_the_clipboard(view):
+    view.transcript().set_messages([message("hi", Role.USER), message("**Bold** and `code`")])
+
+    trigger(view.context_menu_for(1), "Copy")
+
+    assert QGuiApplication.clipboard().text() == "Bold and code"
+
+
+def test_ctrl_c_copies_the_current_messages_text(view, qtbot):
     view.transcript().set_messages([message("first", Role.USER), message("second *reply*")])
     view.setCurrentIndex(view.transcript().index(1))
 
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
 
+    assert QGuiApplication.clipboard().text() == "second reply"
+
+
+def test_ctrl_shift_c_copies_the_current_messages_markdown(view, qtbot):
+    view.transcript().set_messages([message("first", Role.USER), message("second *reply*")])
+    view.setCurrentIndex(view.transcript().index(1))
+
+    qtbot.keyClick(
+        view,
+        Qt.Key.Key_C,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+
     assert QGuiApplication.clipboard().text() == "second *reply*"
+
+
+def test_copying_an_interrupted_reply_leaves_out_its_mark(view):
+    view.transcript().set_messages([message("So far", state=MessageState.INTERRUPTED)])
+    assert "Interrupted" in view.message_document(0).toPlainText()
+
+    trigger(view.context_menu_for(0), "Copy")
+
+    assert QGuiApplication.clipboard().text() == "So far"
 
 
 # Actions on messages ---------------------------------------------------------------------
 
 
-def test_regenerate_is_offered_only_on_the_last_assistant_message(view):
-    messages = [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
+def test_regenerate_is_offered_on_every_settled_reply(view):
+    messages = [
+        message("q1", Role.USER),
+        message("a1"),
+        message("q2", Role.USER),
+        message("a2", state=MessageState.STREAMING),
+    ]
     view.transcript().set_messages(messages)
 
-    assert "Regenerate" in action_texts(view.context_menu_for(3))
-    assert "Regenerate" not in action_texts(view.context_menu_for(1))
-    assert "Regenerate" not in action_texts(view.context_menu_for(2))
+    assert "Regenerate" in action_texts(view.context_menu_for(1))
+    assert "Regenerate" not in action_texts(view.context_menu_for(0))
+    assert "Regenerate" not in action_texts(view.context_menu_for(3))
 
 
 def test_continue_is_offered_only_when_the_last_reply_was_interrupted(view):
@@ -96,20 +132,36 @@ def test_continue_is_offered_only_when_the_last_reply_was_interrupted(view):
     assert "Continue" in action_texts(view.context_menu_for(1))
 
 
-def test_edit_and_resend_is_offered_only_on_the_last_user_message(view):
+def test_edit_and_resend_is_offered_on_every_message_of_the_user(view):
     view.transcript().set_messages(
         [message("q1", Role.USER), message("a1"), message("q2", Role.USER), message("a2")]
     )
 
+    assert "Edit and resend" in action_texts(view.context_menu_for(0))
     assert "Edit and resend" in action_texts(view.context_menu_for(2))
-    assert "Edit and resend" not in action_texts(view.context_menu_for(0))
     assert "Edit and resend" not in action_texts(view.context_menu_for(3))
+
+
+def test_actions_that_change_the_conversation_wait_for_permission(view):
+    view.transcript().set_messages([message("q", Role.USER), message("a")])
+
+    def enabled(row: int) -> dict[str, bool]:
+        menu = view.context_menu_for(row)
+        return {a.text(): a.isEnabled() for a in menu.actions() if not a.isSeparator()}
+
+    assert not enabled(1)["Regenerate"] and not enabled(1)["Delete…"]
+    assert enabled(1)["Copy"] and enabled(1)["Copy as Markdown"]
+    view.set_permissions(can_write=False, can_change=True)
+    assert not enabled(0)["Edit and resend"] and enabled(0)["Delete…"]
+    view.set_permissions(can_write=True, can_change=True)
+    assert enabled(0)["Edit and resend"] and enabled(1)["Regenerate"]
 
 
 def test_menu_actions_emit_the_message_id(view, qtbot):
     question = message("q", Role.USER)
     reply = message("a", state=MessageState.INTERRUPTED)
     view.transcript().set_messages([question, reply])
+    view.set_permissions(can_write=True, can_change=True)
 
     with qtbot.waitSignal(view.regenerateRequested) as regenerate:
         trigger(view.context_menu_for(1), "Regenerate")
@@ -117,10 +169,13 @@ def test_menu_actions_emit_the_message_id(view, qtbot):
         trigger(view.context_menu_for(1), "Continue")
     with qtbot.waitSignal(view.editRequested) as edit:
         trigger(view.context_menu_for(0), "Edit and resend")
+    with qtbot.waitSignal(view.deleteRequested) as delete:
+        trigger(view.context_menu_for(0), "Delete…")
 
     assert regenerate.args == [reply.id]
     assert cont.args == [reply.id]
     assert edit.args == [question.id]
+    assert delete.args == [question.id]
 
 
 # Streaming and scrolling -----------------------------------------------------------------
@@ -185,3 +240,33 @@ def test_a_right_click_pops_up_the_menu_without_blocking(view, qtbot):
     assert menu is not None
     qtbot.waitUntil(menu.isVisible)
     menu.close()
+
+
+# Branches ----------------------------------------------------------------------------------
+
+
+def test_another_branch_keeps_the_switched_row_where_it_was_on_screen(view, qtbot):
+    messages = conversation(60)
+    view.transcript().set_messages(messages)
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    row = view.indexAt(QPoint(100, 150)).row()
+    top = view.visualRect(view.transcript().index(row)).top()
+    others = conversation(40)
+
+    view.show_branch([*messages[:row], *others], {others[0].id: Variant(2, 2)}, keep_row=row)
+
+    assert view.transcript().message_at(row) == others[0]
+    assert view.visualRect(view.transcript().index(row)).top() == top
+    assert not view.is_pinned_to_bottom()
+
+
+def test_another_branch_keeps_the_current_row_under_the_keyboard(view):
+    messages = conversation(6)
+    view.transcript().set_messages(messages)
+    view.setCurrentIndex(view.transcript().index(3))
+    others = conversation(3)
+
+    view.show_branch([*messages[:3], *others], {}, keep_row=3)
+
+    assert view.currentIndex().row() == 3
