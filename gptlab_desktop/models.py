@@ -522,8 +522,48 @@ class Session:
     provider_id: str | None = None
     # The last message of the branch shown (None: the branch of the newest message).
     shown_leaf_id: str | None = None
+    # Kept at the top of the chat list, above the chats grouped by date.
+    is_pinned: bool = False
 
     def with_changes(self, **changes: object) -> Session:
+        """A copy with the given fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What a list of chats shows of a session: no prompts, no context (open it for those).
+
+    Reading ten thousand of these is cheap; reading as many whole sessions is not.
+    """
+
+    id: str
+    bot_id: str | None
+    title: str
+    created_date: datetime
+    last_modified_date: datetime
+    status: SessionStatus = SessionStatus.STARTED
+    message_count: int = 0
+    # The model the chat talks to (its per-chat choice, else its assistant's).
+    model: str = ""
+    is_pinned: bool = False
+
+    @classmethod
+    def of(cls, session: Session) -> SessionSummary:
+        """The summary of a whole session."""
+        return cls(
+            id=session.id,
+            bot_id=session.bot_id,
+            title=session.title,
+            created_date=session.created_date,
+            last_modified_date=session.last_modified_date,
+            status=session.status,
+            message_count=session.message_count,
+            model=session.bot_model_config.model,
+            is_pinned=session.is_pinned,
+        )
+
+    def with_changes(self, **changes: object) -> SessionSummary:
         """A copy with the given fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
 

@@ -61,6 +61,7 @@ from gptlab_desktop.services.llm_api import ChatTurn, LlmClient, Usage
 from gptlab_desktop.services.providers import Providers
 from gptlab_desktop.services.reply_recorder import ReplyRecorder, ReplyRequest
 from gptlab_desktop.services.store.base import Store
+from gptlab_desktop.services.titles import first_line, plain_title
 from gptlab_desktop.services.tokens import (
     TOKENS_PER_MESSAGE,
     TOKENS_REPLY_PRIMING,
@@ -592,9 +593,11 @@ class SessionEngine:
                 title = title.strip("\"'").strip()
             except ServiceError as error:
                 log.info("Title suggestion failed: %s", type(error).__name__)
+        # Plain text on one line: a model likes to answer in Markdown (**bold**, # headings).
+        title = plain_title(first_line(title))
         if not title:
-            title = " ".join(first_user.split()[:6]) or session.title
-        title = title.splitlines()[0][:80]
+            title = plain_title(" ".join(first_user.split()[:6])) or session.title
+        title = title[:80]
         await self._store.rename_session(session_id, title)
         return title
 

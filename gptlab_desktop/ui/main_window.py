@@ -1,4 +1,5 @@
-"""The main window: the lobby and the sessions panel on the left, the chat pane on the right.
+"""The main window: the sidebar on the left (New Chat, the lobby and the chat list), the chat
+pane on the right.
 
 The window lays out, builds menus and wires signals; the run's lifecycle (``app.AppRun``) opens
 the data and tells the window what it found (``show_data``, ``show_key_state``), and closes the
@@ -20,12 +21,20 @@ key; Settings → Preferences… (Ctrl+,) and Storage… open the Settings windo
 (``ask_provider_key``); on a first run, local AI servers found are offered in a bar at the top
 (``local_server_offers.py``). The editor, the key dialog, the Settings window and the account
 (with its cryptography) are imported on first use: none of them is needed to paint the window.
+
+The sidebar is chat-first: New Chat (with the assistant used or selected last, else the first
+showcased one), the chat list grouped by date, the open chat marked; it collapses with Ctrl+B.
+The window remembers, in its settings, the chat open last (reopened once the lists are read; a
+deleted one is skipped), the assistant used last and whether the sidebar shows. Help →
+Keyboard Shortcuts lists every shortcut, read from the actions themselves
+(``shortcuts_dialog.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -38,8 +47,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -52,6 +63,7 @@ from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.store.base import StoreHealth
 from gptlab_desktop.ui.account_actions import AccountActions
 from gptlab_desktop.ui.assistant_actions import AssistantActions
+from gptlab_desktop.ui.list_keys import move_down_into
 from gptlab_desktop.ui.lobby_panel import LobbyPanel
 from gptlab_desktop.ui.local_server_offers import LocalServerOffers
 from gptlab_desktop.ui.messages import MessagePresenter, store_status_text
@@ -65,7 +77,7 @@ from gptlab_desktop.ui.window_menus import APP_TITLE, build_window_actions, show
 from gptlab_desktop.ui.workspace import Workspace
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
+    from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit
 
     from gptlab_desktop.services.account import Account, KeyState
     from gptlab_desktop.services.cloud_sync import CloudSync
@@ -77,6 +89,7 @@ if TYPE_CHECKING:
     from gptlab_desktop.ui.sessions.panel import SessionPanel
     from gptlab_desktop.ui.settings.dialog import SettingsDialog
     from gptlab_desktop.ui.settings.storage_page import StoragePage
+    from gptlab_desktop.ui.shortcuts_dialog import KeyboardShortcutsDialog
     from gptlab_desktop.ui.window_services import WindowServices
 
 log = logging.getLogger(__name__)
@@ -84,6 +97,12 @@ log = logging.getLogger(__name__)
 # How long the chat pane and sessions panel wait for the filled lobby to paint before they are
 # built anyway (a window that is hidden or minimised never paints).
 LOBBY_PAINT_WAIT_S = 0.25
+# What the window remembers between runs (its settings hold UI state, never data).
+LAST_CHAT_KEY = "chats/lastOpen"
+LAST_ASSISTANT_KEY = "chats/lastAssistant"
+SIDEBAR_VISIBLE_KEY = "sidebar/visible"
+# The sidebar's tabs: the lobby, then the chat list.
+_LOBBY_TAB = 0
 
 
 class MainWindow(QMainWindow):
@@ -115,6 +134,10 @@ class MainWindow(QMainWindow):
         self._is_closing = False
         self._is_shut_down = False
         self._reopen_requested = False
+        # The assistant New Chat starts with: the one used (or selected) last.
+        self._last_assistant_id = str(settings.value(LAST_ASSISTANT_KEY, "") or "") or None
+        # The splitter's sizes before the sidebar collapsed, to give it back its width.
+        self._expanded_sizes: list[int] | None = None
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
@@ -153,6 +176,7 @@ class MainWindow(QMainWindow):
         self.lobby_menu = actions.lobby_menu
         for action, slot in (
             (actions.new_session, self.start_session_with_selected),
+            (actions.new_chat, self.new_chat),
             (actions.quit, self.close),
             (actions.new_assistant, self.new_assistant),
             (actions.edit_assistant, self.edit_selected_assistant),
@@ -164,9 +188,11 @@ class MainWindow(QMainWindow):
             (actions.api_key, self.show_api_key_dialog),
             (actions.storage, self.show_storage_dialog),
             (actions.preferences, self.show_preferences),
+            (actions.keyboard_shortcuts, self.show_keyboard_shortcuts),
             (actions.about, self.show_about),
         ):
             action.triggered.connect(slot)
+        actions.toggle_sidebar.triggered.connect(self.set_sidebar_visible)
 
     def _build_central(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -192,8 +218,27 @@ class MainWindow(QMainWindow):
         self.resize(1100, 720)
 
     def _build_sidebar(self) -> QWidget:
-        self.sidebar_tabs = QTabWidget(self)
-        name_widget(self.sidebar_tabs, "sidebarTabs", "Assistants and sessions")
+        self.sidebar = QWidget(self)
+        name_widget(self.sidebar, "sidebar", "Sidebar")
+        column = QVBoxLayout(self.sidebar)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        self.new_chat_button = QPushButton("New Chat", self.sidebar)
+        name_widget(self.new_chat_button, "newChatButton", "New chat")
+        keys = self.menu_actions.new_chat.shortcut().toString(
+            QKeySequence.SequenceFormat.NativeText
+        )
+        self.new_chat_button.setToolTip(f"A new chat with the assistant used last ({keys})")
+        self.new_chat_button.clicked.connect(self.new_chat)
+        column.addWidget(self.new_chat_button)
+
+        self.sidebar_tabs = QTabWidget(self.sidebar)
+        name_widget(self.sidebar_tabs, "sidebarTabs", "Assistants and chats")
+        # Tab reaches its tab bar, in its place in the chain (``_set_tab_order``); the tab
+        # widget itself, last in the chain by creation, would send the focus back up there.
+        self.sidebar_tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.sidebar_tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        column.addWidget(self.sidebar_tabs, 1)
 
         self.lobby = LobbyPanel(self.sidebar_tabs)
         # The parts tests and shortcuts reach directly.
@@ -202,10 +247,12 @@ class MainWindow(QMainWindow):
         self.lobby_list = self.lobby.list_view
         self.assistant_filter = self.lobby.filter_edit
         self.lobby_notice = self.lobby.notice
+        # Down from the filter box goes into the list.
+        move_down_into(self.assistant_filter, self.lobby_list)
         self.sidebar_tabs.addTab(self.lobby, "Assistants")
         # Stands where the sessions panel goes until it is built (``_build_workspace``).
-        self.sidebar_tabs.addTab(QWidget(self.sidebar_tabs), "Sessions")
-        return self.sidebar_tabs
+        self.sidebar_tabs.addTab(QWidget(self.sidebar_tabs), "Chats")
+        return self.sidebar
 
     def _build_workspace(self) -> None:
         self.workspace = Workspace(
@@ -219,6 +266,7 @@ class MainWindow(QMainWindow):
         )
         self.workspace.built.connect(self._on_workspace_built)
         self.workspace.sessionsChanged.connect(self._update_counts)
+        self.workspace.openSessionChanged.connect(self._remember_open_session)
 
     def _on_workspace_built(self) -> None:
         panel = self.workspace.panel
@@ -228,11 +276,30 @@ class MainWindow(QMainWindow):
         panel.focus_search_action.triggered.connect(self.focus_session_search)
         shortcut = QShortcut(QKeySequence("Ctrl+L"), self)
         shortcut.setObjectName("focusInputShortcut")
+        shortcut.setWhatsThis("Go to the message box")
         shortcut.activated.connect(self.focus_message_input)
         # The chat pane says when a reply failed for want of a key, or for a refused one.
         self.workspace.pane.providerKeyNeeded.connect(self.ask_provider_key)
         self._follow_selected_assistant()
         self._update_counts()
+        self._set_tab_order()
+
+    def _set_tab_order(self) -> None:
+        """Tab goes down the sidebar, then into the chat: the chat list was built after the
+        chat pane, so by creation order it would come last."""
+        panel = self.session_panel
+        chain: list[QWidget] = [
+            self.new_chat_button,
+            self.sidebar_tabs.tabBar(),
+            self.assistant_filter,
+            self.lobby_list,
+            panel.search_box,
+            panel.scope_combo,
+            panel.list_view,
+            panel.undo_bar.undo_button,
+        ]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     @property
     def chat_pane(self) -> ChatPane:
@@ -279,6 +346,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setObjectName("findShortcut")
+        find.setWhatsThis("Filter the assistants")
         find.activated.connect(self.focus_filter)
         self.lobby.assistantActivated.connect(self.assistantActivated)
         self.lobby.currentChanged.connect(self._on_current_assistant)
@@ -290,9 +358,100 @@ class MainWindow(QMainWindow):
     # -- state kept between runs ------------------------------------------------------------
     def _restore_window_state(self) -> None:
         restore_layout(self._settings, self, self.splitter)
+        if not _setting_is_true(self._settings.value(SIDEBAR_VISIBLE_KEY, True)):
+            self.set_sidebar_visible(False)
 
     def _save_window_state(self) -> None:
+        if self.is_sidebar_visible:
+            save_layout(self._settings, self, self.splitter)
+            return
+        # Saved with the sidebar's width as it was before it collapsed.
+        collapsed = self.splitter.sizes()
+        self.sidebar.show()
+        if self._expanded_sizes:
+            self.splitter.setSizes(self._expanded_sizes)
         save_layout(self._settings, self, self.splitter)
+        self.sidebar.hide()
+        self.splitter.setSizes(collapsed)
+
+    # -- the sidebar --------------------------------------------------------------------------
+    @property
+    def is_sidebar_visible(self) -> bool:
+        """Whether the sidebar shows (Ctrl+B collapses and expands it)."""
+        return not self.sidebar.isHidden()
+
+    def set_sidebar_visible(self, visible: bool) -> None:
+        """Show or collapse the sidebar (View → Show Sidebar, Ctrl+B); remembered. Collapsing
+        it with the focus inside moves the cursor to the message box."""
+        self.menu_actions.toggle_sidebar.setChecked(visible)
+        if visible != self.is_sidebar_visible:
+            if visible:
+                self.sidebar.show()
+                if self._expanded_sizes:
+                    self.splitter.setSizes(self._expanded_sizes)
+            else:
+                focused = QApplication.focusWidget()
+                had_focus = focused is not None and self.sidebar.isAncestorOf(focused)
+                self._expanded_sizes = self.splitter.sizes()
+                self.sidebar.hide()
+                if had_focus and self.workspace.is_built:
+                    self.focus_message_input()
+        self._settings.setValue(SIDEBAR_VISIBLE_KEY, visible)
+
+    def show_chats(self) -> None:
+        """Show the chat list in the sidebar (expanding it if collapsed)."""
+        self.set_sidebar_visible(True)
+        self.sidebar_tabs.setCurrentWidget(self.session_panel)
+
+    # -- the chat open last, the assistant used last ------------------------------------------
+    def _remember_open_session(self, session_id: str) -> None:
+        if not session_id:
+            self._settings.remove(LAST_CHAT_KEY)
+            return
+        self._settings.setValue(LAST_CHAT_KEY, session_id)
+        session = self.chat_pane.session
+        if session is not None and session.id == session_id and session.bot_id:
+            self._remember_assistant(session.bot_id)
+
+    def _remember_assistant(self, assistant_id: str) -> None:
+        self._last_assistant_id = assistant_id
+        self._settings.setValue(LAST_ASSISTANT_KEY, assistant_id)
+
+    @property
+    def last_chat_id(self) -> str | None:
+        """The chat open last (in this run or the one before), if any."""
+        return str(self._settings.value(LAST_CHAT_KEY, "") or "") or None
+
+    def restore_last_chat(self) -> asyncio.Task[bool]:
+        """Open the chat open last, shown in the chat list, unless the user is already busy
+        with another; a chat deleted since is forgotten quietly. The task says whether one
+        opened."""
+        return self._tasks.start("restore-chat", self._restore_last_chat())
+
+    async def _restore_last_chat(self) -> bool:
+        session_id = self.last_chat_id
+        if session_id is None or not self._is_usable or not self._is_chat_idle():
+            return False
+        try:
+            entry = await self._services.library.get_entry(session_id)
+        except ServiceError:
+            log.info("The chat open last could not be read; not reopened")
+            return False
+        if entry is None:
+            self._settings.remove(LAST_CHAT_KEY)
+            return False
+        if not self._is_usable or not self._is_chat_idle():
+            return False  # the user opened or started one meanwhile
+        opening = self.open_session(session_id)
+        # The chat list shows it (in a sidebar the user collapsed, once expanded).
+        self.sidebar_tabs.setCurrentWidget(self.session_panel)
+        if opening is not None:
+            await asyncio.wait([opening])
+        return self.workspace.is_open(session_id)
+
+    def _is_chat_idle(self) -> bool:
+        pane = self.chat_pane
+        return pane.session is None and pane.reply_task() is None
 
     # -- start-up ---------------------------------------------------------------------------
     @property
@@ -343,6 +502,7 @@ class MainWindow(QMainWindow):
         # Waited for without taking its fate: a search typed meanwhile replaces this listing.
         await asyncio.wait([self.session_panel.refresh()])
         if not self._is_closing:
+            self.restore_last_chat()
             self.local_server_offers.look()
 
     def _when_open(self, request: Callable[[], object], what: str) -> bool:
@@ -437,15 +597,19 @@ class MainWindow(QMainWindow):
     # -- slots ------------------------------------------------------------------------------
     def focus_filter(self) -> None:
         """Show the lobby and put the cursor in its filter box (Ctrl+F)."""
-        self.sidebar_tabs.setCurrentIndex(0)
+        self.set_sidebar_visible(True)
+        self.sidebar_tabs.setCurrentIndex(_LOBBY_TAB)
         self.lobby.focus_filter()
 
     def focus_session_search(self) -> None:
-        """Show the sessions panel and put the cursor in its search box (Ctrl+Shift+F)."""
-        self.sidebar_tabs.setCurrentWidget(self.session_panel)
+        """Show the chat list and put the cursor in its search box (Ctrl+Shift+F)."""
+        self.show_chats()
         self.session_panel.focus_search()
 
     def _on_current_assistant(self) -> None:
+        selected = self.selected_assistant_id()
+        if selected is not None:
+            self._remember_assistant(selected)
         self._update_actions()
         if self.workspace.is_built:  # else it follows the selection once built
             self._follow_selected_assistant()
@@ -489,6 +653,26 @@ class MainWindow(QMainWindow):
             return None
         return self.chat_pane.start_session(assistant_id, self._user.id)
 
+    def new_chat(self) -> asyncio.Task[None] | None:
+        """New Chat (the sidebar's button, Ctrl+Shift+O): a session with the assistant used or
+        selected last, else the first showcased one (``new_chat_assistant_id``)."""
+        if self._is_closing or not self._when_open(self.new_chat, "The chat starts then."):
+            return None
+        assistant_id = self.new_chat_assistant_id()
+        if assistant_id is None:
+            self.chat_pane.show_notice(
+                "There is no assistant to chat with yet: create one with New Assistant…."
+            )
+            return None
+        return self.start_session(assistant_id)
+
+    def new_chat_assistant_id(self) -> str | None:
+        """Who New Chat talks to (``session_library.assistant_for_new_chat``): the assistant
+        used or selected last if it is still in the lobby, else the first showcased one."""
+        from gptlab_desktop.services.session_library import assistant_for_new_chat
+
+        return assistant_for_new_chat(self.lobby_model.assistants(), self._last_assistant_id)
+
     def start_session_with_selected(self) -> asyncio.Task[None] | None:
         """Ctrl+N: a new session with the assistant selected in the lobby."""
         if not self._when_open(self.start_session_with_selected, "The session starts then."):
@@ -507,7 +691,7 @@ class MainWindow(QMainWindow):
             functools.partial(self.open_session, session_id), "The session opens then."
         ):
             return None
-        return self.chat_pane.open_session(session_id)
+        return self.workspace.open_session(session_id)
 
     def show_search_hit(self, session_id: str, message_id: str) -> asyncio.Task[bool]:
         """Once the session is open in the chat pane, scroll to the message a search found."""
@@ -649,6 +833,14 @@ class MainWindow(QMainWindow):
         """The About box."""
         return show_about(self)
 
+    def show_keyboard_shortcuts(self) -> KeyboardShortcutsDialog:
+        """Help → Keyboard Shortcuts: every shortcut of the window, read from its actions."""
+        # Built now: the chat pane's and the chat list's shortcuts are listed too.
+        self.workspace.build()
+        from gptlab_desktop.ui.shortcuts_dialog import show_keyboard_shortcuts
+
+        return show_keyboard_shortcuts(self)
+
     # -- closing ----------------------------------------------------------------------------
     @property
     def is_shut_down(self) -> bool:
@@ -706,3 +898,10 @@ class MainWindow(QMainWindow):
         self._is_shut_down = True
         self.close()
         self.closed.emit()
+
+
+def _setting_is_true(value: object) -> bool:
+    """A boolean read back from an INI file (where it may be the text "false")."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "")
+    return bool(value)

@@ -21,7 +21,9 @@ class WindowActions:
     """Every action of the menu bar, and the lobby's context menu that reuses some of them."""
 
     new_session: QAction
+    new_chat: QAction
     quit: QAction
+    toggle_sidebar: QAction
     new_assistant: QAction
     edit_assistant: QAction
     duplicate_assistant: QAction
@@ -32,6 +34,7 @@ class WindowActions:
     api_key: QAction
     storage: QAction
     preferences: QAction
+    keyboard_shortcuts: QAction
     about: QAction
     lobby_menu: QMenu
 
@@ -44,7 +47,8 @@ def preferences_shortcuts() -> list[QKeySequence]:
 
 
 def build_window_actions(window: QMainWindow) -> WindowActions:
-    """Fill ``window``'s menu bar: File, Assistants, Settings, Help; and the lobby's menu."""
+    """Fill ``window``'s menu bar: File, View, Assistants, Settings, Help; and the lobby's
+    menu."""
 
     def action(text: str, object_name: str, shortcut: str | None = None) -> QAction:
         made = QAction(text, window)
@@ -58,11 +62,21 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
     file_menu.setObjectName("fileMenu")
     # Enabled while an assistant is selected and sessions can be saved.
     new_session = action("New Session", "newSessionAction", "Ctrl+N")
+    # With the assistant used last (or selected), else the first showcased one.
+    new_chat = action("New Chat", "newChatAction", "Ctrl+Shift+O")
     file_menu.addAction(new_session)
+    file_menu.addAction(new_chat)
     file_menu.addSeparator()
     quit_action = action("&Quit", "quitAction", "Ctrl+Q")
     quit_action.setMenuRole(QAction.MenuRole.QuitRole)
     file_menu.addAction(quit_action)
+
+    view_menu = menu_bar.addMenu("&View")
+    view_menu.setObjectName("viewMenu")
+    toggle_sidebar = action("Show Sidebar", "toggleSidebarAction", "Ctrl+B")
+    toggle_sidebar.setCheckable(True)
+    toggle_sidebar.setChecked(True)
+    view_menu.addAction(toggle_sidebar)
 
     assistants_menu = menu_bar.addMenu("&Assistants")
     assistants_menu.setObjectName("assistantsMenu")
@@ -100,6 +114,9 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
 
     help_menu = menu_bar.addMenu("&Help")
     help_menu.setObjectName("helpMenu")
+    keyboard_shortcuts = action("Keyboard Shortcuts", "keyboardShortcutsAction", "Ctrl+/")
+    help_menu.addAction(keyboard_shortcuts)
+    help_menu.addSeparator()
     about = action(f"About {APP_TITLE}", "aboutAction")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     help_menu.addAction(about)
@@ -118,7 +135,9 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
         lobby_menu.addAction(each)
     return WindowActions(
         new_session=new_session,
+        new_chat=new_chat,
         quit=quit_action,
+        toggle_sidebar=toggle_sidebar,
         new_assistant=new_assistant,
         edit_assistant=edit_assistant,
         duplicate_assistant=duplicate_assistant,
@@ -129,6 +148,7 @@ def build_window_actions(window: QMainWindow) -> WindowActions:
         api_key=api_key,
         storage=storage,
         preferences=preferences,
+        keyboard_shortcuts=keyboard_shortcuts,
         about=about,
         lobby_menu=lobby_menu,
     )

@@ -2,9 +2,10 @@
 
 Their modules and widgets cost as much start-up time as the rest of the window, so the window
 paints the lobby first and builds these after (``build``), in the places it keeps for them. The
-workspace wires the two together — a session opened from the panel shows in the pane, a session
-the pane changes is listed again, a search hit scrolls to its message (on its branch) — and
-closes them: a streaming reply is stored as interrupted, deletions still within their undo
+workspace wires the two together — a session opened from the panel (or any other way) shows in
+the pane, stays marked in the chat list and gets the cursor in its message box; a session the
+pane changes is shown again in the list; a search hit scrolls to its message (on its branch) —
+and closes them: a streaming reply is stored as interrupted, deletions still within their undo
 window are carried out (``wind_down``).
 """
 
@@ -15,7 +16,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QSplitter, QTabWidget
 
@@ -32,8 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How many past sessions the sessions panel lists.
-SESSION_LIST_LIMIT = 100
+# How many past sessions the sessions panel lists (None: every one, as a chat list does).
+SESSION_LIST_LIMIT: int | None = None
 # Where the two go: the splitter's second widget, the sidebar's second tab.
 _PANE_INDEX = 1
 _PANEL_TAB = 1
@@ -46,6 +48,8 @@ class Workspace(QObject):
     built = Signal()
     #: The sessions listed changed (the window's counts follow).
     sessionsChanged = Signal()
+    #: The chat pane shows another session: its id, "" for none (the window remembers it).
+    openSessionChanged = Signal(str)
 
     def __init__(
         self,
@@ -119,7 +123,7 @@ class Workspace(QObject):
         placeholder = self._sidebar.widget(_PANEL_TAB)
         self._sidebar.removeTab(_PANEL_TAB)
         placeholder.deleteLater()
-        self._sidebar.insertTab(_PANEL_TAB, panel, "Sessions")
+        self._sidebar.insertTab(_PANEL_TAB, panel, "Chats")
         self._sidebar.setCurrentIndex(current)
         self._connect(pane, panel)
         self.built.emit()
@@ -136,16 +140,46 @@ class Workspace(QObject):
         window.addAction(panel.focus_search_action)
         pane.sessionChanged.connect(self._on_session_changed)
         pane.statusMessage.connect(self._messages.show_status)
-        for keys, name, slot in (
-            ("Ctrl+Return", "sendShortcut", pane.send),
-            ("Ctrl+Enter", "sendKeypadShortcut", pane.send),
-            ("Esc", "stopShortcut", pane.escape),
+        for keys, name, words, slot in (
+            ("Ctrl+Return", "sendShortcut", "Send the message", pane.send),
+            ("Ctrl+Enter", "sendKeypadShortcut", "Send the message (keypad)", pane.send),
+            ("Esc", "stopShortcut", "Stop the reply, or cancel an edit", pane.escape),
         ):
             shortcut = QShortcut(QKeySequence(keys), window)
             shortcut.setObjectName(name)
+            # What the Keyboard Shortcuts list says it does.
+            shortcut.setWhatsThis(words)
             shortcut.activated.connect(slot)
 
     # -- sessions -----------------------------------------------------------------------------
+    def open_session(self, session_id: str) -> asyncio.Task[None] | None:
+        """Show a stored session in the chat pane; once it shows, its row in the chat list is
+        the current one and the cursor is in the message box. None when it was open already."""
+        task = self.pane.open_session(session_id)
+        if task is None:
+            self._follow_open_session(session_id, focus=True)
+            return None
+        task.add_done_callback(lambda done: self._on_opened(session_id, done))
+        return task
+
+    def _on_opened(self, session_id: str, task: asyncio.Task[None]) -> None:
+        # The window may be gone by the time a late opening ends.
+        if task.cancelled() or not shiboken6.isValid(self) or self._pane is None:
+            return
+        if self.is_open(session_id):
+            self._follow_open_session(session_id, focus=True)
+
+    def _follow_open_session(self, session_id: str, *, focus: bool) -> None:
+        """Mark the open session in the chat list, and give the message box the cursor (unless
+        a title is being edited in the list: a double-click opens, then renames)."""
+        panel = self.panel
+        changed = panel.open_session_id != session_id
+        panel.mark_open(session_id)
+        if focus and not panel.is_editing:
+            self.pane.message_input.setFocus(Qt.FocusReason.OtherFocusReason)
+        if changed:
+            self.openSessionChanged.emit(session_id)
+
     def is_open(self, session_id: str) -> bool:
         """Whether the chat pane shows this session."""
         session = self.pane.session
@@ -183,6 +217,8 @@ class Workspace(QObject):
         if self.is_open(session_id):
             self.pane.close_session()
             self.pane.show_assistant(self._lobby.selected_assistant())
+            self.panel.mark_open(None)
+            self.openSessionChanged.emit("")
 
     def _on_session_ended(self, session_id: str) -> None:
         if self.is_open(session_id):
@@ -193,9 +229,13 @@ class Workspace(QObject):
             self._tasks.start("sessions", self._show_changed_session(session))
 
     async def _show_changed_session(self, session: Session) -> None:
-        """List a new or changed session (selected), and its assistant's new session count."""
-        await asyncio.wait([self.panel.refresh()])
-        self.panel.select_session(session.id)
+        """Show a new or changed session in the chat list (marked open, current), and its
+        assistant's new session count."""
+        reading = self.panel.show_session(session)
+        if reading is not None:
+            await asyncio.wait([reading])
+        if self.is_open(session.id):
+            self._follow_open_session(session.id, focus=False)
         if session.bot_id:
             try:
                 assistant = await self._services.lobby.assistant(session.bot_id)

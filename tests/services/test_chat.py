@@ -616,6 +616,23 @@ async def test_a_title_is_suggested_from_the_first_exchange(
     assert stored is not None and stored.title == title
 
 
+async def test_a_title_suggested_in_markdown_is_stored_as_plain_text(
+    engine: SessionEngine, store: SqliteStore, user: User, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.script(
+        Reply(text="Halves made easy."),
+        Reply(text="## **Halves** with `fractions`\n\nThis title fits because…"),
+    )
+    session = await engine.start_session(await make_assistant(store, user), user.id)
+    await collect(engine.send(session.id, "What is a half?"))
+
+    title = await engine.suggest_title(session.id)
+
+    assert title == "Halves with fractions"
+    stored = await store.get_session(session.id)
+    assert stored is not None and stored.title == title
+
+
 @contextlib.asynccontextmanager
 async def _session_on(
     store: SqliteStore, llm: LlmClient, tokens: TokenCounter

@@ -13,8 +13,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,10 +28,13 @@ from PySide6.QtWidgets import QApplication
 
 from gptlab_desktop.app import AppRun, build_services, launch
 from gptlab_desktop.config import LOCAL_SERVERS_ENV, TIKTOKEN_CACHE_ENV, resolve_config
+from gptlab_desktop.models import Message, ModelConfig, Role, new_id, utcnow
 from gptlab_desktop.paths import AppPaths, ensure_created
 from gptlab_desktop.services.showcase import load_showcase_entries
+from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.event_loop import qt_event_loop
 from gptlab_desktop.ui.main_window import MainWindow
+from tests.builders import make_draft, make_session
 from tests.fakes.openai_server import FakeOpenAIServer
 
 T = TypeVar("T")
@@ -72,6 +76,54 @@ def run_in_fresh_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()
+
+
+@dataclass(frozen=True)
+class SeededChats:
+    """What ``seed_chats`` stored: the assistant, and each chat with its messages' ids."""
+
+    assistant_id: str
+    session_ids: list[str]
+    message_ids: list[list[str]]
+
+
+def seed_chats(
+    data_dir: Path, assistant_name: str, chats: Sequence[tuple[str, Sequence[str]]]
+) -> SeededChats:
+    """Store, before a window opens, one assistant and its chats: each a title and its
+    messages' texts (user and assistant in turn), in the order given (the last is newest)."""
+
+    async def seed() -> SeededChats:
+        store = SqliteStore(AppPaths(data_dir).database_file)
+        assert (await store.open()).is_usable
+        try:
+            user = await store.local_user()
+            draft = make_draft(name=assistant_name, initial_prompt=f"You are {assistant_name}.")
+            assistant = await store.create_assistant(draft, user.id)
+            sessions: list[str] = []
+            messages: list[list[str]] = []
+            for title, texts in chats:
+                session = await store.create_session(
+                    make_session(
+                        user.id,
+                        assistant.id,
+                        bot_initial_prompt_msg=draft.initial_prompt,
+                        bot_model_config=ModelConfig("gpt-4o-mini"),
+                        title=title,
+                    )
+                )
+                sessions.append(session.id)
+                messages.append([])
+                for number, text in enumerate(texts):
+                    role = Role.USER if number % 2 == 0 else Role.ASSISTANT
+                    message = Message(new_id(), session.id, role, text, utcnow())
+                    await store.add_message(message)
+                    messages[-1].append(message.id)
+            return SeededChats(assistant.id, sessions, messages)
+        finally:
+            await store.close()
+
+    return run_in_fresh_loop(seed)
 
 
 def settings_for(data_dir: Path) -> QSettings:

@@ -20,6 +20,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QComboBox,
     QLabel,
     QLineEdit,
     QListView,
@@ -230,13 +231,15 @@ def test_sessions_list_shows_every_session_before_a_selection(
     assert session_ids(window) == set(made)
 
 
-def test_selecting_an_assistant_lists_only_its_sessions(
+def test_the_chat_list_narrowed_to_this_assistant_lists_only_its_sessions(
     qtbot, open_window: OpenWindow, data_dir: Path
 ) -> None:
     made = _seed_sessions(data_dir)
     window = open_window()
-    window.findChild(QListView, "sessionList")
     select_in_lobby(window, "Career Coach")
+    assert session_ids(window) == set(made)  # every assistant's, until narrowed
+    scope = window.findChild(QComboBox, "sessionScopeCombo")
+    scope.setCurrentIndex(scope.findData("assistant"))
     career = {session_id for session_id, name in made.items() if name == "Career Coach"}
     qtbot.waitUntil(lambda: session_ids(window) == career, timeout=WAIT_MS)
 

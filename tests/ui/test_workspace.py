@@ -13,16 +13,21 @@ from typing import Any, NamedTuple
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QPushButton, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
 
-from gptlab_desktop.models import Message, ModelConfig, Role, new_id, utcnow
 from gptlab_desktop.paths import AppPaths
-from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.main_window import MainWindow
 from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
 from gptlab_desktop.ui.sessions.panel import SessionPanel
 from gptlab_desktop.ui.sessions.roles import SessionRole
-from tests.builders import make_draft, make_session
 from tests.fakes.openai_server import FakeOpenAIServer, unused_loopback_url
 from tests.ui.conftest import (
     WAIT_MS,
@@ -30,7 +35,7 @@ from tests.ui.conftest import (
     at_server,
     close_window,
     is_idle,
-    run_in_fresh_loop,
+    seed_chats,
     select_in_lobby,
 )
 
@@ -50,39 +55,15 @@ class Seeded(NamedTuple):
 
 
 def seed_sessions(data_dir: Path) -> Seeded:
-    async def seed() -> Seeded:
-        store = SqliteStore(AppPaths(data_dir).database_file)
-        assert (await store.open()).is_usable
-        try:
-            user = await store.local_user()
-            historian = await store.create_assistant(make_draft(name="Historian"), user.id)
-            made: list[str] = []
-            rare = ""
-            for title, count in (("Long talk", LONG_SESSION_MESSAGES), ("Short talk", 2)):
-                session = await store.create_session(
-                    make_session(
-                        user.id,
-                        historian.id,
-                        bot_initial_prompt_msg="You are a historian.",
-                        bot_model_config=ModelConfig("gpt-4o-mini"),
-                        title=title,
-                    )
-                )
-                made.append(session.id)
-                for number in range(count):
-                    role = Role.USER if number % 2 == 0 else Role.ASSISTANT
-                    text = f"Message {number}: " + "a paragraph of history. " * 6
-                    if count == LONG_SESSION_MESSAGES and number == RARE_MESSAGE_NUMBER:
-                        text = f"The spice trade of {RARE_WORD} in the nineteenth century."
-                    message = Message(new_id(), session.id, role, text, utcnow())
-                    await store.add_message(message)
-                    if RARE_WORD in text:
-                        rare = message.id
-            return Seeded(made[0], rare, made[1])
-        finally:
-            await store.close()
+    def history(count: int) -> list[str]:
+        return [f"Message {number}: " + "a paragraph of history. " * 6 for number in range(count)]
 
-    return run_in_fresh_loop(seed)
+    texts = history(LONG_SESSION_MESSAGES)
+    texts[RARE_MESSAGE_NUMBER] = f"The spice trade of {RARE_WORD} in the nineteenth century."
+    short = history(2)
+    seeded = seed_chats(data_dir, "Historian", [("Long talk", texts), ("Short talk", short)])
+    long_session, short_session = seeded.session_ids
+    return Seeded(long_session, seeded.message_ids[0][RARE_MESSAGE_NUMBER], short_session)
 
 
 def stored_session_ids(data_dir: Path) -> set[str]:
@@ -192,10 +173,12 @@ def test_enter_on_a_listed_session_opens_it_in_the_chat_pane(
     assert len(window.chat_view.transcript().messages()) == 2
 
 
-def test_selecting_an_assistant_lists_its_sessions_in_the_panel(
+def test_selecting_an_assistant_lists_its_sessions_when_the_list_shows_this_assistant(
     qtbot, seeded: Seeded, window: MainWindow
 ) -> None:
+    scope = panel_of(window).findChild(QComboBox, "sessionScopeCombo")
     select_in_lobby(window, "Code Reviewer")
+    scope.setCurrentIndex(scope.findData("assistant"))
     qtbot.waitUntil(lambda: listed_sessions(window) == [], timeout=WAIT_MS)
     select_in_lobby(window, "Historian")
     qtbot.waitUntil(
@@ -228,7 +211,8 @@ def test_deleting_the_open_session_clears_the_chat_pane(
 ) -> None:
     open_in_pane(qtbot, window, seeded.short_session)
 
-    qtbot.keyClick(session_list(window), Qt.Key.Key_Delete)
+    # Opening put the cursor in the message box: back to the list to delete.
+    delete_in_panel(qtbot, window, seeded.short_session)
 
     assert window.chat_pane.session is None
     assert window.chat_view.transcript().rowCount() == 0

@@ -28,6 +28,7 @@ from gptlab_desktop.models import (
     SearchHit,
     Session,
     SessionStatus,
+    SessionSummary,
     User,
     UserLiked,
     stable_id,
@@ -204,6 +205,17 @@ class Store(ABC):
     ) -> list[Session]:
         """Sessions newest-modified first, of one assistant or of all."""
 
+    async def list_session_summaries(
+        self, *, bot_id: str | None = None, limit: int | None = None
+    ) -> list[SessionSummary]:
+        """What a chat list shows of each session: pinned ones first, then newest-modified
+        first; of one assistant or of all. A store that can read less than whole sessions
+        does so (SQLite reads one index)."""
+        sessions = await self.list_sessions(bot_id=bot_id)
+        # Stable: within pinned and unpinned, the store's newest-modified order stays.
+        summaries = sorted((SessionSummary.of(s) for s in sessions), key=lambda s: not s.is_pinned)
+        return summaries if limit is None else summaries[: max(limit, 0)]
+
     @abstractmethod
     async def update_session_context(
         self, session_id: str, context: Sequence[ContextMessage]
@@ -213,6 +225,11 @@ class Store(ABC):
     @abstractmethod
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title."""
+
+    @abstractmethod
+    async def pin_session(self, session_id: str, is_pinned: bool) -> None:
+        """Pin a session to the top of the chat list, or unpin it (its last modified date,
+        and so its place among the chats by date, stays)."""
 
     @abstractmethod
     async def show_branch(

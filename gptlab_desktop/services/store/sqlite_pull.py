@@ -163,6 +163,7 @@ def _columns(record: object) -> dict[str, object]:
             "guards_prompt_leak": int(record.guards_prompt_leak),
             "provider_id": record.provider_id,
             "shown_leaf_id": record.shown_leaf_id,
+            "is_pinned": int(record.is_pinned),
         }
     if isinstance(record, Message):
         return {

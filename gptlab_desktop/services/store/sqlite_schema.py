@@ -422,6 +422,19 @@ _BRANCHES = _script(
 )
 
 
+# 11: chats pinned to the top of the chat list, and the list read from one covering index:
+# listing ten thousand chats never touches their rows (a row holds the chat's whole context).
+_PINS = _script(
+    "ALTER TABLE sessions ADD COLUMN is_pinned INTEGER NOT NULL DEFAULT 0",
+    """
+    CREATE INDEX sessions_listing ON sessions(
+        is_pinned, last_modified_date, id, bot_id, title, created_date, status, message_count,
+        bot_model_config
+    )
+    """,
+)
+
+
 # Forward migrations in order; the schema version (PRAGMA user_version) is how many have run.
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -435,6 +448,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _PUBLISHED,
     _SESSION_PROVIDER,
     _BRANCHES,
+    _PINS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

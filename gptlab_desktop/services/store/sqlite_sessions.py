@@ -11,15 +11,18 @@ from gptlab_desktop.models import (
     ModelConfig,
     Session,
     SessionStatus,
+    SessionSummary,
     UserLiked,
     utcnow,
 )
 from gptlab_desktop.services.errors import NotFound
 from gptlab_desktop.services.store.sqlite_database import SqliteDatabase
 from gptlab_desktop.services.store.sqlite_rows import (
+    SUMMARY_COLUMNS,
     config_to_json,
     context_to_json,
     session_from_row,
+    summary_from_values,
     to_text,
 )
 
@@ -67,8 +70,9 @@ class SessionTables(SqliteDatabase):
                         bot_session_type, bot_summary_prompt_msg, bot_initial_prompt_id,
                         bot_summary_prompt_id, created_date, last_modified_date,
                         session_schema_version, title, status, message_count, messages_str,
-                        user_liked, recap, guards_prompt_leak, provider_id, shown_leaf_id
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        user_liked, recap, guards_prompt_leak, provider_id, shown_leaf_id,
+                        is_pinned
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO NOTHING
                     """,
                     (
@@ -93,6 +97,7 @@ class SessionTables(SqliteDatabase):
                         int(session.guards_prompt_leak),
                         session.provider_id,
                         session.shown_leaf_id,
+                        int(session.is_pinned),
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -143,6 +148,27 @@ class SessionTables(SqliteDatabase):
             ).fetchall()
         return [session_from_row(row) for row in rows]
 
+    async def list_session_summaries(
+        self, *, bot_id: str | None = None, limit: int | None = None
+    ) -> list[SessionSummary]:
+        """What a chat list shows of each session: pinned ones first, then newest-modified
+        first; of one assistant or of all. Read from the listing index alone."""
+        return await self._run(self._do_list_summaries, bot_id, limit)
+
+    def _do_list_summaries(self, bot_id: str | None, limit: int | None) -> list[SessionSummary]:
+        sql_limit = -1 if limit is None else max(limit, 0)
+        where = "" if bot_id is None else "WHERE bot_id = :bot "
+        # Plain tuples, not named rows; ties in time broken by id, the index's next column, so
+        # the index is read backwards with nothing to sort.
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        rows = cursor.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM sessions INDEXED BY sessions_listing {where}"
+            "ORDER BY is_pinned DESC, last_modified_date DESC, id DESC LIMIT :limit",
+            {"bot": bot_id, "limit": sql_limit},
+        ).fetchall()
+        return [summary_from_values(row) for row in rows]
+
     async def update_session_context(
         self, session_id: str, context: Sequence[ContextMessage]
     ) -> None:
@@ -154,6 +180,19 @@ class SessionTables(SqliteDatabase):
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title."""
         await self._run(self._do_update_session, session_id, "title", title)
+
+    async def pin_session(self, session_id: str, is_pinned: bool) -> None:
+        """Pin a session to the top of the chat list, or unpin it. Not an activity: its last
+        modified date, and so its place among the chats by date, stays."""
+        await self._run(self._do_pin_session, session_id, is_pinned)
+
+    def _do_pin_session(self, session_id: str, is_pinned: bool) -> None:
+        with self._transaction() as conn:
+            updated = conn.execute(
+                "UPDATE sessions SET is_pinned = ? WHERE id = ?", (int(is_pinned), session_id)
+            )
+            if updated.rowcount == 0:
+                raise NotFound("This session no longer exists.")
 
     async def show_branch(
         self,

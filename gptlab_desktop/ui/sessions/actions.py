@@ -17,6 +17,7 @@ class SessionActions:
     """Every action of the panel, and the context menu of its list."""
 
     rename: QAction
+    pin: QAction
     export_markdown: QAction
     export_json: QAction
     end: QAction
@@ -48,6 +49,8 @@ def build_session_actions(panel: QWidget, view: QListView, search_box: QLineEdit
     Ctrl+Shift+F anywhere in the window, and Escape clears the search box."""
     on_list = Qt.ShortcutContext.WidgetShortcut
     rename = _action("Rename", "renameSessionAction", QKeySequence(Qt.Key.Key_F2), on_list, view)
+    # "Pin" or "Unpin", as the current session is (the panel keeps the text in step).
+    pin = _action("Pin", "pinSessionAction", None, on_list, view)
     export_markdown = _action("Export as Markdown…", "exportMarkdownAction", None, on_list, view)
     export_json = _action("Export as JSON…", "exportJsonAction", None, on_list, view)
     end = _action("End Session", "endSessionAction", None, on_list, view)
@@ -66,7 +69,7 @@ def build_session_actions(panel: QWidget, view: QListView, search_box: QLineEdit
         panel,
     )
     focus_search = _action(
-        "Search Sessions",
+        "Search Chats",
         "focusSessionSearchAction",
         QKeySequence("Ctrl+Shift+F"),
         Qt.ShortcutContext.WindowShortcut,
@@ -82,13 +85,14 @@ def build_session_actions(panel: QWidget, view: QListView, search_box: QLineEdit
 
     context_menu = QMenu(panel)
     context_menu.setObjectName("sessionContextMenu")
-    for action in (rename, export_markdown, export_json):
+    for action in (rename, pin, export_markdown, export_json):
         context_menu.addAction(action)
     context_menu.addSeparator()
     context_menu.addAction(end)
     context_menu.addAction(delete)
     return SessionActions(
         rename,
+        pin,
         export_markdown,
         export_json,
         end,

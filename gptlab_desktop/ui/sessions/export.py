@@ -7,12 +7,15 @@ from collections.abc import Callable
 from PySide6.QtCore import QDir, QStandardPaths, Qt
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from gptlab_desktop.models import Session
+from gptlab_desktop.models import Session, SessionSummary
 from gptlab_desktop.services.session_library import ExportFormat, export_file_name
 
 
 def open_export_dialog(
-    parent: QWidget, session: Session, fmt: ExportFormat, on_chosen: Callable[[str], None]
+    parent: QWidget,
+    session: Session | SessionSummary,
+    fmt: ExportFormat,
+    on_chosen: Callable[[str], None],
 ) -> QFileDialog:
     """Open (not blocking) a save dialog for ``session`` as ``fmt``; ``on_chosen`` gets the path."""
     dialog = QFileDialog(parent, f"Export Session as {fmt.label}")

@@ -1,11 +1,14 @@
-"""The sessions panel widget: the search bar, the list of sessions, and the undo bar.
+"""The sessions panel widget: the search bar, the chat list, and the undo bar.
 
 A self-contained widget over ``services.session_library.SessionLibrary``; the window embeds it
 and listens to its signals (``sessionActivated``, ``searchHitActivated``, ``sessionsChanged``).
-Browsing lists one assistant's sessions or all of them; typing in the search box switches the
-same list to full-text results over every session, grouped by session, each hit with its
-snippet. All store work runs in named tasks (``TaskGroupByName``), so a new keystroke cancels
-the previous search and closing the panel cancels what is left.
+Browsing lists every chat (or one assistant's) grouped by date under the pinned ones; a single
+click opens a chat, and the one open in the chat pane stays marked (``mark_open``). Typing in
+the search box switches the same list to full-text results over every session, grouped by
+session, each hit with its snippet; Down goes from the box into the list. A chat is renamed in
+place (F2 or a double-click) and pinned from its menu. All store work runs in named tasks
+(``TaskGroupByName``), so a new keystroke cancels the previous search and closing the panel
+cancels what is left.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gptlab_desktop.models import Session
-from gptlab_desktop.services.aio import TaskGroupByName
+from gptlab_desktop.models import Session, SessionSummary
+from gptlab_desktop.services.aio import TaskGroupByName, run_blocking
 from gptlab_desktop.services.errors import ServiceError
 from gptlab_desktop.services.session_library import (
     Deletion,
@@ -34,7 +37,9 @@ from gptlab_desktop.services.session_library import (
     ExportFormat,
     SessionEntry,
     SessionLibrary,
+    TitleIndex,
 )
+from gptlab_desktop.ui.list_keys import move_down_into
 from gptlab_desktop.ui.messages import MessagePresenter, describe_failure
 from gptlab_desktop.ui.naming import name_widget
 from gptlab_desktop.ui.sessions.actions import build_session_actions
@@ -47,12 +52,16 @@ from gptlab_desktop.ui.sessions.undo_bar import UndoBar
 
 log = logging.getLogger(__name__)
 
-#: How many sessions the panel lists when browsing.
-PANEL_LIST_LIMIT = 100
+#: How many sessions the panel lists when browsing (None: every one).
+PANEL_LIST_LIMIT: int | None = None
+#: How many rows the list lays out at a time (the first batch paints at once).
+LIST_BATCH_SIZE = 100
 #: Pause after the last keystroke before searching, in milliseconds.
 SEARCH_DELAY_MS = 150
 #: The task that fills the list. Listing and searching share it: the latest request wins.
 LOAD_TASK = "search"
+#: The task that indexes the listed chats' titles for typing.
+TITLES_TASK = "titles"
 
 
 class SessionPanel(QWidget):
@@ -64,7 +73,7 @@ class SessionPanel(QWidget):
     panel's notice line.
     """
 
-    #: Open this session (Enter or double-click on a session, or on a search hit).
+    #: Open this session (a click or Enter on a session, or on a search hit).
     sessionActivated = Signal(str)
     #: A search hit was activated: open the session and show this message (session, message).
     searchHitActivated = Signal(str, str)
@@ -94,10 +103,14 @@ class SessionPanel(QWidget):
         self._tasks = TaskGroupByName()
         # Deleted sessions that can still be brought back, the latest last.
         self._undo_stack: list[str] = []
+        # The chats listed last, and their titles indexed (in a worker thread once listed) so
+        # typing narrows them at once, before the full-text search answers.
+        self._browsed: list[SessionEntry] = []
+        self._titles: TitleIndex | None = None
         self._is_shut_down = False
 
         self.setObjectName("sessionPanel")
-        self.setAccessibleName("Sessions")
+        self.setAccessibleName("Chat list")
         self.model = SessionPanelModel(self)
         self._build()
         self._build_actions()
@@ -105,6 +118,8 @@ class SessionPanel(QWidget):
         self.search_bar.queryChanged.connect(self._on_search_text)
         self.search_bar.scopeChanged.connect(self.refresh)
         self.list_view.activated.connect(self._on_activated)
+        # A single click opens, as in every chat app; a double-click renames in place.
+        self.list_view.clicked.connect(self._on_activated)
         self.list_view.customContextMenuRequested.connect(self._show_context_menu)
         self.list_view.selectionModel().currentChanged.connect(self._update_actions)
         self.model.modelReset.connect(self._update_actions)
@@ -129,14 +144,19 @@ class SessionPanel(QWidget):
         layout.addWidget(self.notice_label)
 
         self.list_view = QListView(self)
-        name_widget(self.list_view, "sessionList", "Sessions")
+        name_widget(self.list_view, "sessionList", "Chats")
         self.list_view.setModel(self.model)
         self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        # F2 renames (through the action); a double-click opens rather than edits.
-        self.list_view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.list_view.setWordWrap(True)
+        # F2 (through the action) or a double-click renames in place; a single click opens.
+        self.list_view.setEditTriggers(
+            QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.DoubleClicked
+        )
         self.list_view.setUniformItemSizes(False)
-        # Rows are re-measured when the width changes (the text wraps).
+        self.list_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # Ten thousand chats are laid out a batch at a time, the first screenful at once.
+        self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list_view.setBatchSize(LIST_BATCH_SIZE)
         self.list_view.setResizeMode(QListView.ResizeMode.Adjust)
         self.list_view.setItemDelegate(SessionRowDelegate(self.list_view))
         self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -144,10 +164,12 @@ class SessionPanel(QWidget):
 
         self.undo_bar = UndoBar(self)
         layout.addWidget(self.undo_bar)
+        move_down_into(self.search_box, self.list_view)
 
     def _build_actions(self) -> None:
         actions = build_session_actions(self, self.list_view, self.search_box)
         self.rename_action = actions.rename
+        self.pin_action = actions.pin
         self.export_markdown_action = actions.export_markdown
         self.export_json_action = actions.export_json
         self.end_action = actions.end
@@ -157,6 +179,7 @@ class SessionPanel(QWidget):
         self.clear_search_action = actions.clear_search
         self.context_menu = actions.context_menu
         self.rename_action.triggered.connect(self.rename_current)
+        self.pin_action.triggered.connect(self._on_pin)
         self.export_markdown_action.triggered.connect(self._on_export_markdown)
         self.export_json_action.triggered.connect(self._on_export_json)
         self.end_action.triggered.connect(self._on_end)
@@ -194,6 +217,39 @@ class SessionPanel(QWidget):
         self.list_view.setCurrentIndex(index)
         self.list_view.scrollTo(index)
         return True
+
+    def mark_open(self, session_id: str | None) -> None:
+        """Mark the chat open in the chat pane (None: none), and make its row current, so the
+        list follows the open chat however it was opened."""
+        self.model.set_open_session(session_id)
+        if session_id is not None and not self.is_editing:
+            self.select_session(session_id)
+
+    @property
+    def open_session_id(self) -> str | None:
+        """The chat marked open."""
+        return self.model.open_session_id
+
+    @property
+    def is_editing(self) -> bool:
+        """Whether a title is being edited in place."""
+        return self.list_view.state() == QAbstractItemView.State.EditingState
+
+    def show_session(self, session: Session) -> asyncio.Task[None] | None:
+        """Show a session that changed or started (a message, a title): where it is if it stays
+        there, else by reading the list again (returned, to wait for)."""
+        summary = SessionSummary.of(session)
+        if not self.is_searching and self.model.update_in_place(
+            summary, self._library.group_of(summary)
+        ):
+            return None
+        return self._tasks.start(
+            LOAD_TASK, self._load(self.search_box.text(), 0, select=session.id)
+        )
+
+    def pin_session(self, session_id: str, is_pinned: bool = True) -> asyncio.Task[None]:
+        """Pin a chat to the top of the list (or unpin it); the list is read again."""
+        return self._tasks.start(f"pin:{session_id}", self._pin(session_id, is_pinned))
 
     def current_session_id(self) -> str | None:
         """The session of the current row (a session or one of its hits), if any."""
@@ -271,7 +327,30 @@ class SessionPanel(QWidget):
 
     # -- loading ----------------------------------------------------------------------------
     def _on_search_text(self, text: str) -> None:
+        if text.strip() and self._browsed:
+            self._show_title_matches(text)
         self._tasks.start(LOAD_TASK, self._load(text, self._search_delay_s))
+
+    def _show_title_matches(self, text: str) -> None:
+        """Narrow the list to the chats listed whose titles match, at once; the search's
+        results (every chat, message hits too) replace them when they come."""
+        self.model.set_matches(self._title_index().matching(text))
+        self._set_notice("")
+
+    def _title_index(self) -> TitleIndex:
+        if self._titles is None:
+            self._titles = TitleIndex(self._browsed)
+        return self._titles
+
+    def _index_titles_when_idle(self) -> None:
+        """Index the listed chats' titles in a worker thread, so the first keystroke narrows
+        at once: ten thousand titles take ~30 ms, more than a keystroke (or a frame) may."""
+        self._tasks.start(TITLES_TASK, self._index_titles(self._browsed))
+
+    async def _index_titles(self, entries: list[SessionEntry]) -> None:
+        index = await run_blocking(TitleIndex, entries)
+        if entries is self._browsed and self._titles is None:
+            self._titles = index
 
     async def _load(self, query: str, delay_s: float, select: str | None = None) -> None:
         if delay_s > 0:
@@ -285,13 +364,16 @@ class SessionPanel(QWidget):
                 self.model.set_results(results)
                 self._set_notice("" if results else f"No sessions match “{query}”.")
             else:
-                entries = await self._library.list_sessions(
+                sections = await self._library.list_chats(
                     self.search_bar.listed_assistant(),
                     limit=self._list_limit,
                     min_messages=self._min_messages,
                 )
-                self.model.set_entries(entries)
-                self._set_notice("" if entries else self._empty_text())
+                self.model.set_sections(sections)
+                self._browsed = [entry for section in sections for entry in section.entries]
+                self._titles = None
+                self._index_titles_when_idle()
+                self._set_notice("" if sections else self._empty_text())
         except ServiceError as error:
             self._show_error(error, doing="Reading the sessions")
             return
@@ -300,8 +382,8 @@ class SessionPanel(QWidget):
 
     def _empty_text(self) -> str:
         if self.search_bar.listed_assistant() is not None:
-            return "No sessions with this assistant yet."
-        return "No sessions yet."
+            return "No chats with this assistant yet."
+        return "No chats yet: pick an assistant, or start a New Chat."
 
     # -- activation and the menu ------------------------------------------------------------
     def _on_activated(self, index: QModelIndex) -> None:
@@ -331,12 +413,15 @@ class SessionPanel(QWidget):
         has_entry = entry is not None
         for action in (
             self.rename_action,
+            self.pin_action,
             self.export_markdown_action,
             self.export_json_action,
             self.delete_action,
         ):
             action.setEnabled(has_entry)
-        self.end_action.setEnabled(entry is not None and entry.session.status.is_open)
+        is_pinned = entry is not None and entry.summary.is_pinned
+        self.pin_action.setText("Unpin" if is_pinned else "Pin")
+        self.end_action.setEnabled(entry is not None and entry.summary.status.is_open)
 
     # -- renaming, ending, exporting --------------------------------------------------------
     def _on_title_edited(self, session_id: str, title: str) -> None:
@@ -351,9 +436,27 @@ class SessionPanel(QWidget):
             return
         row = self.model.session_row(session_id)
         if row >= 0:
-            session = self.model.index(row, 0).data(SessionRole.SESSION)
-            if isinstance(session, Session):
-                self.model.update_session(session.with_changes(title=stored))
+            summary = self.model.index(row, 0).data(SessionRole.SESSION)
+            if isinstance(summary, SessionSummary):
+                self.model.update_session(summary.with_changes(title=stored))
+        self.sessionsChanged.emit()
+
+    def _on_pin(self) -> None:
+        entry = self._current_entry()
+        if entry is not None:
+            self.pin_session(entry.session_id, not entry.summary.is_pinned)
+
+    async def _pin(self, session_id: str, is_pinned: bool) -> None:
+        try:
+            await self._library.pin(session_id, is_pinned)
+        except ServiceError as error:
+            self._show_error(error, doing="Pinning the chat" if is_pinned else "Unpinning the chat")
+            return
+        # Read again: the chat moves to (or from) the Pinned group, and stays current.
+        reading = self._tasks.start(
+            LOAD_TASK, self._load(self.search_box.text(), 0, select=session_id)
+        )
+        await asyncio.wait([reading])
         self.sessionsChanged.emit()
 
     def _on_end(self) -> None:
@@ -367,7 +470,7 @@ class SessionPanel(QWidget):
         except ServiceError as error:
             self._show_error(error, doing="Ending the session")
             return
-        self.model.update_session(ended)
+        self.model.update_session(SessionSummary.of(ended))
         self._update_actions()
         self.sessionEnded.emit(session_id)
         self.sessionsChanged.emit()
@@ -385,7 +488,7 @@ class SessionPanel(QWidget):
             return None
         session_id = entry.session_id
         return open_export_dialog(
-            self, entry.session, fmt, lambda path: self.export_to(session_id, path, fmt)
+            self, entry.summary, fmt, lambda path: self.export_to(session_id, path, fmt)
         )
 
     async def _export(self, session_id: str, path: Path, fmt: ExportFormat) -> None:

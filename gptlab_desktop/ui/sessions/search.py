@@ -1,4 +1,4 @@
-"""The sessions panel's search bar: the search box and which sessions to list while browsing."""
+"""The sessions panel's search bar: the search box and which chats to list while browsing."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ _ALL_SESSIONS = "all"
 
 
 class SessionSearchBar(QWidget):
-    """A search box over every session, and a scope ("This assistant" or "All sessions").
+    """A search box over every session, and a scope ("All chats" or "This assistant").
 
-    Search covers every session, so the scope only applies while browsing; it can only be
-    "This assistant" when there is one, and the user's last choice is remembered for when
-    there is again.
+    The chat list is every assistant's by default; "This assistant" narrows it to the one
+    selected in the lobby. Search covers every session, so the scope only applies while
+    browsing; it can only be "This assistant" when there is one, and the user's last choice is
+    remembered for when there is again.
     """
 
     #: The search text changed (the scope's state already follows it).
@@ -27,19 +28,19 @@ class SessionSearchBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._assistant_id: str | None = None
-        self._prefers_assistant_scope = True
+        self._prefers_assistant_scope = False
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.search_box = QLineEdit(self)
-        name_widget(self.search_box, "sessionSearch", "Search all sessions")
-        self.search_box.setPlaceholderText("Search all sessions… (Ctrl+Shift+F)")
+        name_widget(self.search_box, "sessionSearch", "Search all chats")
+        self.search_box.setPlaceholderText("Search all chats… (Ctrl+Shift+F)")
         self.search_box.setClearButtonEnabled(True)
         row.addWidget(self.search_box, 1)
         self.scope_combo = QComboBox(self)
-        name_widget(self.scope_combo, "sessionScopeCombo", "Which sessions to list")
+        name_widget(self.scope_combo, "sessionScopeCombo", "Which chats to list")
+        self.scope_combo.addItem("All chats", _ALL_SESSIONS)
         self.scope_combo.addItem("This assistant", _THIS_ASSISTANT)
-        self.scope_combo.addItem("All sessions", _ALL_SESSIONS)
         row.addWidget(self.scope_combo)
 
         self.search_box.textChanged.connect(self._on_text)
@@ -87,11 +88,12 @@ class SessionSearchBar(QWidget):
         try:
             self.scope_combo.setEnabled(has_assistant and not self.is_searching)
             wants_assistant = has_assistant and self._prefers_assistant_scope
-            self.scope_combo.setCurrentIndex(0 if wants_assistant else 1)
+            wanted = _THIS_ASSISTANT if wants_assistant else _ALL_SESSIONS
+            self.scope_combo.setCurrentIndex(self.scope_combo.findData(wanted))
         finally:
             self.scope_combo.blockSignals(False)
         self.scope_combo.setToolTip(
-            "Search looks through all sessions."
+            "Search looks through all chats."
             if self.is_searching
-            else "List this assistant's sessions, or all of them."
+            else "List every chat, or only those with the assistant selected in the lobby."
         )

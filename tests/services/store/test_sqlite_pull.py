@@ -89,6 +89,25 @@ async def test_the_newer_edit_wins_whichever_machine_made_it(synced: SyncedStore
     assert (await synced.get_session(session.id)).title == "Theirs, newer"  # type: ignore[union-attr]
 
 
+async def test_a_pin_is_journalled_as_its_session_and_one_changed_elsewhere_arrives(
+    synced: SyncedStore, me: User
+) -> None:
+    session = await start_session(synced, me, None)
+    await flush(synced)
+
+    await synced.pin_session(session.id, True)
+
+    [entry] = await synced.claim_ready(LATER, 10)
+    assert (entry.kind, entry.doc_id) == (DocumentKind.SESSION, session.id)
+    assert entry.record is not None and entry.record.is_pinned  # type: ignore[union-attr]
+    await synced.mark_sent([entry.id])
+    # Unpinned on the laptop: no activity, so the same last modified date.
+    local = await synced.get_session(session.id)
+    assert local is not None
+    await synced.apply_pulled([dataclasses.replace(local, is_pinned=False)])
+    assert (await synced.get_session(session.id)).is_pinned is False  # type: ignore[union-attr]
+
+
 async def test_a_local_write_not_yet_sent_is_kept_over_a_pulled_one(
     synced: SyncedStore, me: User
 ) -> None:

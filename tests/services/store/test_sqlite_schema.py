@@ -752,7 +752,9 @@ async def test_a_showcase_with_random_ids_is_renamed_and_every_link_follows(
             "UPDATE sessions SET bot_id = ?, bot_initial_prompt_id = ?, bot_summary_prompt_id = ?",
             (old["bot"], old["initial"], old["summary"]),
         )
-        # Versions 9 and 10's columns did not exist yet.
+        # The columns of versions 9 to 11 did not exist yet (nor 11's index).
+        conn.execute("DROP INDEX sessions_listing")
+        conn.execute("ALTER TABLE sessions DROP COLUMN is_pinned")
         conn.execute("ALTER TABLE sessions DROP COLUMN provider_id")
         conn.execute("ALTER TABLE sessions DROP COLUMN shown_leaf_id")
         conn.execute("ALTER TABLE messages DROP COLUMN parent_id")
@@ -827,3 +829,80 @@ async def test_a_version_7_file_gains_unpublished_assistants_keeping_every_row_a
         check.execute("DELETE FROM bots WHERE id = 'b1'")
         assert check.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
         assert check.execute("SELECT bot_id FROM sessions").fetchall() == [(None,)]
+
+
+# -- version 11: pinned chats, and the chat list's covering index ----------------------------
+
+SCHEMA9_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "schema9.sqlite3"
+
+
+def every_row(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the entity tables with every column, read behind the store's back."""
+    with closing(sqlite3.connect(path)) as conn:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in TABLES
+        }
+
+
+@pytest.mark.asyncio
+async def test_a_version_10_file_opens_with_no_chat_pinned_and_every_row_unchanged(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert migrate(conn, target=10) == 10
+        for statement in (
+            insert_user("u1", "a" * 64, "2026-01-01T00:00:00.000000+00:00"),
+            "INSERT INTO local_user (only_row, user_id) VALUES (1, 'u1')",
+            insert_bot("b1", "u1"),
+            insert_session("s1", "u1"),
+            insert_session("s2", "u1"),
+            "UPDATE sessions SET bot_id = 'b1', title = 'Kept', shown_leaf_id = 'm9'",
+        ):
+            conn.execute(statement)
+    finally:
+        conn.close()
+    before = every_row(path)
+
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    try:
+        summaries = await store.list_session_summaries()
+    finally:
+        await store.close()
+
+    assert [s.is_pinned for s in summaries] == [False, False]
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = [row[1] for row in check.execute("PRAGMA table_info(sessions)")]
+        assert columns[-1] == "is_pinned"
+        version_10 = ", ".join(columns[:-1])
+        after = sorted(check.execute(f"SELECT {version_10} FROM sessions").fetchall(), key=repr)
+        plan = check.execute(
+            "EXPLAIN QUERY PLAN SELECT id, title, is_pinned FROM sessions "
+            "ORDER BY is_pinned DESC, last_modified_date DESC"
+        ).fetchall()
+    assert after == before["sessions"]
+    assert {table: rows for table, rows in every_row(path).items() if table != "sessions"} == {
+        table: rows for table, rows in before.items() if table != "sessions"
+    }
+    assert "COVERING INDEX sessions_listing" in plan[0][3]
+
+
+@pytest.mark.asyncio
+async def test_the_database_of_the_release_before_branches_opens_with_its_chat_unpinned(
+    data_dir: Path,
+) -> None:
+    path = data_dir / DB_NAME
+    shutil.copyfile(SCHEMA9_FIXTURE, path)
+    store = SqliteStore(path)
+    assert (await store.open()).is_usable
+    try:
+        [session] = await store.list_sessions()
+        [summary] = await store.list_session_summaries()
+    finally:
+        await store.close()
+    assert not session.is_pinned
+    assert summary.id == session.id and summary.title == session.title

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,15 @@ import qasync
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QLineEdit, QListView
 
-from gptlab_desktop.models import Message, Role, Session, SessionType, new_id, utcnow
+from gptlab_desktop.models import (
+    Message,
+    Role,
+    Session,
+    SessionSummary,
+    SessionType,
+    new_id,
+    utcnow,
+)
 from gptlab_desktop.services.session_library import SessionEntry, SessionLibrary
 from gptlab_desktop.services.store.sqlite import SqliteStore
 from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
@@ -123,15 +132,23 @@ MakePanel = Callable[..., PanelWorld]
 
 @pytest.fixture
 def make_panel(qtbot: Any, qt_loop: qasync.QEventLoop, data_dir: Path) -> Iterator[MakePanel]:
-    """Builds a shown, loaded ``SessionPanel`` on a real store; shuts both down afterwards."""
+    """Builds a shown, loaded ``SessionPanel`` on a real store (its library on ``clock`` if
+    given); shuts both down afterwards. Build it again for a second panel on the same file."""
     path = data_dir / DB_NAME
     ids = run_in_fresh_loop(lambda: seed(path))
     worlds: list[PanelWorld] = []
 
-    def build(*, undo_window_s: float = LONG_WINDOW_S, assistant: bool = False) -> PanelWorld:
+    def build(
+        *,
+        undo_window_s: float = LONG_WINDOW_S,
+        assistant: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> PanelWorld:
         store = SqliteStore(path)
         assert run(qtbot, store.open()).is_usable
-        library = SessionLibrary(store, undo_window_s=undo_window_s)
+        library = SessionLibrary(
+            store, undo_window_s=undo_window_s, **({} if clock is None else {"clock": clock})
+        )
         # Not handed to qtbot, which would delete it before the store is flushed and closed.
         panel = SessionPanel(library, search_delay_ms=10)
         panel.resize(420, 600)
@@ -162,4 +179,4 @@ def stored_session(qtbot: Any, world: PanelWorld, session_id: str) -> Session | 
 def entry(title: str) -> SessionEntry:
     """An unstored session titled ``title``, with Socrates as its assistant."""
     session = make_session(bot_session_type=SessionType.COACHING, title=title, message_count=2)
-    return SessionEntry(session, "Socrates")
+    return SessionEntry(SessionSummary.of(session), "Socrates")

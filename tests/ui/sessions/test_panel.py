@@ -83,7 +83,14 @@ def test_the_context_menu_offers_every_session_action(make_panel, qtbot) -> None
     menu = world.panel.findChild(QMenu, "sessionContextMenu")
     qtbot.waitUntil(menu.isVisible, timeout=WAIT_MS)
     texts = [action.text() for action in menu.actions() if not action.isSeparator()]
-    assert texts == ["Rename", "Export as Markdown…", "Export as JSON…", "End Session", "Delete"]
+    assert texts == [
+        "Rename",
+        "Pin",
+        "Export as Markdown…",
+        "Export as JSON…",
+        "End Session",
+        "Delete",
+    ]
     assert world.panel.current_session_id() == world.ids.chess_session
     menu.close()
 
@@ -94,4 +101,4 @@ def test_every_interactive_widget_has_a_stable_and_an_accessible_name(make_panel
         widget = world.panel.findChild(QWidget, name)
         assert widget is not None, name
         assert widget.accessibleName(), name
-    assert world.search.placeholderText() == "Search all sessions… (Ctrl+Shift+F)"
+    assert world.search.placeholderText() == "Search all chats… (Ctrl+Shift+F)"

@@ -9,11 +9,17 @@ from gptlab_desktop.ui.sessions.model import PanelRole, RowKind
 from tests.ui.conftest import WAIT_MS
 
 
-def test_scope_lists_this_assistants_sessions_or_all(make_panel, qtbot) -> None:
+def test_every_chat_is_listed_until_the_scope_narrows_it_to_this_assistant(
+    make_panel, qtbot
+) -> None:
     world = make_panel(assistant=True)
     ids = world.ids
-    assert world.listed() == [ids.pasta_session, ids.chess_session]
+    assert len(world.listed()) == 3
     scope = world.panel.findChild(QComboBox, "sessionScopeCombo")
+    scope.setCurrentIndex(scope.findData("assistant"))
+    qtbot.waitUntil(
+        lambda: world.listed() == [ids.pasta_session, ids.chess_session], timeout=WAIT_MS
+    )
     scope.setCurrentIndex(scope.findData("all"))
     qtbot.waitUntil(lambda: len(world.listed()) == 3, timeout=WAIT_MS)
 

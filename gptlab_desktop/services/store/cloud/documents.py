@@ -515,10 +515,11 @@ def session_document(session: Session, cipher: RecordCipher) -> CloudDocument:
             "title": cipher.seal(session.title, path, "title", **_session_context(session)),
             "recap": cipher.seal(session.recap, path, "recap", **_session_context(session)),
             "user_liked": None if session.user_liked is None else int(session.user_liked),
-            # Additions to GPT Lab's layout: the provider profile the chat talks to, and the
-            # last message of the branch it shows.
+            # Additions to GPT Lab's layout: the provider profile the chat talks to, the
+            # last message of the branch it shows, and whether it is pinned in the chat list.
             "provider_id": session.provider_id,
             "shown_leaf_id": session.shown_leaf_id,
+            "is_pinned": session.is_pinned,
         },
     )
 
@@ -566,6 +567,7 @@ def session_from_document(document: CloudDocument, cipher: RecordCipher) -> Sess
             session_schema_version=int(data.get("session_schema_version", SESSION_SCHEMA_VERSION)),
             provider_id=_optional_str(data.get("provider_id")),
             shown_leaf_id=_optional_str(data.get("shown_leaf_id")),
+            is_pinned=bool(data.get("is_pinned", False)),
         )
 
 
@@ -663,7 +665,7 @@ def session_changes(
     cipher: RecordCipher,
     *,
     created_date: datetime,
-    last_modified_date: datetime,
+    last_modified_date: datetime | None,
     context: Sequence[ContextMessage] | None = None,
     title: str | None = None,
     recap: str | None = None,
@@ -671,12 +673,16 @@ def session_changes(
     user_liked: UserLiked | None = None,
     model: tuple[ModelConfig, str | None] | None = None,
     shown_branch: tuple[str | None, int] | None = None,
+    is_pinned: bool | None = None,
 ) -> CloudDocument:
     """The fields of ``sessions/{id}`` that change (the given ones), sealed as in
-    ``session_document``: for an update that leaves the rest, counters included, alone."""
+    ``session_document``: for an update that leaves the rest, counters included, alone.
+    ``last_modified_date`` is None for a change that is no activity (a pin)."""
     path = session_path(session_id)
     bound = {"created_date": created_date}
-    data: dict[str, Any] = {"last_modified_date": last_modified_date}
+    data: dict[str, Any] = {}
+    if last_modified_date is not None:
+        data["last_modified_date"] = last_modified_date
     if context is not None:
         data["messages_str"] = encrypt_context(
             tuple(context), cipher.data_key, cipher.associated_data(path, "messages_str", **bound)
@@ -694,6 +700,8 @@ def session_changes(
         data["provider_id"] = model[1]
     if shown_branch is not None:
         data["shown_leaf_id"], data["message_count"] = shown_branch
+    if is_pinned is not None:
+        data["is_pinned"] = is_pinned
     return CloudDocument(path, data)
 
 

@@ -1065,6 +1065,18 @@ class FirestoreStore(Store):
             )
         )
 
+    async def pin_session(self, session_id: str, is_pinned: bool) -> None:
+        """Pin a session in the chat list, or unpin it; its last modified date stays."""
+        await self._update_session(
+            docs.session_changes(
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=None,
+                is_pinned=is_pinned,
+            )
+        )
+
     async def show_branch(
         self,
         session_id: str,

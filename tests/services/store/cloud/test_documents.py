@@ -203,6 +203,26 @@ def test_a_sessions_provider_and_model_change_travel(cipher: RecordCipher) -> No
     assert session_from_document(replace(document, data=older), cipher).provider_id is None
 
 
+def test_a_sessions_pin_travels_and_a_pin_alone_is_no_activity(cipher: RecordCipher) -> None:
+    session = a_session().with_changes(is_pinned=True)
+    document = session_document(session, cipher)
+    assert document.data["is_pinned"] is True
+    assert session_from_document(document, cipher) == session
+
+    changes = documents.session_changes(
+        session.id,
+        cipher,
+        created_date=session.created_date,
+        last_modified_date=None,
+        is_pinned=False,
+    )
+    # Only the pin: the last modified date (the chat's place by date) is left as it was.
+    assert changes.data == {"is_pinned": False}
+    # A session stored before the field existed (GPT Lab's, or an older release's) is unpinned.
+    older = {key: value for key, value in document.data.items() if key != "is_pinned"}
+    assert session_from_document(replace(document, data=older), cipher).is_pinned is False
+
+
 def test_a_session_reads_back_equal_through_json(cipher: RecordCipher) -> None:
     session = a_session()
     document = session_document(session, cipher)

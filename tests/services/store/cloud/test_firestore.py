@@ -458,6 +458,22 @@ async def test_a_new_store_finds_a_message_it_did_not_write(
     await other.close()
 
 
+async def test_a_pinned_session_lists_first_and_keeps_its_date(
+    cloud: FirestoreStore, me: User
+) -> None:
+    _assistant, older = await a_session_with_assistant(cloud, me)
+    _other, newer = await a_session_with_assistant(cloud, me)
+    before = await cloud.get_session(older.id)
+    assert before is not None
+
+    await cloud.pin_session(older.id, True)
+
+    pinned = await cloud.get_session(older.id)
+    assert pinned is not None and pinned.is_pinned
+    assert pinned.last_modified_date == before.last_modified_date
+    assert [s.id for s in await cloud.list_session_summaries()][:2] == [older.id, newer.id]
+
+
 async def test_ending_a_session_counts_once_and_keeps_rating_and_recap_encrypted(
     cloud: FirestoreStore, me: User, raw_db: firestore.AsyncClient
 ) -> None:
