@@ -319,7 +319,8 @@ def test_tab_walks_the_sidebar_top_to_bottom_then_into_the_chat(
     wait_open(qtbot, window, seeded.newer)
     window.findChild(QPushButton, "newChatButton").setFocus()
     reached: list[str] = []
-    for _ in range(12):
+    # Long enough for a round with the message toolbar shown (it is, when a row is hovered).
+    for _ in range(30):
         focused = QApplication.focusWidget()
         reached.append(focused.objectName() or type(focused).__name__)
         qtbot.keyClick(focused, Qt.Key.Key_Tab)
@@ -335,7 +336,7 @@ def test_tab_walks_the_sidebar_top_to_bottom_then_into_the_chat(
     # Then the chat, and round to the top again.
     assert "messageInput" in reached[len(expected) :]
     assert reached.index("chatView") < reached.index("messageInput")
-    assert reached.count("newChatButton") == 2
+    assert reached.count("newChatButton") >= 2
 
 
 def test_keyboard_shortcuts_lists_the_shortcut_of_every_action_and_shortcut_of_the_window(
