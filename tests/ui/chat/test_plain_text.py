@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from gptlab_desktop.ui.chat.plain_text import plain_text
 from tests.ui.chat.conftest import message
 
@@ -40,7 +38,6 @@ def test_a_quote_copies_after_a_quote_mark_without_its_bar(view):
 
 
 def test_a_formula_drawn_as_an_image_copies_as_its_source(view):
-    pytest.importorskip("ziamath")
     assert copied(view, "Area $\\pi r^2$ here") == "Area $\\pi r^2$ here"
 
 

@@ -1039,30 +1039,32 @@ class FirestoreStore(Store):
         except NotFound:
             raise NotFound("This session no longer exists.") from None
 
+    async def _change_session(self, session_id: str, **changes: Any) -> None:
+        """Update the given fields of ``sessions/{id}`` (``docs.session_changes``); no read."""
+        await self._update_session(
+            docs.session_changes(
+                session_id,
+                self._cipher,
+                created_date=await self._created_of_session(session_id),
+                last_modified_date=utcnow(),
+                **changes,
+            )
+        )
+
     async def update_session_context(
         self, session_id: str, context: Sequence[ContextMessage]
     ) -> None:
         """Replace the context the model sees next (``messages_str``); no read."""
-        await self._update_session(
-            docs.session_changes(
-                session_id,
-                self._cipher,
-                created_date=await self._created_of_session(session_id),
-                last_modified_date=utcnow(),
-                context=context,
-            )
+        await self._change_session(
+            session_id,
+            context=context,
         )
 
     async def rename_session(self, session_id: str, title: str) -> None:
         """Give a session a title; no read."""
-        await self._update_session(
-            docs.session_changes(
-                session_id,
-                self._cipher,
-                created_date=await self._created_of_session(session_id),
-                last_modified_date=utcnow(),
-                title=title,
-            )
+        await self._change_session(
+            session_id,
+            title=title,
         )
 
     async def pin_session(self, session_id: str, is_pinned: bool) -> None:
@@ -1085,29 +1087,19 @@ class FirestoreStore(Store):
         message_count: int,
     ) -> None:
         """Show the branch ending at ``leaf_id``: its context and count; no read."""
-        await self._update_session(
-            docs.session_changes(
-                session_id,
-                self._cipher,
-                created_date=await self._created_of_session(session_id),
-                last_modified_date=utcnow(),
-                context=context,
-                shown_branch=(leaf_id, message_count),
-            )
+        await self._change_session(
+            session_id,
+            context=context,
+            shown_branch=(leaf_id, message_count),
         )
 
     async def change_session_model(
         self, session_id: str, config: ModelConfig, provider_id: str | None
     ) -> None:
         """Change the chat's model and provider; no read."""
-        await self._update_session(
-            docs.session_changes(
-                session_id,
-                self._cipher,
-                created_date=await self._created_of_session(session_id),
-                last_modified_date=utcnow(),
-                model=(config, provider_id),
-            )
+        await self._change_session(
+            session_id,
+            model=(config, provider_id),
         )
 
     async def end_session(
